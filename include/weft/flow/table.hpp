@@ -1,0 +1,113 @@
+// The flow table: bounded, open addressing over a 32-bit slot array (8-bit hash tag +
+// 24-bit record index), records preallocated. After construction nothing is allocated,
+// nothing locks and nothing throws; a full table refuses new flows and counts them.
+// One table belongs to one thread (weftd shards flows by QP across lcores).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "weft/flow/host_table.hpp"
+#include "weft/flow/record.hpp"
+#include "weft/roce/packet.hpp"
+
+namespace weft::flow {
+
+struct TableConfig {
+    uint32_t max_flows = 1u << 20;
+    uint32_t max_hosts = 1u << 16;
+    uint32_t max_extensions = 0;    // 0: max_flows / 4 (at least 1024)
+    uint64_t idle_timeout_ns = 0;   // 0: flows never expire
+    uint64_t seed = 0x7765667473656564ull;  // keys the hash against crafted collisions
+};
+
+// Table-level counters: everything the table could not do is counted here.
+struct TableCounters {
+    uint64_t packets = 0;                 // packets given to touch()
+    uint64_t flows_created = 0;
+    uint64_t flows_evicted_idle = 0;
+    uint64_t flows_refused_table_full = 0;  // packets of new flows when no record was free
+    uint64_t hosts_refused_table_full = 0;  // packets whose host could not be interned
+    uint64_t extension_refused = 0;       // rare-state updates lost: extension pool empty
+    uint64_t opcode_detail_overflow = 0;  // packets of a flow's 17th+ distinct opcode
+};
+
+class Table {
+public:
+    static constexpr uint32_t kMaxFlowsLimit = (1u << 24) - 2;
+
+    explicit Table(const TableConfig& config);
+    Table(const Table&) = delete;
+    Table& operator=(const Table&) = delete;
+
+    // Accounts one parsed packet (parse() returned Ok) to its flow, creating the flow if
+    // needed. `icrc_ok` false counts an ICRC error and keeps the packet out of PSN and
+    // message tracking. Returns the record index, or kNoIndex when refused.
+    uint32_t touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
+                   bool icrc_ok = true);
+
+    uint32_t find(const FlowKey& key) const;
+    // Looks up by addresses; kNoIndex if either host or the flow is unknown.
+    uint32_t find(const roce::IpAddress& src, const roce::IpAddress& dst, uint32_t dest_qp) const;
+
+    // Scans at most `max_scan` records from where the last call stopped and removes the
+    // flows idle for longer than the configured timeout. Returns how many were removed.
+    size_t evict_idle(uint64_t now_ns, size_t max_scan);
+
+    template <class F>
+    void for_each(F&& f) const {
+        for (uint32_t i = 0; i < high_water_; ++i)
+            if (records_[i].state & kLive) f(i, records_[i]);
+    }
+    const FlowRecord& record(uint32_t index) const { return records_[index]; }
+    const FlowExtension* extension(const FlowRecord& r) const {
+        return r.ext == kNoIndex ? nullptr : &extensions_[r.ext];
+    }
+    const HostTable& hosts() const { return hosts_; }
+    const TableCounters& counters() const { return counters_; }
+    const TableConfig& config() const { return config_; }
+    uint32_t size() const { return live_; }
+    uint32_t extensions_in_use() const { return ext_live_; }
+    // Bytes held by the table, hosts and extension pool (all preallocated).
+    size_t memory_bytes() const;
+
+private:
+    uint64_t hash(const FlowKey& k) const;
+    uint32_t slot_of(const FlowKey& k, uint64_t h) const;
+    uint32_t allocate_record();
+    void remove(uint32_t index);
+    FlowExtension* ext(FlowRecord& r);
+    uint32_t host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr, uint32_t& memo_id);
+
+    void update(FlowRecord& r, const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
+                bool icrc_ok);
+    void count_opcode(FlowRecord& r, uint8_t opcode);
+    void note_src_port(FlowRecord& r, uint16_t port);
+    bool track_request_psn(FlowRecord& r, const roce::Packet& p);   // true: duplicate
+    bool track_read_response_psn(FlowRecord& r, const roce::Packet& p);
+    void note_acknowledged_psn(FlowRecord& r, uint32_t psn);
+    void account_message(FlowRecord& r, const roce::Packet& p);
+    void complete_message(FlowRecord& r, uint64_t bytes);
+
+    TableConfig config_;
+    HostTable hosts_;
+    uint32_t slot_mask_ = 0;
+    std::vector<uint32_t> slots_;  // tag << 24 | (record index + 1); 0 = empty
+    std::unique_ptr<FlowRecord[]> records_;
+    std::unique_ptr<FlowExtension[]> extensions_;
+    uint32_t max_extensions_ = 0;
+    uint32_t high_water_ = 0;      // records [0, high_water_) have been used at least once
+    uint32_t free_head_ = kNoIndex;
+    uint32_t ext_high_water_ = 0;
+    uint32_t ext_free_head_ = kNoIndex;
+    uint32_t live_ = 0;
+    uint32_t ext_live_ = 0;
+    uint32_t evict_cursor_ = 0;
+    TableCounters counters_;
+    // One-entry caches: a message train repeats the same pair of hosts.
+    roce::IpAddress memo_src_{}, memo_dst_{};
+    uint32_t memo_src_id_ = kNoIndex, memo_dst_id_ = kNoIndex;
+};
+
+}  // namespace weft::flow

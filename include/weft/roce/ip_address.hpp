@@ -1,0 +1,30 @@
+// An IPv4 or IPv6 address kept as 16 bytes (IPv4 as ::ffff:a.b.c.d), so flows,
+// hosts and reports handle both families with one type.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace weft::roce {
+
+struct IpAddress {
+    std::array<uint8_t, 16> bytes{};
+
+    static IpAddress from_v4(const uint8_t* p);  // 4 network-order bytes
+    static IpAddress from_v4(uint32_t host_order);
+    static IpAddress from_v6(const uint8_t* p);  // 16 network-order bytes
+    // "10.0.0.1" or "fd00::1"; nullopt when the text is neither.
+    static std::optional<IpAddress> parse(std::string_view text);
+
+    bool is_v4() const;
+    uint32_t v4() const;  // host order; meaningful only when is_v4()
+    std::string to_string() const;
+
+    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+};
+
+}  // namespace weft::roce

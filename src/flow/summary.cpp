@@ -1,0 +1,145 @@
+#include "weft/flow/summary.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace weft::flow {
+
+uint64_t FlowSummary::opcode_count(uint8_t op) const {
+    for (auto& [code, count] : opcodes)
+        if (code == op) return count;
+    return 0;
+}
+
+uint64_t FlowSummary::nak_total() const {
+    uint64_t n = 0;
+    for (uint64_t v : naks) n += v;
+    return n;
+}
+
+FlowSummary summarize(const Table& table, const FlowRecord& r) {
+    FlowSummary s;
+    const FlowExtension* x = table.extension(r);
+    s.src = table.hosts().address(r.key.src_host);
+    s.dst = table.hosts().address(r.key.dst_host);
+    s.dest_qp = r.key.dest_qp;
+    if (r.packets > 0) s.src_ports.push_back(r.sport[0]);
+    if (r.sport[1] != 0) s.src_ports.push_back(r.sport[1]);
+    s.packets = r.packets;
+    s.wire_bytes = r.wire_bytes;
+    s.payload_bytes = r.payload_bytes;
+    s.first_ns = r.first_ns;
+    s.last_ns = r.last_ns;
+    s.messages = r.messages;
+    s.acks = r.acks;
+    for (unsigned i = 0; i < kInlineOpcodes; ++i) {
+        if (r.op_count[i] == 0) continue;
+        uint64_t carries = x ? x->op_carries[i] : 0;
+        s.opcodes.emplace_back(r.op[i], carries * 0xffffffffull + r.op_count[i]);
+    }
+    for (unsigned b = 0; b < kSizeBuckets; ++b) s.message_sizes[b] = r.size_hist[b];
+    if (r.state & kReqPsnValid) s.request_psn_next = r.req_psn_next;
+    if (r.state & kRespPsnValid) s.acknowledged_psn_next = r.resp_psn_next;
+    if (x) {
+        for (unsigned i = 0; i < kSpillOpcodes; ++i)
+            if (x->spill_count[i]) s.opcodes.emplace_back(x->spill_op[i], x->spill_count[i]);
+        s.opcodes_truncated = x->opcodes_overflow;
+        for (unsigned i = 0; i < x->extra_sport_count; ++i) s.src_ports.push_back(x->extra_sports[i]);
+        s.src_ports_truncated = x->sports_overflow;
+        s.psn_gaps = x->psn_gaps;
+        s.psn_duplicates = x->psn_duplicates;
+        s.psn_out_of_order = x->psn_out_of_order;
+        for (size_t k = 0; k < roce::kAckKindCount; ++k)
+            if (k != size_t(roce::AckKind::Ack)) s.naks[k] = x->aeth[k];
+        s.cnp = x->cnp;
+        s.ecn_ce = x->ecn_ce;
+        s.icrc_errors = x->icrc_errors;
+        s.messages += uint64_t(x->message_carries) << 32;
+        s.acks += uint64_t(x->ack_carries) << 32;
+        for (unsigned b = 0; b < kSizeBuckets; ++b)
+            s.message_sizes[b] += uint64_t(x->size_carries[b]) << 16;
+    }
+    std::sort(s.opcodes.begin(), s.opcodes.end());
+    return s;
+}
+
+std::vector<FlowSummary> summarize_all(const Table& table) {
+    std::vector<FlowSummary> out;
+    out.reserve(table.size());
+    table.for_each([&](uint32_t, const FlowRecord& r) { out.push_back(summarize(table, r)); });
+    pair_flows(out);
+    return out;
+}
+
+namespace {
+
+uint64_t count_where(const FlowSummary& f, bool (*pred)(const roce::OpcodeInfo&)) {
+    uint64_t n = 0;
+    for (auto& [code, count] : f.opcodes)
+        if (pred(roce::opcode_info(code))) n += count;
+    return n;
+}
+bool is_read_request(const roce::OpcodeInfo& i) {
+    return i.operation == roce::Operation::ReadRequest;
+}
+bool is_read_response_end(const roce::OpcodeInfo& i) {
+    return i.operation == roce::Operation::ReadResponse &&
+           (i.position == roce::Position::Last || i.position == roce::Position::Only);
+}
+
+}  // namespace
+
+void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
+    // Group flow indices by direction (src, dst).
+    std::map<std::pair<roce::IpAddress, roce::IpAddress>, std::vector<size_t>> by_direction;
+    for (size_t i = 0; i < flows.size(); ++i) by_direction[{flows[i].src, flows[i].dst}].push_back(i);
+
+    // Candidates (distance, forward, reverse): the reverse flow acknowledges PSNs just
+    // behind the forward flow's next request PSN.
+    std::vector<std::tuple<uint32_t, size_t, size_t>> candidates;
+    auto collect = [&](const std::vector<size_t>& requesters, const std::vector<size_t>& responders) {
+        // responders sorted by acknowledged PSN, searched per requester within the window
+        std::vector<std::pair<uint32_t, size_t>> acked;
+        for (size_t g : responders)
+            if (flows[g].acknowledged_psn_next) acked.emplace_back(*flows[g].acknowledged_psn_next, g);
+        if (acked.empty()) return;
+        std::sort(acked.begin(), acked.end());
+        for (size_t f : requesters) {
+            if (!flows[f].request_psn_next) continue;
+            const uint32_t next = *flows[f].request_psn_next;
+            // acknowledged in [next - window, next], modulo 2^24: scan one or two ranges
+            const uint32_t lo = (next - window) & 0xffffff;
+            auto scan = [&](uint32_t a, uint32_t b) {
+                for (auto it = std::lower_bound(acked.begin(), acked.end(), std::make_pair(a, size_t(0)));
+                     it != acked.end() && it->first <= b; ++it)
+                    candidates.emplace_back((next - it->first) & 0xffffff, f, it->second);
+            };
+            if (lo <= next) {
+                scan(lo, next);
+            } else {
+                scan(lo, 0xffffff);
+                scan(0, next);
+            }
+        }
+    };
+    for (auto& [dir, fwd] : by_direction) {
+        auto rev = by_direction.find({dir.second, dir.first});
+        if (rev == by_direction.end() || dir.second == dir.first) continue;
+        collect(fwd, rev->second);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    for (auto& [distance, f, g] : candidates) {
+        if (flows[f].reverse || flows[g].reverse) continue;
+        flows[f].reverse = g;
+        flows[g].reverse = f;
+    }
+    for (auto& f : flows) {
+        if (!f.reverse) continue;
+        const FlowSummary& g = flows[*f.reverse];
+        f.outstanding_reads = int64_t(count_where(f, is_read_request)) -
+                              int64_t(count_where(g, is_read_response_end));
+    }
+}
+
+}  // namespace weft::flow

@@ -1,0 +1,409 @@
+#include "weft/flow/table.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+namespace weft::flow {
+
+namespace {
+constexpr uint32_t kPsnMask = 0xffffff;
+constexpr uint32_t kPsnHalf = 1u << 23;
+constexpr uint32_t kIndexMask = 0xffffff;
+constexpr uint32_t kMinPmtu = 256;  // the smallest IBA path MTU bounds a READ's PSN span
+
+inline uint32_t psn_distance(uint32_t from, uint32_t to) { return (to - from) & kPsnMask; }
+}  // namespace
+
+Table::Table(const TableConfig& config)
+    : config_(config), hosts_(config.max_hosts, config.seed ^ 0x486f737473ull) {
+    if (config.max_flows == 0 || config.max_flows > kMaxFlowsLimit)
+        throw std::invalid_argument("flow table: max_flows must be between 1 and 16777214");
+    uint32_t slots = std::bit_ceil(std::max<uint32_t>(64, config.max_flows * 2));
+    slot_mask_ = slots - 1;
+    slots_.assign(slots, 0);
+    records_ = std::make_unique<FlowRecord[]>(config.max_flows);
+    max_extensions_ = config.max_extensions ? config.max_extensions
+                                            : std::max<uint32_t>(1024, config.max_flows / 4);
+    extensions_ = std::make_unique<FlowExtension[]>(max_extensions_);
+}
+
+size_t Table::memory_bytes() const {
+    return slots_.size() * sizeof(uint32_t) + size_t(config_.max_flows) * sizeof(FlowRecord) +
+           size_t(max_extensions_) * sizeof(FlowExtension) + hosts_.memory_bytes();
+}
+
+uint64_t Table::hash(const FlowKey& k) const {
+    uint64_t h = (uint64_t(k.src_host) << 32 | k.dst_host) ^ config_.seed;
+    h *= 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t(k.dest_qp) + 0x632be59bd9b4e019ull) + (h >> 29);
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+}
+
+uint32_t Table::host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr,
+                        uint32_t& memo_id) {
+    if (memo_id != kNoIndex && memo_addr == a) return memo_id;
+    uint32_t id = hosts_.intern(a);
+    if (id != kNoIndex) {
+        memo_addr = a;
+        memo_id = id;
+    }
+    return id;
+}
+
+uint32_t Table::find(const FlowKey& key) const {
+    uint64_t h = hash(key);
+    uint32_t tag = uint32_t(h >> 56);
+    for (uint32_t i = uint32_t(h) & slot_mask_;; i = (i + 1) & slot_mask_) {
+        uint32_t s = slots_[i];
+        if (s == 0) return kNoIndex;
+        if ((s >> 24) == tag && records_[(s & kIndexMask) - 1].key == key)
+            return (s & kIndexMask) - 1;
+    }
+}
+
+uint32_t Table::find(const roce::IpAddress& src, const roce::IpAddress& dst,
+                     uint32_t dest_qp) const {
+    uint32_t s = hosts_.find(src), d = hosts_.find(dst);
+    if (s == kNoIndex || d == kNoIndex) return kNoIndex;
+    return find(FlowKey{s, d, dest_qp & kPsnMask});
+}
+
+uint32_t Table::allocate_record() {
+    if (free_head_ != kNoIndex) {
+        uint32_t i = free_head_;
+        free_head_ = records_[i].ext;
+        return i;
+    }
+    return high_water_ < config_.max_flows ? high_water_++ : kNoIndex;
+}
+
+FlowExtension* Table::ext(FlowRecord& r) {
+    if (r.ext != kNoIndex) return &extensions_[r.ext];
+    uint32_t i;
+    if (ext_free_head_ != kNoIndex) {
+        i = ext_free_head_;
+        ext_free_head_ = extensions_[i].next_free;
+    } else if (ext_high_water_ < max_extensions_) {
+        i = ext_high_water_++;
+    } else {
+        ++counters_.extension_refused;
+        return nullptr;
+    }
+    extensions_[i] = FlowExtension{};
+    r.ext = i;
+    ++ext_live_;
+    return &extensions_[i];
+}
+
+uint32_t Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns, bool icrc_ok) {
+    ++counters_.packets;
+    uint32_t src = host_id(p.src, memo_src_, memo_src_id_);
+    uint32_t dst = host_id(p.dst, memo_dst_, memo_dst_id_);
+    if (src == kNoIndex || dst == kNoIndex) {
+        ++counters_.hosts_refused_table_full;
+        return kNoIndex;
+    }
+    const FlowKey key{src, dst, p.bth.dest_qp};
+    const uint64_t h = hash(key);
+    const uint32_t tag = uint32_t(h >> 56);
+    uint32_t i = uint32_t(h) & slot_mask_;
+    for (;; i = (i + 1) & slot_mask_) {
+        uint32_t s = slots_[i];
+        if (s == 0) break;
+        if ((s >> 24) == tag) {
+            FlowRecord& r = records_[(s & kIndexMask) - 1];
+            if (r.key == key) {
+                update(r, p, wire_len, now_ns, icrc_ok);
+                return (s & kIndexMask) - 1;
+            }
+        }
+    }
+    uint32_t idx = allocate_record();
+    if (idx == kNoIndex) {
+        ++counters_.flows_refused_table_full;
+        return kNoIndex;
+    }
+    FlowRecord& r = records_[idx];
+    r = FlowRecord{};
+    r.key = key;
+    r.ext = kNoIndex;
+    r.first_ns = now_ns;
+    r.state = kLive;
+    slots_[i] = tag << 24 | (idx + 1);
+    ++live_;
+    ++counters_.flows_created;
+    update(r, p, wire_len, now_ns, icrc_ok);
+    return idx;
+}
+
+void Table::remove(uint32_t index) {
+    FlowRecord& r = records_[index];
+    // Backward-shift deletion keeps linear probing correct without tombstones.
+    uint32_t i = uint32_t(hash(r.key)) & slot_mask_;
+    while ((slots_[i] & kIndexMask) != index + 1) i = (i + 1) & slot_mask_;
+    for (uint32_t j = (i + 1) & slot_mask_;; j = (j + 1) & slot_mask_) {
+        uint32_t s = slots_[j];
+        if (s == 0) break;
+        uint32_t home = uint32_t(hash(records_[(s & kIndexMask) - 1].key)) & slot_mask_;
+        // Move s into the hole at i when its home does not lie cyclically in (i, j].
+        bool home_in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!home_in_range) {
+            slots_[i] = s;
+            i = j;
+        }
+    }
+    slots_[i] = 0;
+    if (r.ext != kNoIndex) {
+        extensions_[r.ext].next_free = ext_free_head_;
+        ext_free_head_ = r.ext;
+        --ext_live_;
+    }
+    r.state = 0;
+    r.ext = free_head_;
+    free_head_ = index;
+    --live_;
+}
+
+size_t Table::evict_idle(uint64_t now_ns, size_t max_scan) {
+    if (config_.idle_timeout_ns == 0 || high_water_ == 0) return 0;
+    size_t removed = 0;
+    for (size_t n = 0; n < max_scan && n < high_water_; ++n) {
+        if (evict_cursor_ >= high_water_) evict_cursor_ = 0;
+        uint32_t i = evict_cursor_++;
+        const FlowRecord& r = records_[i];
+        if ((r.state & kLive) && now_ns > r.last_ns && now_ns - r.last_ns > config_.idle_timeout_ns) {
+            remove(i);
+            ++removed;
+        }
+    }
+    counters_.flows_evicted_idle += removed;
+    return removed;
+}
+
+void Table::count_opcode(FlowRecord& r, uint8_t opcode) {
+    for (unsigned i = 0; i < kInlineOpcodes; ++i) {
+        if (r.op_count[i] != 0 && r.op[i] == opcode) {
+            if (r.op_count[i] == 0xffffffffu) {
+                // Carry: one unit is 0xffffffff, and the slot restarts at 1 so it stays taken.
+                if (FlowExtension* x = ext(r)) ++x->op_carries[i];
+                r.op_count[i] = 1;
+            } else {
+                ++r.op_count[i];
+            }
+            return;
+        }
+    }
+    for (unsigned i = 0; i < kInlineOpcodes; ++i) {
+        if (r.op_count[i] == 0) {
+            r.op[i] = opcode;
+            r.op_count[i] = 1;
+            return;
+        }
+    }
+    FlowExtension* x = ext(r);
+    if (!x) return;
+    for (unsigned i = 0; i < kSpillOpcodes; ++i) {
+        if (x->spill_count[i] != 0 && x->spill_op[i] == opcode) {
+            ++x->spill_count[i];
+            return;
+        }
+    }
+    for (unsigned i = 0; i < kSpillOpcodes; ++i) {
+        if (x->spill_count[i] == 0) {
+            x->spill_op[i] = opcode;
+            x->spill_count[i] = 1;
+            return;
+        }
+    }
+    x->opcodes_overflow = true;
+    ++counters_.opcode_detail_overflow;
+}
+
+void Table::note_src_port(FlowRecord& r, uint16_t port) {
+    if (r.sport[0] == port || r.sport[1] == port) return;
+    if (r.packets == 1) {
+        r.sport[0] = port;
+        return;
+    }
+    if (r.sport[1] == 0) {
+        r.sport[1] = port;
+        return;
+    }
+    FlowExtension* x = ext(r);
+    if (!x) return;
+    for (unsigned i = 0; i < x->extra_sport_count; ++i)
+        if (x->extra_sports[i] == port) return;
+    if (x->extra_sport_count < kExtraSports)
+        x->extra_sports[x->extra_sport_count++] = port;
+    else
+        x->sports_overflow = true;
+}
+
+bool Table::track_request_psn(FlowRecord& r, const roce::Packet& p) {
+    const uint32_t psn = p.bth.psn;
+    bool duplicate = false;
+    if (!(r.state & kReqPsnValid)) {
+        r.state |= kReqPsnValid;
+        r.req_psn_next = (psn + 1) & kPsnMask;
+    } else {
+        const uint32_t d = psn_distance(r.req_psn_next, psn);
+        if (d == 0) {
+            r.req_psn_next = (psn + 1) & kPsnMask;
+        } else if (d < kPsnHalf) {
+            // Ahead: within the span the last READ request consumed it is in order;
+            // beyond it, packets went missing before this observation point.
+            if (d > r.read_psn_slack) {
+                if (FlowExtension* x = ext(r)) {
+                    ++x->psn_gaps;
+                    x->gap_lo = r.req_psn_next;
+                    x->gap_hi = psn;
+                }
+            }
+            r.req_psn_next = (psn + 1) & kPsnMask;
+        } else {
+            // Behind: either a packet filling the last hole (it arrived out of order) or
+            // one already seen (a go-back-N retransmission or a duplicate).
+            FlowExtension* x = r.ext != kNoIndex ? &extensions_[r.ext] : nullptr;
+            if (x && x->gap_lo != x->gap_hi && psn_distance(x->gap_lo, psn) <
+                                                   psn_distance(x->gap_lo, x->gap_hi)) {
+                ++x->psn_out_of_order;
+                if (psn == x->gap_lo) x->gap_lo = (x->gap_lo + 1) & kPsnMask;
+            } else {
+                if ((x = ext(r))) ++x->psn_duplicates;
+                duplicate = true;
+            }
+            return duplicate;  // the high-water PSN stays where it was
+        }
+    }
+    r.read_psn_slack = 0;
+    if (p.op->operation == roce::Operation::ReadRequest) {
+        uint64_t packets = (uint64_t(p.reth.dma_length) + kMinPmtu - 1) / kMinPmtu;
+        uint64_t slack = packets > 0 ? packets - 1 : 0;
+        r.read_psn_slack = uint16_t(std::min<uint64_t>(slack, 0xffff));
+    }
+    return duplicate;
+}
+
+bool Table::track_read_response_psn(FlowRecord& r, const roce::Packet& p) {
+    const uint32_t psn = p.bth.psn;
+    const auto pos = p.op->position;
+    if (pos == roce::Position::First || pos == roce::Position::Only ||
+        !(r.state & kRespPsnValid)) {
+        r.state |= kRespPsnValid;
+        r.resp_psn_next = (psn + 1) & kPsnMask;
+        return false;
+    }
+    const uint32_t d = psn_distance(r.resp_psn_next, psn);
+    if (d == 0) {
+        r.resp_psn_next = (psn + 1) & kPsnMask;
+        return false;
+    }
+    FlowExtension* x = ext(r);
+    if (d < kPsnHalf) {
+        if (x) ++x->psn_gaps;
+        r.resp_psn_next = (psn + 1) & kPsnMask;
+        return false;
+    }
+    if (x) ++x->psn_duplicates;
+    return true;
+}
+
+void Table::note_acknowledged_psn(FlowRecord& r, uint32_t psn) {
+    // Coalesced ACKs only move forward; READ responses share this PSN space, and the
+    // pairing of a flow with its reverse direction reads the last value.
+    if (!(r.state & kRespPsnValid) || psn_distance(r.resp_psn_next, psn) < kPsnHalf) {
+        r.state |= kRespPsnValid;
+        r.resp_psn_next = (psn + 1) & kPsnMask;
+    }
+}
+
+void Table::complete_message(FlowRecord& r, uint64_t bytes) {
+    if (++r.messages == 0)
+        if (FlowExtension* x = ext(r)) ++x->message_carries;
+    unsigned b = size_bucket(bytes);
+    if (++r.size_hist[b] == 0)
+        if (FlowExtension* x = ext(r)) ++x->size_carries[b];
+}
+
+void Table::account_message(FlowRecord& r, const roce::Packet& p) {
+    using roce::Operation;
+    using roce::Position;
+    switch (p.op->operation) {
+        case Operation::ReadRequest:
+        case Operation::Flush: complete_message(r, p.reth.dma_length); return;
+        case Operation::CompareSwap:
+        case Operation::FetchAdd:
+        case Operation::AtomicWrite: complete_message(r, 8); return;
+        case Operation::Send:
+        case Operation::Write:
+        case Operation::ReadResponse: break;
+        default: return;
+    }
+    const uint32_t bytes = p.payload_length;
+    switch (p.op->position) {
+        case Position::First:
+            r.msg_bytes = bytes;
+            r.state |= kInMessage;
+            break;
+        case Position::Middle:
+            r.msg_bytes = uint32_t(std::min<uint64_t>(uint64_t(r.msg_bytes) + bytes, 0xffffffffu));
+            break;
+        case Position::Last:
+            complete_message(r, uint64_t(r.msg_bytes) + bytes);
+            r.msg_bytes = 0;
+            r.state &= uint16_t(~kInMessage);
+            break;
+        case Position::Only: complete_message(r, bytes); break;
+        case Position::None: break;
+    }
+}
+
+void Table::update(FlowRecord& r, const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
+                   bool icrc_ok) {
+    using roce::Operation;
+    ++r.packets;
+    r.wire_bytes += wire_len;
+    r.payload_bytes += p.payload_length;
+    r.last_ns = now_ns;
+    count_opcode(r, p.bth.opcode);
+    note_src_port(r, p.src_port);
+    if (p.ecn_ce())
+        if (FlowExtension* x = ext(r)) ++x->ecn_ce;
+    if (!icrc_ok) {
+        if (FlowExtension* x = ext(r)) ++x->icrc_errors;
+        return;  // a corrupt packet must not move PSN state or complete messages
+    }
+    switch (p.op->operation) {
+        case Operation::Cnp:
+            if (FlowExtension* x = ext(r)) ++x->cnp;
+            return;
+        case Operation::Acknowledge: {
+            note_acknowledged_psn(r, p.bth.psn);
+            roce::AckKind kind = p.aeth.kind();
+            if (kind == roce::AckKind::Ack) {
+                if (++r.acks == 0)
+                    if (FlowExtension* x = ext(r)) ++x->ack_carries;
+            } else if (FlowExtension* x = ext(r)) {
+                ++x->aeth[size_t(kind)];
+            }
+            return;
+        }
+        case Operation::AtomicAcknowledge: note_acknowledged_psn(r, p.bth.psn); return;
+        case Operation::ReadResponse:
+            if (!track_read_response_psn(r, p)) account_message(r, p);
+            return;
+        default: break;
+    }
+    // Requests. UD and RD carry per-sender PSN spaces that share a destination QP, so
+    // only connected transports get sequence tracking.
+    const auto t = p.op->transport;
+    bool duplicate = false;
+    if (t == roce::Transport::RC || t == roce::Transport::UC || t == roce::Transport::XRC)
+        duplicate = track_request_psn(r, p);
+    if (!duplicate) account_message(r, p);
+}
+
+}  // namespace weft::flow
