@@ -1,0 +1,67 @@
+#include "weft/analyze/analyzer.hpp"
+
+#include <chrono>
+
+#include "weft/capture/pcap_file.hpp"
+#include "weft/roce/icrc.hpp"
+
+namespace weft::analyze {
+
+Result analyze_file(const std::string& path, const Options& options) {
+    using Clock = std::chrono::steady_clock;
+    capture::PcapReader reader(path);
+    if (!reader.is_ethernet())
+        throw capture::CaptureError(path + ": link type " + std::to_string(reader.link_type()) +
+                                    " is not Ethernet; capture with tcpdump -i <interface>, not -i any");
+    Result result;
+    flow::Table table(options.table);
+    flow::Totals& t = result.totals;
+    const auto start = Clock::now();
+    auto next_report = start + std::chrono::seconds(1);
+
+    capture::Record rec;
+    roce::Packet pkt;
+    while (reader.next(rec)) {
+        ++t.frames;
+        t.bytes += rec.wire_length;
+        if (rec.data.size() < rec.wire_length) {
+            // Cut by the capture's snap length: headers may be intact but the ICRC is
+            // gone, so the packet can be neither verified nor counted as malformed.
+            ++t.truncated_records;
+            continue;
+        }
+        roce::Verdict v = roce::parse(rec.data, pkt);
+        ++t.verdicts[size_t(v)];
+        if (v == roce::Verdict::NotRoce) {
+            ++t.not_roce;
+        } else if (v == roce::Verdict::Ok) {
+            ++t.roce_packets;
+            t.roce_bytes += rec.wire_length;
+            bool icrc_ok = true;
+            if (options.verify_icrc) {
+                ++t.icrc_checked;
+                icrc_ok = roce::icrc_valid(pkt);
+                if (!icrc_ok) ++t.icrc_errors;
+            }
+            table.touch(pkt, rec.wire_length, rec.timestamp_ns, icrc_ok);
+        }
+        if (options.on_progress && (t.frames & 0x3fff) == 0) {
+            auto now = Clock::now();
+            if (now >= next_report) {
+                next_report = now + std::chrono::seconds(1);
+                options.on_progress({t.frames, reader.position(), reader.file_size(),
+                                     std::chrono::duration<double>(now - start).count()});
+            }
+        }
+    }
+    if (reader.truncated()) {
+        result.truncation = reader.truncation();
+        ++t.truncated_records;
+    }
+    result.table = table.counters();
+    result.flows = flow::summarize_all(table);
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+}
+
+}  // namespace weft::analyze
