@@ -108,18 +108,21 @@ void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
         for (size_t f : requesters) {
             if (!flows[f].request_psn_next) continue;
             const uint32_t next = *flows[f].request_psn_next;
-            // acknowledged in [next - window, next], modulo 2^24: scan one or two ranges
-            const uint32_t lo = (next - window) & 0xffffff;
+            // acknowledged within `window` of next, either side (a READ's responses run
+            // ahead of the request PSN by the READ's packet count), modulo 2^24
+            const uint32_t lo = (next - window) & 0xffffff, hi = (next + window) & 0xffffff;
             auto scan = [&](uint32_t a, uint32_t b) {
                 for (auto it = std::lower_bound(acked.begin(), acked.end(), std::make_pair(a, size_t(0)));
-                     it != acked.end() && it->first <= b; ++it)
-                    candidates.emplace_back((next - it->first) & 0xffffff, f, it->second);
+                     it != acked.end() && it->first <= b; ++it) {
+                    uint32_t behind = (next - it->first) & 0xffffff, ahead = (it->first - next) & 0xffffff;
+                    candidates.emplace_back(std::min(behind, ahead), f, it->second);
+                }
             };
-            if (lo <= next) {
-                scan(lo, next);
+            if (lo <= hi) {
+                scan(lo, hi);
             } else {
                 scan(lo, 0xffffff);
-                scan(0, next);
+                scan(0, hi);
             }
         }
     };

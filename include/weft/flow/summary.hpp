@@ -52,7 +52,7 @@ std::vector<FlowSummary> summarize_all(const Table& table);
 // Pairs the two directions of RC connections. RC packets carry only the destination QPN,
 // so a flow A->B (dest QP b) is matched with a flow B->A (dest QP a) whose ACKs and READ
 // responses acknowledge its request PSNs: the reverse flow's last acknowledged PSN lies
-// just behind the forward flow's next request PSN (PSN spaces start at random 24-bit
+// within `window` of the forward flow's next request PSN (PSN spaces start at random 24-bit
 // values, so a false match needs two sequences within `window` of each other). Each flow
 // is paired at most once, closest PSN distance first.
 void pair_flows(std::vector<FlowSummary>& flows, uint32_t window = 1u << 14);
