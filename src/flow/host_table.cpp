@@ -1,5 +1,7 @@
 #include "weft/flow/host_table.hpp"
 
+#include "weft/flow/hash.hpp"
+
 #include <bit>
 #include <cstring>
 
@@ -17,10 +19,7 @@ uint64_t HostTable::hash(const roce::IpAddress& a) const {
     uint64_t lo, hi;
     std::memcpy(&lo, a.bytes.data(), 8);
     std::memcpy(&hi, a.bytes.data() + 8, 8);
-    uint64_t h = (lo ^ seed_) * 0x9e3779b97f4a7c15ull;
-    h ^= hi + (h >> 31);
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 29);
+    return hash_combine(seed_, lo, hi);
 }
 
 uint32_t HostTable::find(const roce::IpAddress& addr) const {

@@ -1,5 +1,7 @@
 #include "weft/flow/table.hpp"
 
+#include "weft/flow/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -25,7 +27,7 @@ Table::Table(const TableConfig& config)
     slots_.assign(slots, 0);
     records_ = std::make_unique<FlowRecord[]>(config.max_flows);
     max_extensions_ = config.max_extensions ? config.max_extensions
-                                            : std::max<uint32_t>(1024, config.max_flows / 4);
+                                            : std::max<uint32_t>(1024, config.max_flows / 32);
     extensions_ = std::make_unique<FlowExtension[]>(max_extensions_);
 }
 
@@ -35,11 +37,7 @@ size_t Table::memory_bytes() const {
 }
 
 uint64_t Table::hash(const FlowKey& k) const {
-    uint64_t h = (uint64_t(k.src_host) << 32 | k.dst_host) ^ config_.seed;
-    h *= 0x9e3779b97f4a7c15ull;
-    h ^= (uint64_t(k.dest_qp) + 0x632be59bd9b4e019ull) + (h >> 29);
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 32);
+    return hash_combine(config_.seed, uint64_t(k.src_host) << 32 | k.dst_host, k.dest_qp);
 }
 
 uint32_t Table::host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr,

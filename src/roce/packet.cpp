@@ -67,8 +67,16 @@ void decode_ext_headers(const uint8_t* p, uint16_t headers, Packet& out) {
 }  // namespace
 
 Verdict parse(std::span<const uint8_t> frame, Packet& out) {
-    out = Packet{};
+    // Reset only what every path may read; decoded extension headers are meaningful
+    // only when op->headers names them (zeroing the whole view costs more than parsing).
     out.frame = frame;
+    out.l3_offset = out.l4_offset = out.bth_offset = out.payload_offset = 0;
+    out.icrc_offset = out.payload_length = 0;
+    out.vlan_count = 0;
+    out.ip_version = IpVersion::None;
+    out.ecn = out.dscp = 0;
+    out.src_port = out.dst_port = 0;
+    out.op = nullptr;
     const uint8_t* const f = frame.data();
     // Frames longer than 64 KiB cannot be expressed by IP lengths; the offsets are 16-bit.
     const size_t n = frame.size() > 0xffff ? 0xffff : frame.size();

@@ -17,7 +17,9 @@ namespace weft::flow {
 struct TableConfig {
     uint32_t max_flows = 1u << 20;
     uint32_t max_hosts = 1u << 16;
-    uint32_t max_extensions = 0;    // 0: max_flows / 4 (at least 1024)
+    // Flows with rare state (NAKs, PSN anomalies, CNPs...) take an extension record from
+    // this pool; when it is empty the rare detail is lost and counted (extension_refused).
+    uint32_t max_extensions = 0;    // 0: max_flows / 32 (at least 1024)
     uint64_t idle_timeout_ns = 0;   // 0: flows never expire
     uint64_t seed = 0x7765667473656564ull;  // keys the hash against crafted collisions
 };

@@ -99,9 +99,11 @@ struct Packet {
     uint32_t wire_icrc() const;
 };
 
-// Parses one Ethernet frame. On Ok every field of `out` is set; on NotRoce the L2/L3
-// fields that were reached are set (so callers can still forward or count by host);
-// on a malformed verdict `out` holds what was decoded before the fault.
+// Parses one Ethernet frame. On Ok every field of `out` is set, except the extension
+// headers op->headers does not name (they keep whatever they held); on NotRoce the L2/L3
+// fields that were reached are set (so callers can still forward or count by host); on
+// a malformed verdict `out` holds what was decoded before the fault. `out` may be reused
+// across calls without clearing.
 Verdict parse(std::span<const uint8_t> frame, Packet& out);
 
 }  // namespace weft::roce
