@@ -91,6 +91,9 @@ bool is_read_response_end(const roce::OpcodeInfo& i) {
 }  // namespace
 
 void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
+    // Beyond half the 24-bit PSN space "behind" and "ahead" overlap: every PSN is within
+    // 2^23 - 1 of every other one in one direction or the other.
+    window = std::min<uint32_t>(window, (1u << 23) - 1);
     // Group flow indices by direction (src, dst).
     std::map<std::pair<roce::IpAddress, roce::IpAddress>, std::vector<size_t>> by_direction;
     for (size_t i = 0; i < flows.size(); ++i) by_direction[{flows[i].src, flows[i].dst}].push_back(i);

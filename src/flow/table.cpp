@@ -16,6 +16,9 @@ constexpr uint32_t kIndexMask = 0xffffff;
 constexpr uint32_t kMinPmtu = 256;  // the smallest IBA path MTU bounds a READ's PSN span
 
 inline uint32_t psn_distance(uint32_t from, uint32_t to) { return (to - from) & kPsnMask; }
+inline uint32_t saturating_add(uint32_t a, uint32_t b) {
+    return uint32_t(std::min<uint64_t>(uint64_t(a) + b, 0xffffffffu));
+}
 }  // namespace
 
 Table::Table(const TableConfig& config)
@@ -341,21 +344,70 @@ void Table::account_message(FlowRecord& r, const roce::Packet& p) {
         default: return;
     }
     const uint32_t bytes = p.payload_length;
+    if (p.op->operation == Operation::ReadResponse) {
+        account_read_response(r, p.op->position, bytes);
+        return;
+    }
     switch (p.op->position) {
         case Position::First:
+            if ((r.state & kInReadResponse) && !(r.state & kReadSizeInExt)) {
+                // A READ response is adding up in msg_bytes: move it aside.
+                if (FlowExtension* x = ext(r)) {
+                    x->read_msg_bytes = r.msg_bytes;
+                    r.state |= kReadSizeInExt;
+                } else {
+                    r.state &= uint16_t(~kInReadResponse);  // its size is lost (counted)
+                }
+            }
             r.msg_bytes = bytes;
             r.state |= kInMessage;
             break;
-        case Position::Middle:
-            r.msg_bytes = uint32_t(std::min<uint64_t>(uint64_t(r.msg_bytes) + bytes, 0xffffffffu));
-            break;
+        case Position::Middle: r.msg_bytes = saturating_add(r.msg_bytes, bytes); break;
         case Position::Last:
+            // Without its First (the capture began mid-message) the size is partial.
             complete_message(r, uint64_t(r.msg_bytes) + bytes);
             r.msg_bytes = 0;
             r.state &= uint16_t(~kInMessage);
             break;
         case Position::Only: complete_message(r, bytes); break;
         case Position::None: break;
+    }
+}
+
+void Table::account_read_response(FlowRecord& r, roce::Position position, uint32_t bytes) {
+    using roce::Position;
+    switch (position) {
+        case Position::First:
+            r.state &= uint16_t(~kReadSizeInExt);
+            if (r.state & kInMessage) {  // msg_bytes holds a request in progress
+                FlowExtension* x = ext(r);
+                if (!x) return;  // size lost, counted as extension_refused
+                x->read_msg_bytes = bytes;
+                r.state |= kReadSizeInExt;
+            } else {
+                r.msg_bytes = bytes;
+            }
+            r.state |= kInReadResponse;
+            return;
+        case Position::Middle:
+        case Position::Last: {
+            uint32_t* acc = &r.msg_bytes;
+            if (r.state & kReadSizeInExt) acc = &extensions_[r.ext].read_msg_bytes;
+            if (!(r.state & kInReadResponse) && (r.state & kInMessage)) {
+                // No First seen and a request owns msg_bytes: the size is unknowable.
+                if (position == Position::Last) complete_message(r, bytes);
+                return;
+            }
+            *acc = saturating_add(*acc, bytes);
+            if (position == Position::Last) {
+                complete_message(r, *acc);
+                *acc = 0;
+                r.state &= uint16_t(~(kInReadResponse | kReadSizeInExt));
+            }
+            return;
+        }
+        case Position::Only: complete_message(r, bytes); return;
+        case Position::None: return;
     }
 }
 

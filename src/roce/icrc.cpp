@@ -36,6 +36,7 @@ __attribute__((target("pclmul"))) uint32_t multiply_clmul(uint32_t a, uint32_t b
 
 // Bit-serial fallback for CPUs without PCLMULQDQ (the same arithmetic, 32 steps).
 uint32_t multiply_bitwise(uint32_t a, uint32_t b) {
+    if (a == 0) return 0;  // the loop below ends on a's last set bit
     uint32_t m = 1u << 31, p = 0;
     for (;;) {
         if (a & m) {
@@ -48,7 +49,11 @@ uint32_t multiply_bitwise(uint32_t a, uint32_t b) {
     return p;
 }
 
-const bool kHavePclmul = __builtin_cpu_supports("pclmul");
+// __builtin_cpu_init must run first when this is evaluated during static initialisation.
+const bool kHavePclmul = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("pclmul") != 0;
+}();
 
 inline uint32_t multiply(uint32_t a, uint32_t b) {
     return kHavePclmul ? multiply_clmul(a, b) : multiply_bitwise(a, b);
@@ -73,56 +78,98 @@ inline uint32_t x_pow_8n(size_t n) {
     return multiply(kShift.low[n & 255], kShift.high[n >> 8]);
 }
 
-// CRC register with no pre- or post-inversion ("raw"): linear in the data.
-inline uint32_t raw_crc(const uint8_t* p, size_t n) {
-    return ~crc32_gzip_refl(0xffffffffu, p, n);
-}
 
 // ---- ICRC
 
 // 8 (LRH stand-in) + 60 (IPv4 with options) or 40 (IPv6) + 8 (UDP) + 12 (BTH).
-constexpr size_t kHeaderMax = 60 + kUdpHeaderSize + kBthSize;
+constexpr size_t kMaskedPrefixMax = 8 + 60 + kUdpHeaderSize + kBthSize;
 
-// Register state after the eight 0xff bytes that stand in for the LRH.
-const uint32_t kAfterLrh = [] {
-    uint8_t ones[8];
-    std::memset(ones, 0xff, sizeof ones);
-    return crc32_gzip_refl(0, ones, sizeof ones);
-}();
-
-// XOR difference between the covered headers as masked and as on the wire: non-zero
-// only in the variant fields (masking is OR with ones, so the difference is ~field).
-size_t mask_difference(const uint8_t* frame, const Packet& p, uint8_t* out) {
+// Copies the covered headers with the variant fields masked; returns the length.
+size_t masked_prefix(const uint8_t* frame, const Packet& p, uint8_t* out) {
+    std::memset(out, 0xff, 8);
     const size_t ip_len = size_t(p.l4_offset) - p.l3_offset;
-    const size_t len = ip_len + kUdpHeaderSize + kBthSize;
-    std::memset(out, 0, len);
-    const uint8_t* ip = frame + p.l3_offset;
+    const size_t len = ip_len + kUdpHeaderSize + kBthSize;  // BTH follows UDP directly
+    std::memcpy(out + 8, frame + p.l3_offset, len);
+    uint8_t* ip = out + 8;
     if (p.ip_version == IpVersion::V4) {
-        out[1] = uint8_t(~ip[1]);    // TOS
-        out[8] = uint8_t(~ip[8]);    // TTL
-        out[10] = uint8_t(~ip[10]);  // header checksum
-        out[11] = uint8_t(~ip[11]);
+        ip[1] = 0xff;                  // TOS
+        ip[8] = 0xff;                  // TTL
+        ip[10] = ip[11] = 0xff;        // header checksum
     } else {
-        out[0] = uint8_t(~ip[0] & 0x0f);  // traffic class (high nibble) ...
-        out[1] = uint8_t(~ip[1]);         // ... and flow label
-        out[2] = uint8_t(~ip[2]);
-        out[3] = uint8_t(~ip[3]);
-        out[7] = uint8_t(~ip[7]);         // hop limit
+        ip[0] |= 0x0f;                 // traffic class (high nibble) ...
+        ip[1] = ip[2] = ip[3] = 0xff;  // ... and flow label
+        ip[7] = 0xff;                  // hop limit
     }
-    out[ip_len + 6] = uint8_t(~ip[ip_len + 6]);                  // UDP checksum
-    out[ip_len + 7] = uint8_t(~ip[ip_len + 7]);
-    out[ip_len + kUdpHeaderSize + 4] = uint8_t(~ip[ip_len + kUdpHeaderSize + 4]);  // BTH resv8a
-    return len;
+    uint8_t* udp = ip + ip_len;
+    udp[6] = udp[7] = 0xff;            // UDP checksum
+    udp[kUdpHeaderSize + 4] = 0xff;    // BTH resv8a
+    return 8 + len;
 }
 
-// One pass of ISA-L over the frame as it is, then the masking applied by linearity:
-// crc(masked) = crc(wire) ^ raw(difference) * x^(8 * bytes after the headers).
+// The masks change a handful of header bytes. By CRC linearity, the ICRC is the CRC of
+// the frame as it lies in memory (one ISA-L pass, from the IP header, starting from the
+// register state after the eight 0xff bytes that stand in for the LRH) corrected by
+// raw(D) * x^(8 * bytes after the headers), where D holds (masked ^ wire) = ~byte in
+// the masked positions. raw(D) is the XOR of one table entry per masked byte, so the
+// correction costs a few loads and one carry-less multiply, not a second CRC pass.
+constexpr size_t kIpv4Block = 20 + kUdpHeaderSize + kBthSize;  // IPv4 without options
+constexpr size_t kIpv6Block = 40 + kUdpHeaderSize + kBthSize;
+constexpr size_t kMaxCovered = 9216;  // jumbo frames; longer ones take the two-table path
+
+struct Correction {
+    std::array<size_t, 8> positions;
+    size_t count;
+    std::array<std::array<uint32_t, 256>, 8> table;  // raw(b at position) within the block
+};
+
+struct IcrcTables {
+    Correction v4{{1, 8, 10, 11, 20 + 6, 20 + 7, 20 + 8 + 4, 0}, 7, {}};
+    Correction v6{{0, 1, 2, 3, 7, 40 + 6, 40 + 7, 40 + 8 + 4}, 8, {}};
+    std::array<uint32_t, kMaxCovered> x_pow{};  // x^(8n) mod P
+    uint32_t after_lrh;                          // register after eight 0xff bytes
+
+    static void fill(Correction& c, size_t block) {
+        for (size_t k = 0; k < c.count; ++k) {
+            uint32_t shift = uint32_t(crc32_combine_gen(z_off_t(block - 1 - c.positions[k])));
+            for (unsigned b = 0; b < 256; ++b)
+                c.table[k][b] = multiply_bitwise(uint32_t(kByteTable[b]), shift);
+        }
+    }
+    IcrcTables() {
+        fill(v4, kIpv4Block);
+        fill(v6, kIpv6Block);
+        for (size_t n = 0; n < kMaxCovered; ++n) x_pow[n] = uint32_t(crc32_combine_gen(z_off_t(n)));
+        uint8_t ones[8];
+        std::memset(ones, 0xff, sizeof ones);
+        after_lrh = crc32_gzip_refl(0, ones, sizeof ones);
+    }
+};
+const IcrcTables kTables;
+
+inline uint32_t corrected(const uint8_t* ip, size_t covered, size_t block, const Correction& c,
+                          uint8_t first_mask) {
+    const uint32_t wire = crc32_gzip_refl(kTables.after_lrh, ip, covered);
+    uint32_t d = c.table[0][uint8_t(~ip[c.positions[0]] & first_mask)];
+    for (size_t k = 1; k < c.count; ++k) d ^= c.table[k][uint8_t(~ip[c.positions[k]])];
+    const size_t after = covered - block;
+    const uint32_t shift = after < kMaxCovered ? kTables.x_pow[after] : x_pow_8n(after);
+    return wire ^ multiply(d, shift);
+}
+
 uint32_t compute(const uint8_t* frame, const Packet& p) {
-    const size_t covered = size_t(p.icrc_offset) - p.l3_offset;
-    uint32_t crc = crc32_gzip_refl(kAfterLrh, frame + p.l3_offset, covered);
-    uint8_t diff[kHeaderMax];
-    size_t n = mask_difference(frame, p, diff);
-    return crc ^ multiply(raw_crc(diff, n), x_pow_8n(covered - n));
+    const size_t ip_len = size_t(p.l4_offset) - p.l3_offset;
+    const uint8_t* ip = frame + p.l3_offset;
+    const size_t covered = size_t(p.icrc_offset) - p.l3_offset;  // >= the header block
+    if (p.ip_version == IpVersion::V4 && ip_len == kIpv4MinHeaderSize)
+        return corrected(ip, covered, kIpv4Block, kTables.v4, 0xff);
+    if (p.ip_version == IpVersion::V6)  // byte 0: only the traffic class nibble is masked
+        return corrected(ip, covered, kIpv6Block, kTables.v6, 0x0f);
+    // IPv4 with options: rare in RoCE; CRC a masked copy of the headers, then the rest.
+    uint8_t prefix[kMaskedPrefixMax];
+    const size_t n = masked_prefix(frame, p, prefix);
+    const uint32_t crc = crc32_gzip_refl(0, prefix, n);
+    const size_t rest = size_t(p.bth_offset) + kBthSize;
+    return crc32_gzip_refl(crc, frame + rest, p.icrc_offset - rest);
 }
 
 }  // namespace

@@ -40,7 +40,9 @@ inline constexpr unsigned kExtraSports = 6;
 enum FlowState : uint16_t {
     kReqPsnValid = 1u << 0,   // req_psn_next holds a PSN
     kRespPsnValid = 1u << 1,  // resp_psn_next holds a PSN
-    kInMessage = 1u << 2,     // a First packet was seen and its Last not yet
+    kInMessage = 1u << 2,       // a request message's First was seen and its Last not yet
+    kInReadResponse = 1u << 3,  // a READ response's First was seen and its Last not yet
+    kReadSizeInExt = 1u << 4,   // that READ response's bytes add up in the extension
     kLive = 1u << 15,         // the record holds a flow (not on the free list)
 };
 
@@ -56,7 +58,7 @@ struct FlowRecord {
     uint32_t resp_psn_next;      // one past the last PSN acknowledged or READ-responded
     uint32_t messages;           // low 32 bits; carries go to the extension
     uint32_t acks;               // AETH syndrome ACK on Acknowledge packets; carried likewise
-    uint32_t msg_bytes;          // bytes of the message in progress
+    uint32_t msg_bytes;          // bytes of the message in progress (see FlowState)
     uint32_t ext;                // index into the extension pool, kNoIndex if none; free-list link
     uint8_t op[kInlineOpcodes];  // opcodes counted inline; op_count[i] == 0 marks a free slot
     uint32_t op_count[kInlineOpcodes];  // a carry in the extension is worth 0xffffffff
@@ -77,6 +79,10 @@ struct FlowExtension {
     uint32_t ecn_ce = 0;
     uint32_t message_carries = 0;     // each is 2^32 messages
     uint32_t ack_carries = 0;
+    // A flow can carry its sender's requests and, interleaved, its READ responses (the
+    // sender is requester and responder on one RC connection): the READ response being
+    // assembled then adds up here, the request in FlowRecord::msg_bytes.
+    uint32_t read_msg_bytes = 0;
     std::array<uint32_t, kInlineOpcodes> op_carries{};
     std::array<uint32_t, kSizeBuckets> size_carries{};  // each is 2^16 messages
     std::array<uint8_t, kSpillOpcodes> spill_op{};

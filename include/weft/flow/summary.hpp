@@ -54,7 +54,7 @@ std::vector<FlowSummary> summarize_all(const Table& table);
 // responses acknowledge its request PSNs: the reverse flow's last acknowledged PSN lies
 // within `window` of the forward flow's next request PSN (PSN spaces start at random 24-bit
 // values, so a false match needs two sequences within `window` of each other). Each flow
-// is paired at most once, closest PSN distance first.
+// is paired at most once, closest PSN distance first. Windows above 2^23 - 1 are clamped.
 void pair_flows(std::vector<FlowSummary>& flows, uint32_t window = 1u << 14);
 
 }  // namespace weft::flow

@@ -90,6 +90,7 @@ private:
     bool track_read_response_psn(FlowRecord& r, const roce::Packet& p);
     void note_acknowledged_psn(FlowRecord& r, uint32_t psn);
     void account_message(FlowRecord& r, const roce::Packet& p);
+    void account_read_response(FlowRecord& r, roce::Position position, uint32_t bytes);
     void complete_message(FlowRecord& r, uint64_t bytes);
 
     TableConfig config_;

@@ -6,7 +6,8 @@
 //
 // The CRC itself comes from ISA-L (crc32_gzip_refl: PCLMULQDQ/VPCLMULQDQ folding), the
 // fastest CRC-32 measured on these machines, in one pass over the frame as it lies in
-// memory; the masking is then applied by CRC linearity (one carry-less multiply).
+// memory; the masks are then applied by CRC linearity (one carry-less multiply), which
+// measured faster than CRCing a masked copy of the headers and chaining.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +32,7 @@ void icrc_write(uint8_t* frame, const Packet& p);
 // multiplies and a few table steps, whatever the packet's length.
 //   old_icrc      the ICRC before the change
 //   old_bytes,
-//   new_bytes     the changed field before and after (same length, <= 8 bytes)
+//   new_bytes     the changed field before and after (same length, field_len bytes)
 //   bytes_after   covered bytes after the field, up to the ICRC
 uint32_t icrc_update(uint32_t old_icrc, const uint8_t* old_bytes, const uint8_t* new_bytes,
                      size_t field_len, size_t bytes_after);
