@@ -56,9 +56,15 @@ Arrivals arrivals(uint32_t flows, uint32_t train, uint64_t seed) {
     return {std::move(seq), std::move(first_psn)};
 }
 
-roce::IpAddress host_ip(uint32_t h) { return roce::IpAddress::from_v4(0x0a000000u + h + 1); }
-uint32_t src_of(uint32_t flow) { return flow % kHosts; }
-uint32_t dst_of(uint32_t flow) { return (flow / kHosts + flow % kHosts + 1) % kHosts; }
+roce::IpAddress host_ip(uint32_t h) {
+    return roce::IpAddress::from_v4(0x0a000000u + h + 1);
+}
+uint32_t src_of(uint32_t flow) {
+    return flow % kHosts;
+}
+uint32_t dst_of(uint32_t flow) {
+    return (flow / kHosts + flow % kHosts + 1) % kHosts;
+}
 
 struct Fixture {
     std::vector<uint8_t> frame;
@@ -141,9 +147,16 @@ void BM_ParseTrack(benchmark::State& state) {
 }
 
 // Args: flows, train length (1 = uniformly random QP per packet).
-BENCHMARK(BM_FlowTouch)->ArgNames({"flows", "train"})
-    ->Args({1 << 10, 64})->Args({1 << 20, 64})->Args({1 << 10, 1})->Args({1 << 20, 1});
-BENCHMARK(BM_ParseTrack)->ArgNames({"flows", "train"})
-    ->Args({1 << 10, 64})->Args({1 << 20, 64})->Args({1 << 20, 1});
+BENCHMARK(BM_FlowTouch)
+    ->ArgNames({"flows", "train"})
+    ->Args({1 << 10, 64})
+    ->Args({1 << 20, 64})
+    ->Args({1 << 10, 1})
+    ->Args({1 << 20, 1});
+BENCHMARK(BM_ParseTrack)
+    ->ArgNames({"flows", "train"})
+    ->Args({1 << 10, 64})
+    ->Args({1 << 20, 64})
+    ->Args({1 << 20, 1});
 
 }  // namespace

@@ -14,11 +14,13 @@ struct Frames {
 };
 
 class MemorySink : public gen::FrameSink {
-public:
+  public:
     explicit MemorySink(Frames& out) : out_(out) {}
-    void put(std::span<const uint8_t> f, uint64_t) override { out_.frames.emplace_back(f.begin(), f.end()); }
+    void put(std::span<const uint8_t> f, uint64_t) override {
+        out_.frames.emplace_back(f.begin(), f.end());
+    }
 
-private:
+  private:
     Frames& out_;
 };
 

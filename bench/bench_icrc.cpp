@@ -45,8 +45,12 @@ void BM_IcrcWeft(benchmark::State& state) {
 
 // The peers CRC the bytes the ICRC covers (IP header .. ICRC), in place in the same
 // frame, so alignment and cache state are the same as for the ICRC.
-const uint8_t* covered_start(const IcrcFrame& f) { return f.bytes.data() + f.packet.l3_offset; }
-size_t covered(const IcrcFrame& f) { return f.packet.icrc_offset - f.packet.l3_offset; }
+const uint8_t* covered_start(const IcrcFrame& f) {
+    return f.bytes.data() + f.packet.l3_offset;
+}
+size_t covered(const IcrcFrame& f) {
+    return f.packet.icrc_offset - f.packet.l3_offset;
+}
 
 void BM_Crc32Zlib(benchmark::State& state) {
     auto f = make(size_t(state.range(0)));

@@ -1,8 +1,8 @@
 // weftctl: the operator's command line. Argument parsing and wiring only; the work is
 // done by the analyze and flow modules.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -43,7 +43,9 @@ int run_analyze(const AnalyzeArgs& a) {
             if (used != a.qpn.size() || v > 0xffffff) throw std::out_of_range("qpn");
             filter.dest_qp = uint32_t(v);
         } catch (const std::exception&) {
-            fmt::print(stderr, "weftctl analyze: --qpn {}: not a 24-bit QP number (decimal or 0x hex)\n", a.qpn);
+            fmt::print(stderr,
+                       "weftctl analyze: --qpn {}: not a 24-bit QP number (decimal or 0x hex)\n",
+                       a.qpn);
             return 2;
         }
     }
@@ -76,7 +78,9 @@ int run_analyze(const AnalyzeArgs& a) {
     }
     if (!a.quiet && tty && r.seconds >= 1) fmt::print(stderr, "\n");
     if (!r.truncation.empty())
-        fmt::print(stderr, "weftctl analyze: warning: {}: last record truncated ({}); analysed the {} complete frames before it\n",
+        fmt::print(stderr,
+                   "weftctl analyze: warning: {}: last record truncated ({}); analysed the {} "
+                   "complete frames before it\n",
                    a.file, r.truncation, r.totals.frames);
     auto selected = flow::select_flows(r.flows, filter);
     if (a.json) {
@@ -107,17 +111,23 @@ int main(int argc, char** argv) {
         "malformed packets counted by verdict. A flow is one direction of one queue pair:\n"
         "(source IP, destination IP, destination QPN); the two directions of an RC connection\n"
         "are paired by PSN. Exit status: 0 analysed, 1 unreadable capture, 2 bad usage.");
-    analyze->add_option("file", a.file, "capture file (pcap or pcapng, Ethernet link type)")->required();
+    analyze->add_option("file", a.file, "capture file (pcap or pcapng, Ethernet link type)")
+        ->required();
     analyze->add_flag("--json", a.json, "emit the weft.flows/1 JSON document (see docs/SCHEMA.md)");
-    analyze->add_option("-n,--top", a.top, "show the N largest flows (default 20)")->capture_default_str();
+    analyze->add_option("-n,--top", a.top, "show the N largest flows (default 20)")
+        ->capture_default_str();
     analyze->add_flag("--all", a.all, "show every flow (overrides --top)");
     analyze->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
-    analyze->add_option("--qpn", a.qpn, "only flows to this destination QP number (decimal or 0x hex)");
+    analyze->add_option("--qpn", a.qpn,
+                        "only flows to this destination QP number (decimal or 0x hex)");
     analyze->add_option("--sort", a.sort, "order flows by bytes, packets, messages, naks or gaps")
         ->check(CLI::IsMember({"bytes", "packets", "messages", "naks", "gaps"}))
         ->capture_default_str();
-    analyze->add_flag("--no-icrc", a.no_icrc, "skip ICRC verification (faster; icrc_errors stay 0)");
-    analyze->add_option("--max-flows", a.max_flows, "flow table size; flows beyond it are counted as refused")
+    analyze->add_flag("--no-icrc", a.no_icrc,
+                      "skip ICRC verification (faster; icrc_errors stay 0)");
+    analyze
+        ->add_option("--max-flows", a.max_flows,
+                     "flow table size; flows beyond it are counted as refused")
         ->check(CLI::Range(1u, (1u << 24) - 2))
         ->capture_default_str();
     analyze->add_flag("-q,--quiet", a.quiet, "no progress on stderr");

@@ -11,8 +11,9 @@ Result analyze_file(const std::string& path, const Options& options) {
     using Clock = std::chrono::steady_clock;
     capture::PcapReader reader(path);
     if (!reader.is_ethernet())
-        throw capture::CaptureError(path + ": link type " + std::to_string(reader.link_type()) +
-                                    " is not Ethernet; capture with tcpdump -i <interface>, not -i any");
+        throw capture::CaptureError(
+            path + ": link type " + std::to_string(reader.link_type()) +
+            " is not Ethernet; capture with tcpdump -i <interface>, not -i any");
     Result result;
     flow::Table table(options.table);
     flow::Totals& t = result.totals;

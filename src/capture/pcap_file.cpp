@@ -10,15 +10,16 @@ namespace weft::capture {
 
 PcapReader::PcapReader(const std::string& path) : path_(path) {
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0)
-        throw CaptureError(path + ": " + std::strerror(errno));
+    if (::stat(path.c_str(), &st) != 0) throw CaptureError(path + ": " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) throw CaptureError(path + ": is a directory, not a capture file");
     file_size_ = uint64_t(st.st_size);
     char err[PCAP_ERRBUF_SIZE] = {};
-    handle_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    handle_ =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
     if (!handle_) {
         std::string why = err;
-        if (why.find("unknown file format") != std::string::npos || why.find("bad dump file") != std::string::npos)
+        if (why.find("unknown file format") != std::string::npos ||
+            why.find("bad dump file") != std::string::npos)
             why = "not a pcap or pcapng capture (" + why + ")";
         if (why.empty() || why.find("truncated") != std::string::npos)
             why = "not a pcap or pcapng capture (file too short)";
@@ -38,7 +39,8 @@ bool PcapReader::next(Record& out) {
     if (rc == 1) {
         out.data = std::span<const uint8_t>(data, header->caplen);
         out.wire_length = header->len;
-        out.timestamp_ns = uint64_t(header->ts.tv_sec) * 1000000000ull + uint64_t(header->ts.tv_usec);
+        out.timestamp_ns =
+            uint64_t(header->ts.tv_sec) * 1000000000ull + uint64_t(header->ts.tv_usec);
         return true;
     }
     if (rc == PCAP_ERROR) truncation_ = pcap_geterr(handle_);
@@ -53,7 +55,8 @@ uint64_t PcapReader::position() const {
 }
 
 PcapWriter::PcapWriter(const std::string& path, uint32_t snap_length) : path_(path) {
-    dead_ = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, int(snap_length), PCAP_TSTAMP_PRECISION_NANO);
+    dead_ = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, int(snap_length),
+                                                 PCAP_TSTAMP_PRECISION_NANO);
     if (!dead_) throw CaptureError(path + ": cannot create a pcap handle");
     dumper_ = pcap_dump_open(dead_, path.c_str());
     if (!dumper_) {
@@ -73,7 +76,7 @@ PcapWriter::~PcapWriter() {
 }
 
 void PcapWriter::write(std::span<const uint8_t> frame, uint64_t timestamp_ns) {
-    struct pcap_pkthdr h{};
+    struct pcap_pkthdr h {};
     h.ts.tv_sec = time_t(timestamp_ns / 1000000000ull);
     h.ts.tv_usec = suseconds_t(timestamp_ns % 1000000000ull);  // nanoseconds: NANO precision
     h.caplen = h.len = uint32_t(frame.size());

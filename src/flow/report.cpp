@@ -19,11 +19,16 @@ namespace {
 
 uint64_t sort_value(const FlowSummary& f, FlowFilter::SortKey key) {
     switch (key) {
-        case FlowFilter::SortKey::Bytes: return f.wire_bytes;
-        case FlowFilter::SortKey::Packets: return f.packets;
-        case FlowFilter::SortKey::Messages: return f.messages;
-        case FlowFilter::SortKey::Naks: return f.nak_total();
-        case FlowFilter::SortKey::Gaps: return f.psn_gaps;
+        case FlowFilter::SortKey::Bytes:
+            return f.wire_bytes;
+        case FlowFilter::SortKey::Packets:
+            return f.packets;
+        case FlowFilter::SortKey::Messages:
+            return f.messages;
+        case FlowFilter::SortKey::Naks:
+            return f.nak_total();
+        case FlowFilter::SortKey::Gaps:
+            return f.psn_gaps;
     }
     return 0;
 }
@@ -100,10 +105,14 @@ json flow_to_json(const FlowSummary& f, const std::vector<FlowSummary>& all) {
 }
 
 json totals_to_json(const Totals& t) {
-    return {{"frames", t.frames},           {"bytes", t.bytes},
-            {"roce_packets", t.roce_packets}, {"roce_bytes", t.roce_bytes},
-            {"not_roce", t.not_roce},       {"malformed", t.malformed()},
-            {"icrc_checked", t.icrc_checked}, {"icrc_errors", t.icrc_errors},
+    return {{"frames", t.frames},
+            {"bytes", t.bytes},
+            {"roce_packets", t.roce_packets},
+            {"roce_bytes", t.roce_bytes},
+            {"not_roce", t.not_roce},
+            {"malformed", t.malformed()},
+            {"icrc_checked", t.icrc_checked},
+            {"icrc_errors", t.icrc_errors},
             {"truncated_records", t.truncated_records}};
 }
 
@@ -143,8 +152,9 @@ std::string format_bytes(uint64_t bytes) {
     return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
-std::string format_report(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
-                          const Totals& t, const TableCounters& counters) {
+std::string format_report(const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& t,
+                          const TableCounters& counters) {
     std::string out;
     auto line = [&]<typename... A>(fmt::format_string<A...> format, A&&... args) {
         out += fmt::format(format, std::forward<A>(args)...);
@@ -183,12 +193,15 @@ std::string format_report(const std::vector<FlowSummary>& flows, const std::vect
             if (!ops.empty()) ops += ' ';
             ops += fmt::format("{}:{}", opcode_name(code), count);
         }
-        line("{:<16} {:<16} {:>#8x} {:>6} {:>10} {:>11} {:>8} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}  {}",
-             f.src.to_string(), f.dst.to_string(), f.dest_qp,
-             f.src_ports.empty() ? std::string("-")
-                                 : fmt::format("{}{}", f.src_ports[0], f.src_ports.size() > 1 ? "+" : ""),
-             f.packets, format_bytes(f.wire_bytes), f.messages, f.psn_gaps, f.psn_duplicates,
-             f.nak_total(), f.cnp, f.ecn_ce, f.icrc_errors, ops);
+        line(
+            "{:<16} {:<16} {:>#8x} {:>6} {:>10} {:>11} {:>8} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}  "
+            "{}",
+            f.src.to_string(), f.dst.to_string(), f.dest_qp,
+            f.src_ports.empty()
+                ? std::string("-")
+                : fmt::format("{}{}", f.src_ports[0], f.src_ports.size() > 1 ? "+" : ""),
+            f.packets, format_bytes(f.wire_bytes), f.messages, f.psn_gaps, f.psn_duplicates,
+            f.nak_total(), f.cnp, f.ecn_ce, f.icrc_errors, ops);
     }
     if (selected.size() < flows.size())
         line("({} of {} flows shown)", selected.size(), flows.size());

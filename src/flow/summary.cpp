@@ -45,7 +45,8 @@ FlowSummary summarize(const Table& table, const FlowRecord& r) {
         for (unsigned i = 0; i < kSpillOpcodes; ++i)
             if (x->spill_count[i]) s.opcodes.emplace_back(x->spill_op[i], x->spill_count[i]);
         s.opcodes_truncated = x->opcodes_overflow;
-        for (unsigned i = 0; i < x->extra_sport_count; ++i) s.src_ports.push_back(x->extra_sports[i]);
+        for (unsigned i = 0; i < x->extra_sport_count; ++i)
+            s.src_ports.push_back(x->extra_sports[i]);
         s.src_ports_truncated = x->sports_overflow;
         s.psn_gaps = x->psn_gaps;
         s.psn_duplicates = x->psn_duplicates;
@@ -96,16 +97,19 @@ void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
     window = std::min<uint32_t>(window, (1u << 23) - 1);
     // Group flow indices by direction (src, dst).
     std::map<std::pair<roce::IpAddress, roce::IpAddress>, std::vector<size_t>> by_direction;
-    for (size_t i = 0; i < flows.size(); ++i) by_direction[{flows[i].src, flows[i].dst}].push_back(i);
+    for (size_t i = 0; i < flows.size(); ++i)
+        by_direction[{flows[i].src, flows[i].dst}].push_back(i);
 
     // Candidates (distance, forward, reverse): the reverse flow acknowledges PSNs just
     // behind the forward flow's next request PSN.
     std::vector<std::tuple<uint32_t, size_t, size_t>> candidates;
-    auto collect = [&](const std::vector<size_t>& requesters, const std::vector<size_t>& responders) {
+    auto collect = [&](const std::vector<size_t>& requesters,
+                       const std::vector<size_t>& responders) {
         // responders sorted by acknowledged PSN, searched per requester within the window
         std::vector<std::pair<uint32_t, size_t>> acked;
         for (size_t g : responders)
-            if (flows[g].acknowledged_psn_next) acked.emplace_back(*flows[g].acknowledged_psn_next, g);
+            if (flows[g].acknowledged_psn_next)
+                acked.emplace_back(*flows[g].acknowledged_psn_next, g);
         if (acked.empty()) return;
         std::sort(acked.begin(), acked.end());
         for (size_t f : requesters) {
@@ -115,9 +119,11 @@ void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
             // ahead of the request PSN by the READ's packet count), modulo 2^24
             const uint32_t lo = (next - window) & 0xffffff, hi = (next + window) & 0xffffff;
             auto scan = [&](uint32_t a, uint32_t b) {
-                for (auto it = std::lower_bound(acked.begin(), acked.end(), std::make_pair(a, size_t(0)));
+                for (auto it =
+                         std::lower_bound(acked.begin(), acked.end(), std::make_pair(a, size_t(0)));
                      it != acked.end() && it->first <= b; ++it) {
-                    uint32_t behind = (next - it->first) & 0xffffff, ahead = (it->first - next) & 0xffffff;
+                    uint32_t behind = (next - it->first) & 0xffffff,
+                             ahead = (it->first - next) & 0xffffff;
                     candidates.emplace_back(std::min(behind, ahead), f, it->second);
                 }
             };

@@ -15,7 +15,9 @@ constexpr uint32_t kPsnHalf = 1u << 23;
 constexpr uint32_t kIndexMask = 0xffffff;
 constexpr uint32_t kMinPmtu = 256;  // the smallest IBA path MTU bounds a READ's PSN span
 
-inline uint32_t psn_distance(uint32_t from, uint32_t to) { return (to - from) & kPsnMask; }
+inline uint32_t psn_distance(uint32_t from, uint32_t to) {
+    return (to - from) & kPsnMask;
+}
 inline uint32_t saturating_add(uint32_t a, uint32_t b) {
     return uint32_t(std::min<uint64_t>(uint64_t(a) + b, 0xffffffffu));
 }
@@ -43,8 +45,7 @@ uint64_t Table::hash(const FlowKey& k) const {
     return hash_combine(config_.seed, uint64_t(k.src_host) << 32 | k.dst_host, k.dest_qp);
 }
 
-uint32_t Table::host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr,
-                        uint32_t& memo_id) {
+uint32_t Table::host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr, uint32_t& memo_id) {
     if (memo_id != kNoIndex && memo_addr == a) return memo_id;
     uint32_t id = hosts_.intern(a);
     if (id != kNoIndex) {
@@ -175,7 +176,8 @@ size_t Table::evict_idle(uint64_t now_ns, size_t max_scan) {
         if (evict_cursor_ >= high_water_) evict_cursor_ = 0;
         uint32_t i = evict_cursor_++;
         const FlowRecord& r = records_[i];
-        if ((r.state & kLive) && now_ns > r.last_ns && now_ns - r.last_ns > config_.idle_timeout_ns) {
+        if ((r.state & kLive) && now_ns > r.last_ns &&
+            now_ns - r.last_ns > config_.idle_timeout_ns) {
             remove(i);
             ++removed;
         }
@@ -268,8 +270,8 @@ bool Table::track_request_psn(FlowRecord& r, const roce::Packet& p) {
             // Behind: either a packet filling the last hole (it arrived out of order) or
             // one already seen (a go-back-N retransmission or a duplicate).
             FlowExtension* x = r.ext != kNoIndex ? &extensions_[r.ext] : nullptr;
-            if (x && x->gap_lo != x->gap_hi && psn_distance(x->gap_lo, psn) <
-                                                   psn_distance(x->gap_lo, x->gap_hi)) {
+            if (x && x->gap_lo != x->gap_hi &&
+                psn_distance(x->gap_lo, psn) < psn_distance(x->gap_lo, x->gap_hi)) {
                 ++x->psn_out_of_order;
                 if (psn == x->gap_lo) x->gap_lo = (x->gap_lo + 1) & kPsnMask;
             } else {
@@ -291,8 +293,7 @@ bool Table::track_request_psn(FlowRecord& r, const roce::Packet& p) {
 bool Table::track_read_response_psn(FlowRecord& r, const roce::Packet& p) {
     const uint32_t psn = p.bth.psn;
     const auto pos = p.op->position;
-    if (pos == roce::Position::First || pos == roce::Position::Only ||
-        !(r.state & kRespPsnValid)) {
+    if (pos == roce::Position::First || pos == roce::Position::Only || !(r.state & kRespPsnValid)) {
         r.state |= kRespPsnValid;
         r.resp_psn_next = (psn + 1) & kPsnMask;
         return false;
@@ -334,14 +335,20 @@ void Table::account_message(FlowRecord& r, const roce::Packet& p) {
     using roce::Position;
     switch (p.op->operation) {
         case Operation::ReadRequest:
-        case Operation::Flush: complete_message(r, p.reth.dma_length); return;
+        case Operation::Flush:
+            complete_message(r, p.reth.dma_length);
+            return;
         case Operation::CompareSwap:
         case Operation::FetchAdd:
-        case Operation::AtomicWrite: complete_message(r, 8); return;
+        case Operation::AtomicWrite:
+            complete_message(r, 8);
+            return;
         case Operation::Send:
         case Operation::Write:
-        case Operation::ReadResponse: break;
-        default: return;
+        case Operation::ReadResponse:
+            break;
+        default:
+            return;
     }
     const uint32_t bytes = p.payload_length;
     if (p.op->operation == Operation::ReadResponse) {
@@ -362,15 +369,20 @@ void Table::account_message(FlowRecord& r, const roce::Packet& p) {
             r.msg_bytes = bytes;
             r.state |= kInMessage;
             break;
-        case Position::Middle: r.msg_bytes = saturating_add(r.msg_bytes, bytes); break;
+        case Position::Middle:
+            r.msg_bytes = saturating_add(r.msg_bytes, bytes);
+            break;
         case Position::Last:
             // Without its First (the capture began mid-message) the size is partial.
             complete_message(r, uint64_t(r.msg_bytes) + bytes);
             r.msg_bytes = 0;
             r.state &= uint16_t(~kInMessage);
             break;
-        case Position::Only: complete_message(r, bytes); break;
-        case Position::None: break;
+        case Position::Only:
+            complete_message(r, bytes);
+            break;
+        case Position::None:
+            break;
     }
 }
 
@@ -406,8 +418,11 @@ void Table::account_read_response(FlowRecord& r, roce::Position position, uint32
             }
             return;
         }
-        case Position::Only: complete_message(r, bytes); return;
-        case Position::None: return;
+        case Position::Only:
+            complete_message(r, bytes);
+            return;
+        case Position::None:
+            return;
     }
 }
 
@@ -441,11 +456,14 @@ void Table::update(FlowRecord& r, const roce::Packet& p, uint32_t wire_len, uint
             }
             return;
         }
-        case Operation::AtomicAcknowledge: note_acknowledged_psn(r, p.bth.psn); return;
+        case Operation::AtomicAcknowledge:
+            note_acknowledged_psn(r, p.bth.psn);
+            return;
         case Operation::ReadResponse:
             if (!track_read_response_psn(r, p)) account_message(r, p);
             return;
-        default: break;
+        default:
+            break;
     }
     // Requests. UD and RD carry per-sender PSN spaces that share a destination QP, so
     // only connected transports get sequence tracking.

@@ -18,8 +18,14 @@ constexpr uint8_t kAckCredits = 0x1f;  // "invalid credit count": end-to-end flo
 
 Fabric::Fabric(const FabricConfig& config, uint64_t seed) : config_(config), rng_(seed) {
     switch (config.mtu) {
-        case 256: case 512: case 1024: case 2048: case 4096: break;
-        default: throw std::invalid_argument("MTU must be 256, 512, 1024, 2048 or 4096");
+        case 256:
+        case 512:
+        case 1024:
+        case 2048:
+        case 4096:
+            break;
+        default:
+            throw std::invalid_argument("MTU must be 256, 512, 1024, 2048 or 4096");
     }
 }
 
@@ -95,8 +101,8 @@ FrameSpec RcConnection::cnp(int notifier) const {
 }
 
 // Opcodes by position for SEND and WRITE: first, middle, last, last+imm, only, only+imm.
-void RcConnection::segment(int requester, roce::Operation operation, uint32_t bytes,
-                           bool immediate, Batch& out) {
+void RcConnection::segment(int requester, roce::Operation operation, uint32_t bytes, bool immediate,
+                           Batch& out) {
     QpSide& q = sides_[requester];
     QpSide& r = sides_[1 - requester];
     const uint32_t mtu = fabric_.config().mtu;
@@ -107,14 +113,19 @@ void RcConnection::segment(int requester, roce::Operation operation, uint32_t by
     for (uint32_t i = 0; i < packets; ++i) {
         uint8_t code;
         bool first = i == 0, last = i + 1 == packets;
-        if (first && last) code = uint8_t(base + (immediate ? 5 : 4));
-        else if (first) code = base;
-        else if (last) code = uint8_t(base + (immediate ? 3 : 2));
-        else code = uint8_t(base + 1);
+        if (first && last)
+            code = uint8_t(base + (immediate ? 5 : 4));
+        else if (first)
+            code = base;
+        else if (last)
+            code = uint8_t(base + (immediate ? 3 : 2));
+        else
+            code = uint8_t(base + 1);
         uint32_t psn = q.send_psn;
         FrameSpec s = fabric_.frame(q, r, code, psn);
         s.payload_length = last ? bytes - i * mtu : mtu;
-        if (is_write && first) s.reth = roce::Reth{0x7f0000000000ull + (uint64_t(r.qpn) << 20), r.rkey, bytes};
+        if (is_write && first)
+            s.reth = roce::Reth{0x7f0000000000ull + (uint64_t(r.qpn) << 20), r.rkey, bytes};
         if (immediate && last) s.immediate = uint32_t(fabric_.rng()());
         s.bth.ack_request = last || (interval && (i + 1) % interval == 0);
         s.bth.solicited = last && !is_write;
@@ -166,7 +177,8 @@ void RcConnection::read(int requester, uint32_t bytes, Batch& out) {
     q.send_psn = (psn + packets) & kPsnMask;  // a READ consumes one PSN per response packet
 }
 
-void RcConnection::write_nak(int requester, uint32_t bytes, uint32_t rkey, AckKind nak, Batch& out) {
+void RcConnection::write_nak(int requester, uint32_t bytes, uint32_t rkey, AckKind nak,
+                             Batch& out) {
     QpSide& q = sides_[requester];
     QpSide& r = sides_[1 - requester];
     uint32_t psn = q.send_psn;

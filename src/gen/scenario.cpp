@@ -62,7 +62,8 @@ std::vector<std::vector<Batch>> allreduce_steps(Ring& ring, uint32_t bytes) {
     const uint32_t chunk = std::max<uint32_t>(1, bytes / ring.hosts / ring.qps);
     for (uint32_t step = 0; step < 2 * (ring.hosts - 1); ++step) {
         std::vector<Batch> batches(ring.conns.size());
-        for (size_t c = 0; c < ring.conns.size(); ++c) ring.conns[c].write(0, chunk, true, batches[c]);
+        for (size_t c = 0; c < ring.conns.size(); ++c)
+            ring.conns[c].write(0, chunk, true, batches[c]);
         steps.push_back(std::move(batches));
     }
     return steps;
@@ -99,8 +100,10 @@ void run_inference(const ScenarioOptions& o, Wire& wire) {
     uint32_t cache0 = fabric.add_hosts(caches);
     uint32_t client0 = fabric.add_hosts(o.clients);
     std::vector<RcConnection> front, kv;
-    for (uint32_t c = 0; c < o.clients; ++c) front.emplace_back(fabric, client0 + c, server0 + c % servers);
-    for (uint32_t s = 0; s < servers; ++s) kv.emplace_back(fabric, server0 + s, cache0 + s % caches);
+    for (uint32_t c = 0; c < o.clients; ++c)
+        front.emplace_back(fabric, client0 + c, server0 + c % servers);
+    for (uint32_t s = 0; s < servers; ++s)
+        kv.emplace_back(fabric, server0 + s, cache0 + s % caches);
     auto& rng = fabric.rng();
     for (uint32_t round = 0; o.requests == 0 || round < o.requests; ++round) {
         std::vector<Batch> batches(o.clients);
@@ -212,7 +215,8 @@ void with_background(const ScenarioOptions& o, Wire& wire, Background& bg, Batch
     for (size_t at = 0; at < attack.size(); at += slice) {
         std::vector<Batch> batches(2);
         batches[0] = bg.take(std::min<uint32_t>(o.message_size, 256 * 1024));
-        batches[1].assign(attack.begin() + long(at), attack.begin() + long(std::min(attack.size(), at + slice)));
+        batches[1].assign(attack.begin() + long(at),
+                          attack.begin() + long(std::min(attack.size(), at + slice)));
         if (!interleave(wire, batches)) return;
     }
 }
@@ -242,12 +246,14 @@ void run_psn_injection(const ScenarioOptions& o, Wire& wire) {
     // Spoofed as the live requester (same address, port and destination QP), with PSNs
     // far outside the connection's window: the responder NAKs the first one.
     for (uint32_t i = 0; i < o.attack_count; ++i) {
-        uint32_t psn = (live.side(0).send_psn + (1u << 22) + uint32_t(rng() % (1u << 22))) & 0xffffff;
+        uint32_t psn =
+            (live.side(0).send_psn + (1u << 22) + uint32_t(rng() % (1u << 22))) & 0xffffff;
         FrameSpec f = bg.fabric.frame(live.side(0), live.side(1), op::kRcWriteOnly, psn);
         f.payload_length = 64;
         f.reth = roce::Reth{0x7f0000000000ull, live.side(1).rkey, 64};
         attack.push_back(f);
-        if (i == 0) attack.push_back(live.ack(1, live.side(0).send_psn, AckKind::NakPsnSequenceError));
+        if (i == 0)
+            attack.push_back(live.ack(1, live.side(0).send_psn, AckKind::NakPsnSequenceError));
     }
     with_background(o, wire, bg, std::move(attack));
 }
@@ -260,8 +266,10 @@ void run_rkey_guessing(const ScenarioOptions& o, Wire& wire) {
     Batch attack;
     for (uint32_t i = 0; i < o.attack_count; ++i) {
         uint32_t guess = uint32_t(rng());
-        if (i % 2) conn.read_nak(0, 4096, guess, AckKind::NakRemoteAccessError, attack);
-        else conn.write_nak(0, 64, guess, AckKind::NakRemoteAccessError, attack);
+        if (i % 2)
+            conn.read_nak(0, 4096, guess, AckKind::NakRemoteAccessError, attack);
+        else
+            conn.write_nak(0, 64, guess, AckKind::NakRemoteAccessError, attack);
     }
     with_background(o, wire, bg, std::move(attack));
 }
@@ -284,13 +292,15 @@ void run_bulk_read(const ScenarioOptions& o, Wire& wire) {
     RcConnection conn(bg.fabric, bg.ring.conns[0].side(0).host, unusual);
     Batch attack;
     // Exfiltration-shaped: many large READs to a peer the job never talked to.
-    for (uint32_t i = 0; i < std::max<uint32_t>(1, o.attack_count / 16); ++i) conn.read(0, 1u << 20, attack);
+    for (uint32_t i = 0; i < std::max<uint32_t>(1, o.attack_count / 16); ++i)
+        conn.read(0, 1u << 20, attack);
     with_background(o, wire, bg, std::move(attack));
 }
 
 // Malformed frames are valid frames with one field made to lie. Edits go through the
 // parser's offsets and the shared encoders, so there is no second wire format here.
-std::vector<std::vector<uint8_t>> malformed_frames(Fabric& fabric, RcConnection& conn, uint32_t count) {
+std::vector<std::vector<uint8_t>> malformed_frames(Fabric& fabric, RcConnection& conn,
+                                                   uint32_t count) {
     std::vector<std::vector<uint8_t>> out;
     Batch base;
     for (uint32_t i = 0; i < count; ++i) conn.write(0, 256, false, base);
@@ -307,7 +317,8 @@ std::vector<std::vector<uint8_t>> malformed_frames(Fabric& fabric, RcConnection&
         auto fix_ip_checksum = [&] {
             if (p.ip_version != roce::IpVersion::V4) return;
             roce::store_be16(ip + 10, 0);
-            roce::store_be16(ip + 10, roce::ipv4_header_checksum(ip, size_t(p.l4_offset - p.l3_offset)));
+            roce::store_be16(ip + 10,
+                             roce::ipv4_header_checksum(ip, size_t(p.l4_offset - p.l3_offset)));
         };
         switch (k++ % 7) {
             case 0:  // opcode 0xff: the known way to make rxe read out of bounds
@@ -335,7 +346,8 @@ std::vector<std::vector<uint8_t>> malformed_frames(Fabric& fabric, RcConnection&
                 } else {
                     bth[1] = uint8_t((bth[1] & 0xcf) | 0x30);
                     // a 256-byte payload with pad 3 is fine; lie instead about alignment
-                    f.erase(f.begin() + long(p.payload_offset), f.begin() + long(p.payload_offset) + 2);
+                    f.erase(f.begin() + long(p.payload_offset),
+                            f.begin() + long(p.payload_offset) + 2);
                     roce::store_be16(udp + 4, uint16_t(roce::load_be16(udp + 4) - 2));
                     if (p.ip_version == roce::IpVersion::V4) {
                         roce::store_be16(ip + 2, uint16_t(roce::load_be16(ip + 2) - 2));
@@ -389,7 +401,9 @@ struct Entry {
     Runner run;
 };
 
-void run_gradient_plain(const ScenarioOptions& o, Wire& w) { run_gradient(o, w); }
+void run_gradient_plain(const ScenarioOptions& o, Wire& w) {
+    run_gradient(o, w);
+}
 
 const std::vector<Entry>& entries() {
     static const std::vector<Entry> list = {
@@ -419,7 +433,8 @@ const std::vector<Entry>& entries() {
           "--attack-count RDMA WRITEs with the live requester's address, port and QP, PSNs\n"
           "2^22..2^23 ahead; the responder NAKs the first (PSN sequence error)."},
          run_psn_injection},
-        {{"rkey-guessing", "attack: READ/WRITE with guessed rkeys, answered by remote access errors",
+        {{"rkey-guessing",
+          "attack: READ/WRITE with guessed rkeys, answered by remote access errors",
           "--attack-count requests with random rkeys from a new host to a job member; each is\n"
           "answered by a NAK remote access error."},
          run_rkey_guessing},
@@ -450,7 +465,8 @@ const std::vector<ScenarioInfo>& scenarios() {
 }
 
 bool is_scenario(std::string_view name) {
-    return std::any_of(entries().begin(), entries().end(), [&](const Entry& e) { return e.info.name == name; });
+    return std::any_of(entries().begin(), entries().end(),
+                       [&](const Entry& e) { return e.info.name == name; });
 }
 
 void run_scenario(std::string_view name, const ScenarioOptions& options, Wire& wire) {

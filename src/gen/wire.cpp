@@ -27,7 +27,8 @@ bool Wire::emit_raw(std::span<const uint8_t> frame) {
 
 std::vector<uint8_t> Wire::build(const roce::FrameSpec& spec) const {
     std::vector<uint8_t> f(roce::frame_size(spec));
-    if (roce::build_frame(spec, f) == 0) throw std::logic_error("generator built an impossible frame");
+    if (roce::build_frame(spec, f) == 0)
+        throw std::logic_error("generator built an impossible frame");
     return f;
 }
 

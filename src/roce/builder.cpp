@@ -86,8 +86,8 @@ size_t build_frame(const FrameSpec& s, std::span<uint8_t> out) {
     const size_t udp_len = kUdpHeaderSize + roce_size(s, info);
     const uint8_t tclass = uint8_t(s.dscp << 2 | (s.ecn & 3));
     if (v4) {
-        encode_ipv4_header(f + off, tclass, uint16_t(kIpv4MinHeaderSize + udp_len), s.ip_id,
-                           s.ttl, kIpProtoUdp, s.src.bytes.data() + 12, s.dst.bytes.data() + 12);
+        encode_ipv4_header(f + off, tclass, uint16_t(kIpv4MinHeaderSize + udp_len), s.ip_id, s.ttl,
+                           kIpProtoUdp, s.src.bytes.data() + 12, s.dst.bytes.data() + 12);
         off += kIpv4MinHeaderSize;
     } else {
         encode_ipv6_header(f + off, tclass, s.flow_label, uint16_t(udp_len), kIpProtoUdp, s.ttl,

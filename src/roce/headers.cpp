@@ -6,14 +6,22 @@ namespace weft::roce {
 
 std::string_view to_string(AckKind k) {
     switch (k) {
-        case AckKind::Ack: return "ack";
-        case AckKind::RnrNak: return "rnr_nak";
-        case AckKind::NakPsnSequenceError: return "psn_sequence_error";
-        case AckKind::NakInvalidRequest: return "invalid_request";
-        case AckKind::NakRemoteAccessError: return "remote_access_error";
-        case AckKind::NakRemoteOperationalError: return "remote_operational_error";
-        case AckKind::NakInvalidRdRequest: return "invalid_rd_request";
-        case AckKind::Reserved: return "reserved";
+        case AckKind::Ack:
+            return "ack";
+        case AckKind::RnrNak:
+            return "rnr_nak";
+        case AckKind::NakPsnSequenceError:
+            return "psn_sequence_error";
+        case AckKind::NakInvalidRequest:
+            return "invalid_request";
+        case AckKind::NakRemoteAccessError:
+            return "remote_access_error";
+        case AckKind::NakRemoteOperationalError:
+            return "remote_operational_error";
+        case AckKind::NakInvalidRdRequest:
+            return "invalid_rd_request";
+        case AckKind::Reserved:
+            return "reserved";
     }
     return "reserved";
 }

@@ -78,7 +78,6 @@ inline uint32_t x_pow_8n(size_t n) {
     return multiply(kShift.low[n & 255], kShift.high[n >> 8]);
 }
 
-
 // ---- ICRC
 
 // 8 (LRH stand-in) + 60 (IPv4 with options) or 40 (IPv6) + 8 (UDP) + 12 (BTH).
@@ -92,17 +91,17 @@ size_t masked_prefix(const uint8_t* frame, const Packet& p, uint8_t* out) {
     std::memcpy(out + 8, frame + p.l3_offset, len);
     uint8_t* ip = out + 8;
     if (p.ip_version == IpVersion::V4) {
-        ip[1] = 0xff;                  // TOS
-        ip[8] = 0xff;                  // TTL
-        ip[10] = ip[11] = 0xff;        // header checksum
+        ip[1] = 0xff;            // TOS
+        ip[8] = 0xff;            // TTL
+        ip[10] = ip[11] = 0xff;  // header checksum
     } else {
         ip[0] |= 0x0f;                 // traffic class (high nibble) ...
         ip[1] = ip[2] = ip[3] = 0xff;  // ... and flow label
         ip[7] = 0xff;                  // hop limit
     }
     uint8_t* udp = ip + ip_len;
-    udp[6] = udp[7] = 0xff;            // UDP checksum
-    udp[kUdpHeaderSize + 4] = 0xff;    // BTH resv8a
+    udp[6] = udp[7] = 0xff;          // UDP checksum
+    udp[kUdpHeaderSize + 4] = 0xff;  // BTH resv8a
     return 8 + len;
 }
 
@@ -126,7 +125,7 @@ struct IcrcTables {
     Correction v4{{1, 8, 10, 11, 20 + 6, 20 + 7, 20 + 8 + 4, 0}, 7, {}};
     Correction v6{{0, 1, 2, 3, 7, 40 + 6, 40 + 7, 40 + 8 + 4}, 8, {}};
     std::array<uint32_t, kMaxCovered> x_pow{};  // x^(8n) mod P
-    uint32_t after_lrh;                          // register after eight 0xff bytes
+    uint32_t after_lrh;                         // register after eight 0xff bytes
 
     static void fill(Correction& c, size_t block) {
         for (size_t k = 0; k < c.count; ++k) {
@@ -174,7 +173,9 @@ uint32_t compute(const uint8_t* frame, const Packet& p) {
 
 }  // namespace
 
-uint32_t icrc_compute(const Packet& p) { return compute(p.frame.data(), p); }
+uint32_t icrc_compute(const Packet& p) {
+    return compute(p.frame.data(), p);
+}
 
 void icrc_write(uint8_t* frame, const Packet& p) {
     store_le32(frame + p.icrc_offset, compute(frame, p));

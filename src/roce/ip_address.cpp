@@ -43,7 +43,9 @@ bool IpAddress::is_v4() const {
     return std::memcmp(bytes.data(), kV4MappedPrefix.data(), 12) == 0;
 }
 
-uint32_t IpAddress::v4() const { return load_be32(bytes.data() + 12); }
+uint32_t IpAddress::v4() const {
+    return load_be32(bytes.data() + 12);
+}
 
 std::string IpAddress::to_string() const {
     char out[INET6_ADDRSTRLEN];

@@ -4,7 +4,9 @@
 
 namespace weft::roce {
 namespace {
-constexpr const OpcodeInfo& at(int op) { return kOpcodeTable[op]; }
+constexpr const OpcodeInfo& at(int op) {
+    return kOpcodeTable[op];
+}
 static_assert(at(0x00).valid && at(0x00).operation == Operation::Send &&
               at(0x00).position == Position::First && at(0x00).header_bytes == 0);
 static_assert(at(0x06).headers == kReth && at(0x06).header_bytes == 16);

@@ -5,7 +5,8 @@ namespace weft::roce {
 std::string_view to_string(Verdict v) {
     switch (v) {
 #define WEFT_X(id, name, text) \
-    case Verdict::id: return name;
+    case Verdict::id:          \
+        return name;
         WEFT_ROCE_VERDICTS(WEFT_X)
 #undef WEFT_X
     }
@@ -15,14 +16,17 @@ std::string_view to_string(Verdict v) {
 std::string_view describe(Verdict v) {
     switch (v) {
 #define WEFT_X(id, name, text) \
-    case Verdict::id: return text;
+    case Verdict::id:          \
+        return text;
         WEFT_ROCE_VERDICTS(WEFT_X)
 #undef WEFT_X
     }
     return "unknown verdict";
 }
 
-uint32_t Packet::wire_icrc() const { return load_le32(frame.data() + icrc_offset); }
+uint32_t Packet::wire_icrc() const {
+    return load_le32(frame.data() + icrc_offset);
+}
 
 namespace {
 

@@ -13,7 +13,7 @@ struct pcap_dumper;
 namespace weft::capture {
 
 class CaptureError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -24,7 +24,7 @@ struct Record {
 };
 
 class PcapReader {
-public:
+  public:
     explicit PcapReader(const std::string& path);  // throws CaptureError
     ~PcapReader();
     PcapReader(const PcapReader&) = delete;
@@ -42,7 +42,7 @@ public:
     uint64_t position() const;
     uint64_t file_size() const { return file_size_; }
 
-private:
+  private:
     std::string path_;
     pcap* handle_ = nullptr;
     int link_type_ = 0;
@@ -51,7 +51,7 @@ private:
 };
 
 class PcapWriter {
-public:
+  public:
     // Ethernet, nanosecond timestamps. Throws CaptureError.
     explicit PcapWriter(const std::string& path, uint32_t snap_length = 65535);
     ~PcapWriter();
@@ -62,7 +62,7 @@ public:
     void close();  // flushes; throws CaptureError if the data could not be written
     uint64_t records() const { return records_; }
 
-private:
+  private:
     std::string path_;
     pcap* dead_ = nullptr;
     pcap_dumper* dumper_ = nullptr;

@@ -12,7 +12,7 @@
 namespace weft::flow {
 
 class HostTable {
-public:
+  public:
     explicit HostTable(uint32_t max_hosts, uint64_t seed = 0x5eed);
 
     // Id of `addr`, inserting it if new; kNoIndex when the table is full.
@@ -24,7 +24,7 @@ public:
     uint32_t capacity() const { return max_hosts_; }
     size_t memory_bytes() const;
 
-private:
+  private:
     uint64_t hash(const roce::IpAddress& a) const;
     uint32_t max_hosts_;
     uint64_t seed_;

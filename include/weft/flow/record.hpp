@@ -17,7 +17,7 @@ inline constexpr uint32_t kNoIndex = 0xffffffffu;
 struct FlowKey {
     uint32_t src_host = 0;  // ids from HostTable
     uint32_t dst_host = 0;
-    uint32_t dest_qp = 0;   // 24 bits
+    uint32_t dest_qp = 0;  // 24 bits
     friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
 
@@ -38,20 +38,20 @@ inline constexpr unsigned kExtraSports = 6;
 
 // Bits of FlowRecord::state.
 enum FlowState : uint16_t {
-    kReqPsnValid = 1u << 0,   // req_psn_next holds a PSN
-    kRespPsnValid = 1u << 1,  // resp_psn_next holds a PSN
+    kReqPsnValid = 1u << 0,     // req_psn_next holds a PSN
+    kRespPsnValid = 1u << 1,    // resp_psn_next holds a PSN
     kInMessage = 1u << 2,       // a request message's First was seen and its Last not yet
     kInReadResponse = 1u << 3,  // a READ response's First was seen and its Last not yet
     kReadSizeInExt = 1u << 4,   // that READ response's bytes add up in the extension
-    kLive = 1u << 15,         // the record holds a flow (not on the free list)
+    kLive = 1u << 15,           // the record holds a flow (not on the free list)
 };
 
 struct FlowRecord {
-    FlowKey key;                 // 12
-    uint16_t sport[2];           // first two distinct UDP source ports (0 = none yet)
+    FlowKey key;        // 12
+    uint16_t sport[2];  // first two distinct UDP source ports (0 = none yet)
     uint64_t packets;
-    uint64_t wire_bytes;         // frame bytes as on the wire
-    uint64_t payload_bytes;      // application bytes (pad excluded)
+    uint64_t wire_bytes;     // frame bytes as on the wire
+    uint64_t payload_bytes;  // application bytes (pad excluded)
     uint64_t first_ns;
     uint64_t last_ns;
     uint32_t req_psn_next;       // next expected request PSN
@@ -62,9 +62,9 @@ struct FlowRecord {
     uint32_t ext;                // index into the extension pool, kNoIndex if none; free-list link
     uint8_t op[kInlineOpcodes];  // opcodes counted inline; op_count[i] == 0 marks a free slot
     uint32_t op_count[kInlineOpcodes];  // a carry in the extension is worth 0xffffffff
-    uint16_t size_hist[kSizeBuckets];  // low 16 bits; carries go to the extension
-    uint16_t read_psn_slack;     // forward PSN jump a READ request allows (saturating)
-    uint16_t state;              // FlowState bits
+    uint16_t size_hist[kSizeBuckets];   // low 16 bits; carries go to the extension
+    uint16_t read_psn_slack;            // forward PSN jump a READ request allows (saturating)
+    uint16_t state;                     // FlowState bits
 };
 static_assert(sizeof(FlowRecord) == 120, "keep the hot record within two cache lines");
 
@@ -77,7 +77,7 @@ struct FlowExtension {
     uint32_t gap_lo = 0, gap_hi = 0;  // last hole in the request PSN sequence [lo, hi)
     uint32_t cnp = 0;
     uint32_t ecn_ce = 0;
-    uint32_t message_carries = 0;     // each is 2^32 messages
+    uint32_t message_carries = 0;  // each is 2^32 messages
     uint32_t ack_carries = 0;
     // A flow can carry its sender's requests and, interleaved, its READ responses (the
     // sender is requester and responder on one RC connection): the READ response being
@@ -89,8 +89,8 @@ struct FlowExtension {
     std::array<uint64_t, kSpillOpcodes> spill_count{};
     std::array<uint16_t, kExtraSports> extra_sports{};
     uint8_t extra_sport_count = 0;
-    bool sports_overflow = false;     // more distinct source ports than we keep
-    bool opcodes_overflow = false;    // more distinct opcodes than we keep (counted in total)
+    bool sports_overflow = false;   // more distinct source ports than we keep
+    bool opcodes_overflow = false;  // more distinct opcodes than we keep (counted in total)
     uint32_t next_free = kNoIndex;
 };
 

@@ -20,9 +20,9 @@ inline constexpr const char* kSchemaName = "weft.flows/1";
 
 // Capture- or port-level totals that sit beside the flows.
 struct Totals {
-    uint64_t frames = 0;          // every frame seen
-    uint64_t bytes = 0;           // their wire bytes
-    uint64_t roce_packets = 0;    // parse() == Ok
+    uint64_t frames = 0;        // every frame seen
+    uint64_t bytes = 0;         // their wire bytes
+    uint64_t roce_packets = 0;  // parse() == Ok
     uint64_t roce_bytes = 0;
     uint64_t not_roce = 0;
     uint64_t icrc_checked = 0;
@@ -35,7 +35,7 @@ struct Totals {
 struct FlowFilter {
     std::vector<roce::IpAddress> hosts;  // flow's src or dst is one of these (empty: any)
     std::optional<uint32_t> dest_qp;
-    size_t top = 0;                      // keep the N largest by bytes (0: all)
+    size_t top = 0;  // keep the N largest by bytes (0: all)
     enum class SortKey { Bytes, Packets, Messages, Naks, Gaps } sort = SortKey::Bytes;
 };
 
@@ -51,8 +51,9 @@ nlohmann::json flows_document(const std::vector<FlowSummary>& flows,
                               const TableCounters& counters);
 
 // Human-readable report: totals, malformed packets by verdict, then a table of flows.
-std::string format_report(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
-                          const Totals& totals, const TableCounters& counters);
+std::string format_report(const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters);
 std::string format_bytes(uint64_t bytes);
 
 }  // namespace weft::flow

@@ -16,7 +16,7 @@ struct FlowSummary {
     roce::IpAddress src{};
     roce::IpAddress dst{};
     uint32_t dest_qp = 0;
-    std::vector<uint16_t> src_ports;   // in order of first appearance
+    std::vector<uint16_t> src_ports;  // in order of first appearance
     bool src_ports_truncated = false;
     uint64_t packets = 0;
     uint64_t wire_bytes = 0;

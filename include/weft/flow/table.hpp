@@ -19,24 +19,24 @@ struct TableConfig {
     uint32_t max_hosts = 1u << 16;
     // Flows with rare state (NAKs, PSN anomalies, CNPs...) take an extension record from
     // this pool; when it is empty the rare detail is lost and counted (extension_refused).
-    uint32_t max_extensions = 0;    // 0: max_flows / 32 (at least 1024)
-    uint64_t idle_timeout_ns = 0;   // 0: flows never expire
+    uint32_t max_extensions = 0;            // 0: max_flows / 32 (at least 1024)
+    uint64_t idle_timeout_ns = 0;           // 0: flows never expire
     uint64_t seed = 0x7765667473656564ull;  // keys the hash against crafted collisions
 };
 
 // Table-level counters: everything the table could not do is counted here.
 struct TableCounters {
-    uint64_t packets = 0;                 // packets given to touch()
+    uint64_t packets = 0;  // packets given to touch()
     uint64_t flows_created = 0;
     uint64_t flows_evicted_idle = 0;
     uint64_t flows_refused_table_full = 0;  // packets of new flows when no record was free
     uint64_t hosts_refused_table_full = 0;  // packets whose host could not be interned
-    uint64_t extension_refused = 0;       // rare-state updates lost: extension pool empty
-    uint64_t opcode_detail_overflow = 0;  // packets of a flow's 17th+ distinct opcode
+    uint64_t extension_refused = 0;         // rare-state updates lost: extension pool empty
+    uint64_t opcode_detail_overflow = 0;    // packets of a flow's 17th+ distinct opcode
 };
 
 class Table {
-public:
+  public:
     static constexpr uint32_t kMaxFlowsLimit = (1u << 24) - 2;
 
     explicit Table(const TableConfig& config);
@@ -46,8 +46,7 @@ public:
     // Accounts one parsed packet (parse() returned Ok) to its flow, creating the flow if
     // needed. `icrc_ok` false counts an ICRC error and keeps the packet out of PSN and
     // message tracking. Returns the record index, or kNoIndex when refused.
-    uint32_t touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
-                   bool icrc_ok = true);
+    uint32_t touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns, bool icrc_ok = true);
 
     uint32_t find(const FlowKey& key) const;
     // Looks up by addresses; kNoIndex if either host or the flow is unknown.
@@ -74,7 +73,7 @@ public:
     // Bytes held by the table, hosts and extension pool (all preallocated).
     size_t memory_bytes() const;
 
-private:
+  private:
     uint64_t hash(const FlowKey& k) const;
     uint32_t slot_of(const FlowKey& k, uint64_t h) const;
     uint32_t allocate_record();
@@ -86,7 +85,7 @@ private:
                 bool icrc_ok);
     void count_opcode(FlowRecord& r, uint8_t opcode);
     void note_src_port(FlowRecord& r, uint16_t port);
-    bool track_request_psn(FlowRecord& r, const roce::Packet& p);   // true: duplicate
+    bool track_request_psn(FlowRecord& r, const roce::Packet& p);  // true: duplicate
     bool track_read_response_psn(FlowRecord& r, const roce::Packet& p);
     void note_acknowledged_psn(FlowRecord& r, uint32_t psn);
     void account_message(FlowRecord& r, const roce::Packet& p);
@@ -100,7 +99,7 @@ private:
     std::unique_ptr<FlowRecord[]> records_;
     std::unique_ptr<FlowExtension[]> extensions_;
     uint32_t max_extensions_ = 0;
-    uint32_t high_water_ = 0;      // records [0, high_water_) have been used at least once
+    uint32_t high_water_ = 0;  // records [0, high_water_) have been used at least once
     uint32_t free_head_ = kNoIndex;
     uint32_t ext_high_water_ = 0;
     uint32_t ext_free_head_ = kNoIndex;

@@ -15,10 +15,10 @@ namespace weft::gen {
 using Batch = std::vector<roce::FrameSpec>;
 
 struct FabricConfig {
-    uint32_t mtu = 4096;           // RoCE path MTU: 256, 512, 1024, 2048 or 4096
+    uint32_t mtu = 4096;  // RoCE path MTU: 256, 512, 1024, 2048 or 4096
     bool ipv6 = false;
-    uint16_t vlan = 0;             // 0: untagged
-    uint32_t ack_interval = 16;    // requester sets AckReq every N packets and on the last
+    uint16_t vlan = 0;           // 0: untagged
+    uint32_t ack_interval = 16;  // requester sets AckReq every N packets and on the last
 };
 
 struct Host {
@@ -30,14 +30,14 @@ struct Host {
 struct QpSide {
     uint32_t host = 0;
     uint32_t qpn = 0;
-    uint32_t send_psn = 0;   // next PSN this side sends requests with
-    uint16_t sport = 0;      // UDP source port (per QP, as RoCE NICs and rxe choose)
-    uint32_t msn = 0;        // messages completed as responder
+    uint32_t send_psn = 0;  // next PSN this side sends requests with
+    uint16_t sport = 0;     // UDP source port (per QP, as RoCE NICs and rxe choose)
+    uint32_t msn = 0;       // messages completed as responder
     uint32_t rkey = 0;
 };
 
 class Fabric {
-public:
+  public:
     Fabric(const FabricConfig& config, uint64_t seed);
 
     // Host i: 10.0.<i/250>.<i%250+1> (or fd00::<i+1>), MAC 02:00:00:00:<i>.
@@ -55,7 +55,7 @@ public:
     // A frame from `from` to `to`'s QP with the addressing filled in.
     roce::FrameSpec frame(const QpSide& from, const QpSide& to, uint8_t opcode, uint32_t psn) const;
 
-private:
+  private:
     FabricConfig config_;
     std::mt19937_64 rng_;
     std::vector<Host> hosts_;
@@ -64,7 +64,7 @@ private:
 
 // An RC connection: side 0 and side 1 can each act as requester.
 class RcConnection {
-public:
+  public:
     RcConnection(Fabric& fabric, uint32_t host_a, uint32_t host_b);
     QpSide& side(int i) { return sides_[i]; }
     const QpSide& side(int i) const { return sides_[i]; }
@@ -82,7 +82,7 @@ public:
     roce::FrameSpec ack(int responder, uint32_t psn, roce::AckKind kind = roce::AckKind::Ack);
     roce::FrameSpec cnp(int notifier) const;
 
-private:
+  private:
     void segment(int requester, roce::Operation op, uint32_t bytes, bool immediate, Batch& out);
     Fabric& fabric_;
     QpSide sides_[2];

@@ -15,17 +15,17 @@ namespace weft::gen {
 struct ScenarioOptions {
     FabricConfig fabric{};
     uint64_t seed = 1;
-    uint32_t hosts = 8;               // gradient ring size; inference servers + clients
-    uint32_t message_size = 1u << 20; // gradient bucket per iteration
+    uint32_t hosts = 8;                // gradient ring size; inference servers + clients
+    uint32_t message_size = 1u << 20;  // gradient bucket per iteration
     uint32_t iterations = 4;
-    uint32_t qps_per_peer = 1;        // parallel QPs per ring neighbour (NCCL channels)
-    uint32_t clients = 16;            // inference
-    uint32_t requests = 64;           // inference requests per client
-    uint32_t kv_block = 64 * 1024;    // inference KV-cache block read
-    double ce_fraction = 0.05;        // congestion: share of data packets ECN CE-marked
-    double loss_rate = 0.002;         // loss: share of data packets lost before the capture
-    uint32_t attack_count = 256;      // probes / guesses / peers / injected packets
-    uint64_t compute_gap_ns = 200000; // idle between all-reduce iterations
+    uint32_t qps_per_peer = 1;         // parallel QPs per ring neighbour (NCCL channels)
+    uint32_t clients = 16;             // inference
+    uint32_t requests = 64;            // inference requests per client
+    uint32_t kv_block = 64 * 1024;     // inference KV-cache block read
+    double ce_fraction = 0.05;         // congestion: share of data packets ECN CE-marked
+    double loss_rate = 0.002;          // loss: share of data packets lost before the capture
+    uint32_t attack_count = 256;       // probes / guesses / peers / injected packets
+    uint64_t compute_gap_ns = 200000;  // idle between all-reduce iterations
 };
 
 struct ScenarioInfo {

@@ -11,13 +11,13 @@
 namespace weft::gen {
 
 class FrameSink {
-public:
+  public:
     virtual ~FrameSink() = default;
     virtual void put(std::span<const uint8_t> frame, uint64_t timestamp_ns) = 0;
 };
 
 class Wire {
-public:
+  public:
     // link_gbps > 0; frame_limit 0 = unlimited.
     Wire(FrameSink& sink, double link_gbps, uint64_t start_ns, uint64_t frame_limit);
 
@@ -34,7 +34,7 @@ public:
     uint64_t bytes() const { return bytes_; }
     bool full() const { return limit_ && frames_ >= limit_; }
 
-private:
+  private:
     FrameSink& sink_;
     double ns_per_byte_;
     uint64_t now_ns_;

@@ -23,13 +23,13 @@ struct FrameSpec {
     MacAddress dst_mac{};
     uint8_t vlan_count = 0;  // 0, 1 (802.1Q) or 2 (802.1ad outer + 802.1Q inner)
     std::array<uint16_t, kMaxVlanTags> vlan_ids{};
-    IpAddress src{};         // IPv4-mapped for IPv4; both ends must be the same family
+    IpAddress src{};  // IPv4-mapped for IPv4; both ends must be the same family
     IpAddress dst{};
-    uint8_t dscp = 26;       // a common RoCE traffic class
-    uint8_t ecn = 2;         // ECT(0): RoCE senders are ECN-capable for DCQCN
+    uint8_t dscp = 26;  // a common RoCE traffic class
+    uint8_t ecn = 2;    // ECT(0): RoCE senders are ECN-capable for DCQCN
     uint8_t ttl = 64;
     uint16_t ip_id = 0;
-    uint32_t flow_label = 0; // IPv6 only
+    uint32_t flow_label = 0;  // IPv6 only
     uint16_t src_port = 49152;
     uint16_t dst_port = kRoceV2Port;
 

@@ -14,8 +14,8 @@ inline constexpr uint16_t kRoceV2Port = 4791;
 inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
 inline constexpr uint16_t kEtherTypeArp = 0x0806;
-inline constexpr uint16_t kEtherTypeVlan = 0x8100;   // 802.1Q
-inline constexpr uint16_t kEtherTypeQinQ = 0x88a8;   // 802.1ad service tag
+inline constexpr uint16_t kEtherTypeVlan = 0x8100;  // 802.1Q
+inline constexpr uint16_t kEtherTypeQinQ = 0x88a8;  // 802.1ad service tag
 inline constexpr uint8_t kIpProtoUdp = 17;
 inline constexpr uint8_t kIpProtoTcp = 6;
 
@@ -36,13 +36,13 @@ struct Bth {
     uint8_t opcode = 0;
     bool solicited = false;
     bool migreq = false;
-    uint8_t pad_count = 0;   // 0..3 bytes of pad before the ICRC
-    uint8_t tver = 0;        // transport header version, 0
+    uint8_t pad_count = 0;  // 0..3 bytes of pad before the ICRC
+    uint8_t tver = 0;       // transport header version, 0
     uint16_t pkey = 0xffff;
-    uint8_t resv8a = 0;      // masked to ones in the ICRC (RoCEv2 uses it for FECN/BECN)
-    uint32_t dest_qp = 0;    // 24 bits
+    uint8_t resv8a = 0;    // masked to ones in the ICRC (RoCEv2 uses it for FECN/BECN)
+    uint32_t dest_qp = 0;  // 24 bits
     bool ack_request = false;
-    uint32_t psn = 0;        // 24 bits
+    uint32_t psn = 0;  // 24 bits
 
     static Bth decode(const uint8_t* p) {
         Bth b;
@@ -111,30 +111,47 @@ struct Aeth {
     }
     AckKind kind() const {
         switch (syndrome >> 5) {
-            case 0: return AckKind::Ack;
-            case 1: return AckKind::RnrNak;
+            case 0:
+                return AckKind::Ack;
+            case 1:
+                return AckKind::RnrNak;
             case 3:
                 switch (syndrome & 0x1f) {
-                    case 0: return AckKind::NakPsnSequenceError;
-                    case 1: return AckKind::NakInvalidRequest;
-                    case 2: return AckKind::NakRemoteAccessError;
-                    case 3: return AckKind::NakRemoteOperationalError;
-                    case 4: return AckKind::NakInvalidRdRequest;
-                    default: return AckKind::Reserved;
+                    case 0:
+                        return AckKind::NakPsnSequenceError;
+                    case 1:
+                        return AckKind::NakInvalidRequest;
+                    case 2:
+                        return AckKind::NakRemoteAccessError;
+                    case 3:
+                        return AckKind::NakRemoteOperationalError;
+                    case 4:
+                        return AckKind::NakInvalidRdRequest;
+                    default:
+                        return AckKind::Reserved;
                 }
-            default: return AckKind::Reserved;
+            default:
+                return AckKind::Reserved;
         }
     }
     static uint8_t syndrome_for(AckKind k, uint8_t low5 = 0) {
         switch (k) {
-            case AckKind::Ack: return uint8_t(0x00 | (low5 & 0x1f));
-            case AckKind::RnrNak: return uint8_t(0x20 | (low5 & 0x1f));
-            case AckKind::NakPsnSequenceError: return 0x60;
-            case AckKind::NakInvalidRequest: return 0x61;
-            case AckKind::NakRemoteAccessError: return 0x62;
-            case AckKind::NakRemoteOperationalError: return 0x63;
-            case AckKind::NakInvalidRdRequest: return 0x64;
-            default: return 0x40;
+            case AckKind::Ack:
+                return uint8_t(0x00 | (low5 & 0x1f));
+            case AckKind::RnrNak:
+                return uint8_t(0x20 | (low5 & 0x1f));
+            case AckKind::NakPsnSequenceError:
+                return 0x60;
+            case AckKind::NakInvalidRequest:
+                return 0x61;
+            case AckKind::NakRemoteAccessError:
+                return 0x62;
+            case AckKind::NakRemoteOperationalError:
+                return 0x63;
+            case AckKind::NakInvalidRdRequest:
+                return 0x64;
+            default:
+                return 0x40;
         }
     }
 };
@@ -169,7 +186,9 @@ struct Deth {
 };
 
 // 24-bit fields after a reserved byte: RDETH (EE context), XRCETH (XRC SRQ).
-inline uint32_t decode_reserved8_value24(const uint8_t* p) { return load_be24(p + 1); }
+inline uint32_t decode_reserved8_value24(const uint8_t* p) {
+    return load_be24(p + 1);
+}
 inline void encode_reserved8_value24(uint8_t* p, uint32_t v) {
     p[0] = 0;
     store_be24(p + 1, v);

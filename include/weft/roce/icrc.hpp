@@ -22,7 +22,9 @@ uint32_t crc32(uint32_t crc, const uint8_t* data, size_t len);
 
 // ICRC of a packet that parse() accepted (Verdict::Ok).
 uint32_t icrc_compute(const Packet& p);
-inline bool icrc_valid(const Packet& p) { return icrc_compute(p) == p.wire_icrc(); }
+inline bool icrc_valid(const Packet& p) {
+    return icrc_compute(p) == p.wire_icrc();
+}
 // Computes the ICRC over `frame` laid out as `p` describes and writes it in place.
 void icrc_write(uint8_t* frame, const Packet& p);
 

@@ -35,17 +35,17 @@ enum class Position : uint8_t { None, First, Middle, Last, Only };
 
 // Extension headers, in the order they follow the BTH on the wire.
 enum ExtHeader : uint16_t {
-    kRdeth = 1u << 0,        //  4 bytes: reliable datagram EE context
-    kDeth = 1u << 1,         //  8 bytes: Q_Key, source QP
-    kXrceth = 1u << 2,       //  4 bytes: XRC SRQ
-    kFeth = 1u << 3,         //  4 bytes: FLUSH selectivity and placement type
-    kReth = 1u << 4,         // 16 bytes: VA, R_Key, DMA length
-    kAtomicEth = 1u << 5,    // 28 bytes: VA, R_Key, swap/add, compare
-    kAeth = 1u << 6,         //  4 bytes: syndrome, MSN
-    kAtomicAckEth = 1u << 7, //  8 bytes: original remote data
-    kImmDt = 1u << 8,        //  4 bytes: immediate data
-    kIeth = 1u << 9,         //  4 bytes: R_Key to invalidate
-    kCnpPad = 1u << 10,      // 16 reserved bytes of a CNP
+    kRdeth = 1u << 0,         //  4 bytes: reliable datagram EE context
+    kDeth = 1u << 1,          //  8 bytes: Q_Key, source QP
+    kXrceth = 1u << 2,        //  4 bytes: XRC SRQ
+    kFeth = 1u << 3,          //  4 bytes: FLUSH selectivity and placement type
+    kReth = 1u << 4,          // 16 bytes: VA, R_Key, DMA length
+    kAtomicEth = 1u << 5,     // 28 bytes: VA, R_Key, swap/add, compare
+    kAeth = 1u << 6,          //  4 bytes: syndrome, MSN
+    kAtomicAckEth = 1u << 7,  //  8 bytes: original remote data
+    kImmDt = 1u << 8,         //  4 bytes: immediate data
+    kIeth = 1u << 9,          //  4 bytes: R_Key to invalidate
+    kCnpPad = 1u << 10,       // 16 reserved bytes of a CNP
 };
 
 inline constexpr std::array<std::pair<ExtHeader, uint8_t>, 11> kExtHeaderSizes = {{
@@ -67,23 +67,47 @@ struct OpcodeInfo {
     Transport transport = Transport::Unknown;
     Operation operation = Operation::Invalid;
     Position position = Position::None;
-    uint16_t headers = 0;       // ExtHeader bits
-    uint8_t header_bytes = 0;   // bytes of extension headers after the 12-byte BTH
-    bool payload = false;       // may carry payload
-    bool response = false;      // travels responder -> requester (ACK, READ response)
-    std::string_view name;      // e.g. "RC_RDMA_WRITE_FIRST"
+    uint16_t headers = 0;      // ExtHeader bits
+    uint8_t header_bytes = 0;  // bytes of extension headers after the 12-byte BTH
+    bool payload = false;      // may carry payload
+    bool response = false;     // travels responder -> requester (ACK, READ response)
+    std::string_view name;     // e.g. "RC_RDMA_WRITE_FIRST"
 };
 
 namespace detail {
 
-constexpr std::array<std::string_view, 32> kOperationNames = {
-    "SEND_FIRST", "SEND_MIDDLE", "SEND_LAST", "SEND_LAST_WITH_IMMEDIATE", "SEND_ONLY",
-    "SEND_ONLY_WITH_IMMEDIATE", "RDMA_WRITE_FIRST", "RDMA_WRITE_MIDDLE", "RDMA_WRITE_LAST",
-    "RDMA_WRITE_LAST_WITH_IMMEDIATE", "RDMA_WRITE_ONLY", "RDMA_WRITE_ONLY_WITH_IMMEDIATE",
-    "RDMA_READ_REQUEST", "RDMA_READ_RESPONSE_FIRST", "RDMA_READ_RESPONSE_MIDDLE",
-    "RDMA_READ_RESPONSE_LAST", "RDMA_READ_RESPONSE_ONLY", "ACKNOWLEDGE", "ATOMIC_ACKNOWLEDGE",
-    "COMPARE_SWAP", "FETCH_ADD", "RESYNC", "SEND_LAST_WITH_INVALIDATE",
-    "SEND_ONLY_WITH_INVALIDATE", "", "", "", "", "FLUSH", "ATOMIC_WRITE", "", ""};
+constexpr std::array<std::string_view, 32> kOperationNames = {"SEND_FIRST",
+                                                              "SEND_MIDDLE",
+                                                              "SEND_LAST",
+                                                              "SEND_LAST_WITH_IMMEDIATE",
+                                                              "SEND_ONLY",
+                                                              "SEND_ONLY_WITH_IMMEDIATE",
+                                                              "RDMA_WRITE_FIRST",
+                                                              "RDMA_WRITE_MIDDLE",
+                                                              "RDMA_WRITE_LAST",
+                                                              "RDMA_WRITE_LAST_WITH_IMMEDIATE",
+                                                              "RDMA_WRITE_ONLY",
+                                                              "RDMA_WRITE_ONLY_WITH_IMMEDIATE",
+                                                              "RDMA_READ_REQUEST",
+                                                              "RDMA_READ_RESPONSE_FIRST",
+                                                              "RDMA_READ_RESPONSE_MIDDLE",
+                                                              "RDMA_READ_RESPONSE_LAST",
+                                                              "RDMA_READ_RESPONSE_ONLY",
+                                                              "ACKNOWLEDGE",
+                                                              "ATOMIC_ACKNOWLEDGE",
+                                                              "COMPARE_SWAP",
+                                                              "FETCH_ADD",
+                                                              "RESYNC",
+                                                              "SEND_LAST_WITH_INVALIDATE",
+                                                              "SEND_ONLY_WITH_INVALIDATE",
+                                                              "",
+                                                              "",
+                                                              "",
+                                                              "",
+                                                              "FLUSH",
+                                                              "ATOMIC_WRITE",
+                                                              "",
+                                                              ""};
 
 // Names need static storage: every "<TRANSPORT>_<OPERATION>" string lives here.
 struct NameStore {
@@ -92,8 +116,8 @@ struct NameStore {
 
 constexpr NameStore make_names() {
     NameStore s{};
-    constexpr std::array<std::string_view, 8> prefix = {"RC_", "UC_", "RD_", "UD_",
-                                                        "CNP_", "XRC_", "", ""};
+    constexpr std::array<std::string_view, 8> prefix = {"RC_",  "UC_",  "RD_", "UD_",
+                                                        "CNP_", "XRC_", "",    ""};
     for (int op = 0; op < 256; ++op) {
         std::string_view p = prefix[op >> 5];
         std::string_view n = kOperationNames[op & 31];
@@ -138,44 +162,77 @@ constexpr OpShape shape_of(int low) {
     using O = Operation;
     using P = Position;
     switch (low) {
-        case 0: return {O::Send, P::First, 0, true, false, true};
-        case 1: return {O::Send, P::Middle, 0, true, false, true};
-        case 2: return {O::Send, P::Last, 0, true, false, true};
-        case 3: return {O::Send, P::Last, kImmDt, true, false, true};
-        case 4: return {O::Send, P::Only, 0, true, false, true};
-        case 5: return {O::Send, P::Only, kImmDt, true, false, true};
-        case 6: return {O::Write, P::First, kReth, true, false, true};
-        case 7: return {O::Write, P::Middle, 0, true, false, true};
-        case 8: return {O::Write, P::Last, 0, true, false, true};
-        case 9: return {O::Write, P::Last, kImmDt, true, false, true};
-        case 10: return {O::Write, P::Only, kReth, true, false, true};
-        case 11: return {O::Write, P::Only, kReth | kImmDt, true, false, true};
-        case 12: return {O::ReadRequest, P::Only, kReth, false, false, true};
-        case 13: return {O::ReadResponse, P::First, kAeth, true, true, false};
-        case 14: return {O::ReadResponse, P::Middle, 0, true, true, false};
-        case 15: return {O::ReadResponse, P::Last, kAeth, true, true, false};
-        case 16: return {O::ReadResponse, P::Only, kAeth, true, true, false};
-        case 17: return {O::Acknowledge, P::Only, kAeth, false, true, false};
-        case 18: return {O::AtomicAcknowledge, P::Only, kAeth | kAtomicAckEth, false, true, false};
-        case 19: return {O::CompareSwap, P::Only, kAtomicEth, false, false, true};
-        case 20: return {O::FetchAdd, P::Only, kAtomicEth, false, false, true};
-        case 21: return {O::Resync, P::Only, 0, false, false, true};
-        case 22: return {O::Send, P::Last, kIeth, true, false, true};
-        case 23: return {O::Send, P::Only, kIeth, true, false, true};
-        case 28: return {O::Flush, P::Only, kFeth | kReth, false, false, true};
-        case 29: return {O::AtomicWrite, P::Only, kReth, true, false, true};
-        default: return {O::Invalid, P::None, 0, false, false, false};
+        case 0:
+            return {O::Send, P::First, 0, true, false, true};
+        case 1:
+            return {O::Send, P::Middle, 0, true, false, true};
+        case 2:
+            return {O::Send, P::Last, 0, true, false, true};
+        case 3:
+            return {O::Send, P::Last, kImmDt, true, false, true};
+        case 4:
+            return {O::Send, P::Only, 0, true, false, true};
+        case 5:
+            return {O::Send, P::Only, kImmDt, true, false, true};
+        case 6:
+            return {O::Write, P::First, kReth, true, false, true};
+        case 7:
+            return {O::Write, P::Middle, 0, true, false, true};
+        case 8:
+            return {O::Write, P::Last, 0, true, false, true};
+        case 9:
+            return {O::Write, P::Last, kImmDt, true, false, true};
+        case 10:
+            return {O::Write, P::Only, kReth, true, false, true};
+        case 11:
+            return {O::Write, P::Only, kReth | kImmDt, true, false, true};
+        case 12:
+            return {O::ReadRequest, P::Only, kReth, false, false, true};
+        case 13:
+            return {O::ReadResponse, P::First, kAeth, true, true, false};
+        case 14:
+            return {O::ReadResponse, P::Middle, 0, true, true, false};
+        case 15:
+            return {O::ReadResponse, P::Last, kAeth, true, true, false};
+        case 16:
+            return {O::ReadResponse, P::Only, kAeth, true, true, false};
+        case 17:
+            return {O::Acknowledge, P::Only, kAeth, false, true, false};
+        case 18:
+            return {O::AtomicAcknowledge, P::Only, kAeth | kAtomicAckEth, false, true, false};
+        case 19:
+            return {O::CompareSwap, P::Only, kAtomicEth, false, false, true};
+        case 20:
+            return {O::FetchAdd, P::Only, kAtomicEth, false, false, true};
+        case 21:
+            return {O::Resync, P::Only, 0, false, false, true};
+        case 22:
+            return {O::Send, P::Last, kIeth, true, false, true};
+        case 23:
+            return {O::Send, P::Only, kIeth, true, false, true};
+        case 28:
+            return {O::Flush, P::Only, kFeth | kReth, false, false, true};
+        case 29:
+            return {O::AtomicWrite, P::Only, kReth, true, false, true};
+        default:
+            return {O::Invalid, P::None, 0, false, false, false};
     }
 }
 
 constexpr bool transport_has(Transport t, int low) {
     switch (t) {
-        case Transport::RC: return low <= 20 || low == 22 || low == 23 || low == 28 || low == 29;
-        case Transport::UC: return low <= 11;
-        case Transport::RD: return low <= 21;
-        case Transport::UD: return low == 4 || low == 5;
-        case Transport::XRC: return low <= 20 || low == 22 || low == 23;
-        default: return false;
+        case Transport::RC:
+            return low <= 20 || low == 22 || low == 23 || low == 28 || low == 29;
+        case Transport::UC:
+            return low <= 11;
+        case Transport::RD:
+            return low <= 21;
+        case Transport::UD:
+            return low == 4 || low == 5;
+        case Transport::XRC:
+            return low <= 20 || low == 22 || low == 23;
+        default:
+            return false;
     }
 }
 
@@ -191,8 +248,9 @@ constexpr std::array<OpcodeInfo, 256> make_table() {
         int low = op & 31;
         if (t == Transport::CNP) {
             if (op == 0x81) {
-                info = {true, Transport::CNP, Operation::Cnp, Position::Only, kCnpPad,
-                        header_size_sum(kCnpPad), false, false, name_of(op)};
+                info = {true,           Transport::CNP, Operation::Cnp,
+                        Position::Only, kCnpPad,        header_size_sum(kCnpPad),
+                        false,          false,          name_of(op)};
             }
             continue;
         }
@@ -217,7 +275,9 @@ constexpr std::array<OpcodeInfo, 256> make_table() {
 
 inline constexpr std::array<OpcodeInfo, 256> kOpcodeTable = detail::make_table();
 
-inline const OpcodeInfo& opcode_info(uint8_t opcode) { return kOpcodeTable[opcode]; }
+inline const OpcodeInfo& opcode_info(uint8_t opcode) {
+    return kOpcodeTable[opcode];
+}
 
 // Named opcodes used by code that builds or matches specific packets.
 namespace opcode {

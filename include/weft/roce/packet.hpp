@@ -16,28 +16,28 @@ namespace weft::roce {
 
 // Ok and NotRoce are healthy outcomes; everything after them is a malformed packet that
 // the data plane counts and drops. The names are stable: they key JSON and metrics.
-#define WEFT_ROCE_VERDICTS(X)                                                                    \
-    X(Ok, "ok", "a well-formed RoCEv2 packet")                                                  \
-    X(NotRoce, "not_roce", "not RoCEv2 (ARP, TCP, other UDP ports, non-IP): passed through")     \
-    X(EthTruncated, "eth_truncated", "frame shorter than an Ethernet header")                    \
-    X(VlanTruncated, "vlan_truncated", "frame ends inside a VLAN tag")                           \
-    X(VlanTooDeep, "vlan_too_deep", "more than two VLAN tags")                                   \
-    X(Ipv4Truncated, "ipv4_truncated", "frame ends inside the IPv4 header")                      \
-    X(Ipv4BadHeader, "ipv4_bad_header", "IPv4 version not 4 or header length below 20 bytes")                     \
-    X(Ipv4BadTotalLength, "ipv4_bad_total_length",                                              \
-      "IPv4 total length shorter than its header or longer than the frame")                     \
-    X(Ipv4Fragment, "ipv4_fragment", "a fragmented RoCEv2 packet (RoCEv2 never fragments)")      \
-    X(Ipv6Truncated, "ipv6_truncated", "frame ends inside the IPv6 header")                      \
-    X(Ipv6BadHeader, "ipv6_bad_header", "IPv6 header whose version field is not 6")              \
-    X(Ipv6BadPayloadLength, "ipv6_bad_payload_length", "IPv6 payload length beyond the frame")   \
-    X(UdpTruncated, "udp_truncated", "IP payload ends inside the UDP header")                     \
-    X(UdpBadLength, "udp_bad_length", "UDP length disagrees with the IP payload length")         \
-    X(BthTruncated, "bth_truncated", "UDP payload shorter than BTH + ICRC")                      \
-    X(BthBadVersion, "bth_bad_version", "BTH transport header version is not 0")                 \
-    X(OpcodeReserved, "opcode_reserved", "reserved, unknown or vendor-specific BTH opcode")      \
-    X(ExtHeaderTruncated, "ext_header_truncated",                                                \
-      "packet ends inside the extension headers the opcode requires")                            \
-    X(PayloadInconsistent, "payload_inconsistent",                                               \
+#define WEFT_ROCE_VERDICTS(X)                                                                  \
+    X(Ok, "ok", "a well-formed RoCEv2 packet")                                                 \
+    X(NotRoce, "not_roce", "not RoCEv2 (ARP, TCP, other UDP ports, non-IP): passed through")   \
+    X(EthTruncated, "eth_truncated", "frame shorter than an Ethernet header")                  \
+    X(VlanTruncated, "vlan_truncated", "frame ends inside a VLAN tag")                         \
+    X(VlanTooDeep, "vlan_too_deep", "more than two VLAN tags")                                 \
+    X(Ipv4Truncated, "ipv4_truncated", "frame ends inside the IPv4 header")                    \
+    X(Ipv4BadHeader, "ipv4_bad_header", "IPv4 version not 4 or header length below 20 bytes")  \
+    X(Ipv4BadTotalLength, "ipv4_bad_total_length",                                             \
+      "IPv4 total length shorter than its header or longer than the frame")                    \
+    X(Ipv4Fragment, "ipv4_fragment", "a fragmented RoCEv2 packet (RoCEv2 never fragments)")    \
+    X(Ipv6Truncated, "ipv6_truncated", "frame ends inside the IPv6 header")                    \
+    X(Ipv6BadHeader, "ipv6_bad_header", "IPv6 header whose version field is not 6")            \
+    X(Ipv6BadPayloadLength, "ipv6_bad_payload_length", "IPv6 payload length beyond the frame") \
+    X(UdpTruncated, "udp_truncated", "IP payload ends inside the UDP header")                  \
+    X(UdpBadLength, "udp_bad_length", "UDP length disagrees with the IP payload length")       \
+    X(BthTruncated, "bth_truncated", "UDP payload shorter than BTH + ICRC")                    \
+    X(BthBadVersion, "bth_bad_version", "BTH transport header version is not 0")               \
+    X(OpcodeReserved, "opcode_reserved", "reserved, unknown or vendor-specific BTH opcode")    \
+    X(ExtHeaderTruncated, "ext_header_truncated",                                              \
+      "packet ends inside the extension headers the opcode requires")                          \
+    X(PayloadInconsistent, "payload_inconsistent",                                             \
       "payload on an opcode that carries none, or pad count / length not 4-byte aligned")
 
 enum class Verdict : uint8_t {
@@ -54,7 +54,9 @@ inline constexpr size_t kVerdictCount = 0
 
 std::string_view to_string(Verdict v);
 std::string_view describe(Verdict v);
-inline bool is_malformed(Verdict v) { return v != Verdict::Ok && v != Verdict::NotRoce; }
+inline bool is_malformed(Verdict v) {
+    return v != Verdict::Ok && v != Verdict::NotRoce;
+}
 
 enum class IpVersion : uint8_t { None = 0, V4 = 4, V6 = 6 };
 
@@ -66,13 +68,13 @@ struct Packet {
     uint16_t l4_offset = 0;
     uint16_t bth_offset = 0;
     uint16_t payload_offset = 0;
-    uint16_t icrc_offset = 0;       // first ICRC byte; the RoCE packet ends 4 bytes later
-    uint16_t payload_length = 0;    // application bytes, pad excluded
+    uint16_t icrc_offset = 0;     // first ICRC byte; the RoCE packet ends 4 bytes later
+    uint16_t payload_length = 0;  // application bytes, pad excluded
 
     uint8_t vlan_count = 0;
     std::array<uint16_t, kMaxVlanTags> vlan_ids{};
     IpVersion ip_version = IpVersion::None;
-    uint8_t ecn = 0;                // low two bits of TOS / traffic class
+    uint8_t ecn = 0;  // low two bits of TOS / traffic class
     uint8_t dscp = 0;
     IpAddress src{};
     IpAddress dst{};
