@@ -1,14 +1,19 @@
 #!/bin/bash
 # Wall time of `weftctl analyze` vs `tshark -q -z conv,udp` on the same 1 M-packet
 # weft-gen capture, same run, each the best of REPEAT runs with the file in the page cache.
-# usage: bench/analyze_vs_tshark.sh [BUILD_DIR] [PACKETS] [REPEAT]
+# usage: bench/analyze_vs_tshark.sh [BUILD_DIR] [PACKETS] [REPEAT] [MTU]
+#   MTU 1024 (default): inference traffic, ~1 KB frames (1 GB for 1 M packets)
+#   MTU 256: gradient traffic, ~300 B frames (where per-packet work, not I/O, dominates)
 set -euo pipefail
 BUILD=${1:-build}
 PACKETS=${2:-1000000}
 REPEAT=${3:-3}
-FILE=${TMPDIR:-/tmp}/weft-bench-${PACKETS}.pcap
+MTU=${4:-1024}
+FILE=${TMPDIR:-/tmp}/weft-bench-${PACKETS}-mtu${MTU}.pcap
 if [[ ! -f $FILE ]]; then
-    "$BUILD/tools/weft-gen" inference -q -o "$FILE" --requests 0 --packets "$PACKETS" --mtu 1024 --seed 1
+    scenario=inference; [[ $MTU -lt 1024 ]] && scenario=gradient
+    "$BUILD/tools/weft-gen" "$scenario" -q -o "$FILE" --requests 0 --iterations 0 \
+        --packets "$PACKETS" --mtu "$MTU" --seed 1
 fi
 best() {  # best wall time in seconds of REPEAT runs of "$@"
     local b=999999 t0 t1 t

@@ -10,7 +10,7 @@ namespace weft::flow {
 HostTable::HostTable(uint32_t max_hosts, uint64_t seed) : max_hosts_(max_hosts), seed_(seed) {
     uint32_t slots = std::bit_ceil(std::max<uint32_t>(16, max_hosts * 2));
     mask_ = slots - 1;
-    slots_.assign(slots, 0);
+    slots_ = ZeroedArray<uint32_t>(slots);
     addresses_.reserve(max_hosts);
 }
 

@@ -29,11 +29,11 @@ Table::Table(const TableConfig& config)
         throw std::invalid_argument("flow table: max_flows must be between 1 and 16777214");
     uint32_t slots = std::bit_ceil(std::max<uint32_t>(64, config.max_flows * 2));
     slot_mask_ = slots - 1;
-    slots_.assign(slots, 0);
-    records_ = std::make_unique<FlowRecord[]>(config.max_flows);
+    slots_ = ZeroedArray<uint32_t>(slots);
+    records_ = ZeroedArray<FlowRecord>(config.max_flows);
     max_extensions_ = config.max_extensions ? config.max_extensions
                                             : std::max<uint32_t>(1024, config.max_flows / 32);
-    extensions_ = std::make_unique<FlowExtension[]>(max_extensions_);
+    extensions_ = ZeroedArray<FlowExtension>(max_extensions_);
 }
 
 size_t Table::memory_bytes() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -43,6 +44,8 @@ class PcapReader {
     uint64_t file_size() const { return file_size_; }
 
   private:
+    static constexpr size_t kStreamBuffer = 1 << 20;
+    std::unique_ptr<char[]> stream_buffer_;  // outlives handle_ (declared first)
     std::string path_;
     pcap* handle_ = nullptr;
     int link_type_ = 0;

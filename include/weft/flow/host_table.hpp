@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "weft/flow/record.hpp"
+#include "weft/flow/zeroed_array.hpp"
 #include "weft/roce/ip_address.hpp"
 
 namespace weft::flow {
@@ -29,7 +30,7 @@ class HostTable {
     uint32_t max_hosts_;
     uint64_t seed_;
     uint32_t mask_;
-    std::vector<uint32_t> slots_;  // id + 1; 0 = empty
+    ZeroedArray<uint32_t> slots_;  // id + 1; 0 = empty
     std::vector<roce::IpAddress> addresses_;
 };
 

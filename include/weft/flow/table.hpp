@@ -10,6 +10,7 @@
 
 #include "weft/flow/host_table.hpp"
 #include "weft/flow/record.hpp"
+#include "weft/flow/zeroed_array.hpp"
 #include "weft/roce/packet.hpp"
 
 namespace weft::flow {
@@ -95,9 +96,9 @@ class Table {
     TableConfig config_;
     HostTable hosts_;
     uint32_t slot_mask_ = 0;
-    std::vector<uint32_t> slots_;  // tag << 24 | (record index + 1); 0 = empty
-    std::unique_ptr<FlowRecord[]> records_;
-    std::unique_ptr<FlowExtension[]> extensions_;
+    ZeroedArray<uint32_t> slots_;  // tag << 24 | (record index + 1); 0 = empty
+    ZeroedArray<FlowRecord> records_;
+    ZeroedArray<FlowExtension> extensions_;
     uint32_t max_extensions_ = 0;
     uint32_t high_water_ = 0;  // records [0, high_water_) have been used at least once
     uint32_t free_head_ = kNoIndex;
