@@ -1,8 +1,6 @@
 // weft-gen: writes captures of realistic RoCEv2 traffic and of attacks. Argument
 // parsing and wiring only; scenarios live in src/gen, the wire format in src/roce.
 #include <fmt/format.h>
-#include <unistd.h>
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -10,6 +8,7 @@
 
 #include "weft/capture/pcap_file.hpp"
 #include "weft/gen/scenario.hpp"
+#include "weft/tools/cli.hpp"
 
 namespace {
 
@@ -121,14 +120,7 @@ int main(int argc, char** argv) {
     app.add_flag("--json", json, "print a JSON summary on stdout");
     app.add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return 2;
-    }
+    if (auto status = tools::parse_command_line(app, argc, argv)) return *status;
     if (list) {
         std::cout << scenario_help();
         return 0;
@@ -157,16 +149,15 @@ int main(int argc, char** argv) {
     try {
         capture::PcapWriter writer(out);
         PcapSink sink(writer);
-        const bool tty = isatty(STDERR_FILENO);
+        tools::ProgressLine progress;
         if (!quiet) {
             sink.progress_ = [&, last = t0](uint64_t n) mutable {
                 auto now = std::chrono::steady_clock::now();
                 if (now - last < std::chrono::seconds(1)) return;
                 last = now;
-                fmt::print(
-                    stderr, "{}weft-gen: {} frames{}", tty ? "\r" : "", n,
-                    packets ? fmt::format(" ({:.0f}%)", 100.0 * double(n) / double(packets)) : "",
-                    tty ? "" : "\n");
+                progress.show(fmt::format(
+                    "weft-gen: {} frames{}", n,
+                    packets ? fmt::format(" ({:.0f}%)", 100.0 * double(n) / double(packets)) : ""));
             };
         }
         gen::Wire wire(sink, link_gbps, start_ns, packets);
@@ -174,12 +165,12 @@ int main(int argc, char** argv) {
         writer.close();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double span_ms = double(wire.now_ns() - start_ns) / 1e6;
+        progress.finish();
         if (!quiet)
             fmt::print(stderr,
-                       "{}weft-gen: {} frames, {} bytes, {:.3f} ms of {} Gb/s link time -> {} "
+                       "weft-gen: {} frames, {} bytes, {:.3f} ms of {} Gb/s link time -> {} "
                        "({:.1f} s)\n",
-                       tty && secs > 1 ? "\n" : "", wire.frames(), wire.bytes(), span_ms, link_gbps,
-                       out, secs);
+                       wire.frames(), wire.bytes(), span_ms, link_gbps, out, secs);
         if (json)
             std::cout << nlohmann::json{{"scenario", scenario},    {"file", out},
                                         {"frames", wire.frames()}, {"bytes", wire.bytes()},

@@ -1,14 +1,13 @@
 // weftctl: the operator's command line. Argument parsing and wiring only; the work is
 // done by the analyze and flow modules.
 #include <fmt/format.h>
-#include <unistd.h>
-#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
 
 #include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
+#include "weft/tools/cli.hpp"
 
 namespace {
 
@@ -61,12 +60,12 @@ int run_analyze(const AnalyzeArgs& a) {
     analyze::Options opt;
     opt.verify_icrc = !a.no_icrc;
     opt.table.max_flows = a.max_flows;
-    const bool tty = isatty(STDERR_FILENO);
+    tools::ProgressLine progress;
     if (!a.quiet) {
-        opt.on_progress = [tty](const analyze::Progress& p) {
+        opt.on_progress = [&progress](const analyze::Progress& p) {
             double pct = p.file_size ? 100.0 * double(p.bytes_read) / double(p.file_size) : 0;
-            fmt::print(stderr, "{}analyze: {:.0f}%  {} frames  {:.1f} s{}", tty ? "\r" : "", pct,
-                       p.frames, p.seconds, tty ? "" : "\n");
+            progress.show(
+                fmt::format("analyze: {:.0f}%  {} frames  {:.1f} s", pct, p.frames, p.seconds));
         };
     }
     analyze::Result r;
@@ -76,7 +75,7 @@ int run_analyze(const AnalyzeArgs& a) {
         fmt::print(stderr, "weftctl analyze: {}\n", e.what());
         return 1;
     }
-    if (!a.quiet && tty && r.seconds >= 1) fmt::print(stderr, "\n");
+    progress.finish();
     if (!r.truncation.empty())
         fmt::print(stderr,
                    "weftctl analyze: warning: {}: last record truncated ({}); analysed the {} "
@@ -132,14 +131,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     analyze->add_flag("-q,--quiet", a.quiet, "no progress on stderr");
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        app.exit(e);
-        return 2;
-    }
+    if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
     if (analyze->parsed()) return run_analyze(a);
-    return 2;
+    return weft::tools::kExitUsage;
 }
