@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
@@ -14,7 +15,7 @@ namespace {
 struct AnalyzeArgs {
     std::string file;
     bool json = false;
-    size_t top = 20;
+    std::optional<size_t> top;  // default: 20 in the table, every flow in JSON
     bool all = false;
     std::vector<std::string> hosts;
     std::string qpn;
@@ -55,7 +56,8 @@ int run_analyze(const AnalyzeArgs& a) {
         {"naks", flow::FlowFilter::SortKey::Naks},
         {"gaps", flow::FlowFilter::SortKey::Gaps}};
     filter.sort = sorts.at(a.sort);
-    filter.top = a.all ? 0 : a.top;
+    // A person reads the largest flows; a program gets them all unless it asks for fewer.
+    filter.top = a.all ? 0 : a.top.value_or(a.json ? 0 : 20);
 
     analyze::Options opt;
     opt.verify_icrc = !a.no_icrc;
@@ -113,8 +115,8 @@ int main(int argc, char** argv) {
     analyze->add_option("file", a.file, "capture file (pcap or pcapng, Ethernet link type)")
         ->required();
     analyze->add_flag("--json", a.json, "emit the weft.flows/1 JSON document (see docs/SCHEMA.md)");
-    analyze->add_option("-n,--top", a.top, "show the N largest flows (default 20)")
-        ->capture_default_str();
+    analyze->add_option("-n,--top", a.top,
+                        "show the N largest flows (default: 20 in the table, all with --json)");
     analyze->add_flag("--all", a.all, "show every flow (overrides --top)");
     analyze->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
     analyze->add_option("--qpn", a.qpn,

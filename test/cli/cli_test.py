@@ -109,6 +109,7 @@ check("--host keeps only that host's flows",
       sub["flows"] and all(host in (f["src"], f["dst"]) for f in sub["flows"]))
 sub = analyze_json(grad, "--qpn", hex(f0["dqpn"]))
 check("--qpn keeps only that QP", [f["dqpn"] for f in sub["flows"]] == [f0["dqpn"]])
+check("--json lists every flow by default", len(full["flows"]) == full["totals"]["flows"])
 sub = analyze_json(grad, "--top", "2")
 check("--top 2", len(sub["flows"]) == 2 and sub["totals"]["flows"] == full["totals"]["flows"])
 r = run(WEFTCTL, "analyze", "-q", grad)
