@@ -9,6 +9,7 @@
 #include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/tools/cli.hpp"
+#include "weft/verbs/devices.hpp"
 
 namespace {
 
@@ -94,12 +95,28 @@ int run_analyze(const AnalyzeArgs& a) {
     return 0;
 }
 
+int run_devices(bool json) {
+    using namespace weft;
+    try {
+        verbs::Discovery d = verbs::discover();
+        if (json)
+            std::cout << verbs::to_json(d).dump(2) << '\n';
+        else
+            std::cout << verbs::format(d);
+    } catch (const verbs::VerbsError& e) {
+        fmt::print(stderr, "weftctl devices: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{
         "weftctl: operate Weft, the RoCEv2 fabric monitor, encryptor and load balancer.\n"
-        "Offline today: `weftctl analyze CAPTURE` shows every RoCEv2 queue-pair flow in a pcap."};
+        "`weftctl analyze CAPTURE` shows every RoCEv2 queue-pair flow in a pcap;\n"
+        "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs."};
     app.require_subcommand(1);
     app.footer("Run `weftctl SUBCOMMAND --help` for the options of each subcommand.");
 
@@ -133,7 +150,16 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     analyze->add_flag("-q,--quiet", a.quiet, "no progress on stderr");
 
+    bool devices_json = false;
+    auto* devices = app.add_subcommand(
+        "devices",
+        "List this host's RDMA devices through libibverbs and sysfs: ports, state, MTU, link\n"
+        "layer, the GID table with each entry's type (RoCE v1/v2) and IP address, and the\n"
+        "per-port counters. On a machine without RDMA it says so in one line and exits 0.");
+    devices->add_flag("--json", devices_json, "emit the weft.devices/1 JSON document");
+
     if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
     if (analyze->parsed()) return run_analyze(a);
+    if (devices->parsed()) return run_devices(devices_json);
     return weft::tools::kExitUsage;
 }
