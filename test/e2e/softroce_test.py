@@ -29,6 +29,10 @@ r = subprocess.run([os.path.join(SRC, "scripts", "softroce", "run"), "pingpong",
                    capture_output=True, text=True, timeout=900)
 print(r.stdout[-2000:], r.stderr[-2000:])
 check("both guests ran every program", r.returncode == 0, f"rc={r.returncode}")
+netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+check("no network namespace left behind", "weftrxe" not in netns, netns)
+qemu = subprocess.run(["pgrep", "-f", "qemu-system-x86_64 -name g[12] "], capture_output=True, text=True).stdout
+check("no qemu left behind", qemu.strip() == "", qemu)
 
 
 def read(path):
