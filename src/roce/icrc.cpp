@@ -59,14 +59,19 @@ inline uint32_t multiply(uint32_t a, uint32_t b) {
     return kHavePclmul ? multiply_clmul(a, b) : multiply_bitwise(a, b);
 }
 
-// x^(8n) mod P for n < 65536 as the product of two table entries; tables built once
-// from zlib's crc32_combine_gen (which returns exactly x^(8n) mod P).
+// x^(8n) mod P: one table entry for packet-sized n, the product of two entries up to
+// 65535, zlib beyond. Tables built once from zlib's crc32_combine_gen (which returns
+// exactly x^(8n) mod P).
+constexpr size_t kDirectShifts = 9216;  // jumbo frames
 struct ShiftTables {
-    std::array<uint32_t, 256> low{};   // x^(8n),       n in [0, 256)
-    std::array<uint32_t, 256> high{};  // x^(8*256*n),  n in [0, 256)
+    std::array<uint32_t, kDirectShifts> direct{};  // x^(8n),       n in [0, 9216)
+    std::array<uint32_t, 256> low{};               // x^(8n),       n in [0, 256)
+    std::array<uint32_t, 256> high{};              // x^(8*256*n),  n in [0, 256)
     ShiftTables() {
+        for (size_t n = 0; n < kDirectShifts; ++n)
+            direct[n] = uint32_t(crc32_combine_gen(z_off_t(n)));
         for (unsigned n = 0; n < 256; ++n) {
-            low[n] = uint32_t(crc32_combine_gen(z_off_t(n)));
+            low[n] = direct[n];
             high[n] = uint32_t(crc32_combine_gen(z_off_t(n) * 256));
         }
     }
@@ -74,6 +79,7 @@ struct ShiftTables {
 const ShiftTables kShift;
 
 inline uint32_t x_pow_8n(size_t n) {
+    if (n < kDirectShifts) return kShift.direct[n];
     if (n >= 65536) return uint32_t(crc32_combine_gen(z_off_t(n)));
     return multiply(kShift.low[n & 255], kShift.high[n >> 8]);
 }
@@ -113,7 +119,6 @@ size_t masked_prefix(const uint8_t* frame, const Packet& p, uint8_t* out) {
 // correction costs a few loads and one carry-less multiply, not a second CRC pass.
 constexpr size_t kIpv4Block = 20 + kUdpHeaderSize + kBthSize;  // IPv4 without options
 constexpr size_t kIpv6Block = 40 + kUdpHeaderSize + kBthSize;
-constexpr size_t kMaxCovered = 9216;  // jumbo frames; longer ones take the two-table path
 
 struct Correction {
     std::array<size_t, 8> positions;
@@ -124,8 +129,7 @@ struct Correction {
 struct IcrcTables {
     Correction v4{{1, 8, 10, 11, 20 + 6, 20 + 7, 20 + 8 + 4, 0}, 7, {}};
     Correction v6{{0, 1, 2, 3, 7, 40 + 6, 40 + 7, 40 + 8 + 4}, 8, {}};
-    std::array<uint32_t, kMaxCovered> x_pow{};  // x^(8n) mod P
-    uint32_t after_lrh;                         // register after eight 0xff bytes
+    uint32_t after_lrh;  // register after eight 0xff bytes
 
     static void fill(Correction& c, size_t block) {
         for (size_t k = 0; k < c.count; ++k) {
@@ -137,7 +141,6 @@ struct IcrcTables {
     IcrcTables() {
         fill(v4, kIpv4Block);
         fill(v6, kIpv6Block);
-        for (size_t n = 0; n < kMaxCovered; ++n) x_pow[n] = uint32_t(crc32_combine_gen(z_off_t(n)));
         uint8_t ones[8];
         std::memset(ones, 0xff, sizeof ones);
         after_lrh = crc32_gzip_refl(0, ones, sizeof ones);
@@ -150,9 +153,7 @@ inline uint32_t corrected(const uint8_t* ip, size_t covered, size_t block, const
     const uint32_t wire = crc32_gzip_refl(kTables.after_lrh, ip, covered);
     uint32_t d = c.table[0][uint8_t(~ip[c.positions[0]] & first_mask)];
     for (size_t k = 1; k < c.count; ++k) d ^= c.table[k][uint8_t(~ip[c.positions[k]])];
-    const size_t after = covered - block;
-    const uint32_t shift = after < kMaxCovered ? kTables.x_pow[after] : x_pow_8n(after);
-    return wire ^ multiply(d, shift);
+    return wire ^ multiply(d, x_pow_8n(covered - block));
 }
 
 uint32_t compute(const uint8_t* frame, const Packet& p) {
