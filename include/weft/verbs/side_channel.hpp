@@ -1,0 +1,47 @@
+// The TCP connection over which weft-verbs' two sides exchange session messages
+// (session.hpp) before, and after, the RDMA traffic. Every wait has a deadline: the
+// client retries its connect until the server is up or the deadline passes, and a peer
+// that goes quiet makes receive() fail instead of hanging.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "weft/verbs/session.hpp"
+
+namespace weft::verbs {
+
+using Clock = std::chrono::steady_clock;
+
+class SideChannel {
+  public:
+    // Listens on `bind_address:port` ("" binds every address) and accepts one peer.
+    static SideChannel accept_one(const std::string& bind_address, uint16_t port,
+                                  Clock::time_point deadline);
+    // Connects to `host:port`, retrying every 200 ms until the deadline.
+    static SideChannel connect_to(const std::string& host, uint16_t port,
+                                  Clock::time_point deadline);
+
+    SideChannel(SideChannel&& o) noexcept : fd_(o.fd_), peer_(std::move(o.peer_)) { o.fd_ = -1; }
+    SideChannel& operator=(SideChannel&&) = delete;
+    ~SideChannel();
+
+    void send(const std::vector<uint8_t>& body);
+    // Receives and decodes one message; an abort from the peer, a closed connection, a
+    // malformed message or the deadline all throw VerbsError with the reason.
+    Message receive(Clock::time_point deadline);
+    // True when a message (or the peer's close) is waiting: lets a busy RDMA loop notice
+    // that the peer gave up without blocking on the socket.
+    bool readable() const;
+    const std::string& peer() const { return peer_; }  // "address:port"
+
+  private:
+    SideChannel(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+    void read_exact(uint8_t* p, size_t n, Clock::time_point deadline);
+    int fd_;
+    std::string peer_;
+};
+
+}  // namespace weft::verbs
