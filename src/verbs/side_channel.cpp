@@ -171,12 +171,18 @@ void SideChannel::read_exact(uint8_t* p, size_t n, Clock::time_point deadline) {
     }
 }
 
-bool SideChannel::readable() const {
+void SideChannel::check_peer(Clock::time_point deadline) {
+    if (pending_) return;
     pollfd pfd{fd_, POLLIN, 0};
-    return poll(&pfd, 1, 0) > 0;
+    if (poll(&pfd, 1, 0) > 0) pending_ = receive(deadline);
 }
 
 Message SideChannel::receive(Clock::time_point deadline) {
+    if (pending_) {
+        Message m = std::move(*pending_);
+        pending_.reset();
+        return m;
+    }
     uint8_t len[4];
     read_exact(len, 4, deadline);
     uint32_t n = roce::load_be32(len);

@@ -123,7 +123,7 @@ class Poller {
         if (++idle_ % 256 == 0) {
             if (Clock::now() > deadline_)
                 throw VerbsError("traffic did not finish before the run timeout (--timeout)");
-            if (channel_.readable()) channel_.receive(deadline_);  // throws on abort/close
+            channel_.check_peer(deadline_);  // throws when the peer gave up
         }
     }
 

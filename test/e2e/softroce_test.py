@@ -1,38 +1,35 @@
 #!/usr/bin/python3
 """End to end against real SoftRoCE: two qemu guests running Debian's kernel with rdma_rxe
-(scripts/softroce/run pingpong) run weftctl devices, ibv_rc_pingpong, ib_write_bw and
-ib_read_bw; the host captures the RoCEv2 on the bridge. Checks: every program succeeds;
-weftctl devices lists rxe0 with the guest's RoCE v2 GID; weftctl analyze of the capture
-agrees per QP with tshark, verifies every ICRC, and its packet total equals the sum of
-the two guests' rxe sent_pkts counters.
-usage: softroce_test.py SOURCE_DIR BUILD_DIR OUTDIR"""
+(scripts/softroce/run all) run weftctl devices, ibv_rc_pingpong, ib_write_bw, ib_read_bw
+and weft-verbs' gradient and inference patterns; the host captures the RoCEv2 on the
+bridge. With --loss the bridge drops a share of the frames towards g1 after the capture
+point, so NAKs and retransmissions are real.
+
+Checks: every program succeeds and both weft-verbs sides agree on what moved; weftctl
+devices lists rxe0 with the guest's RoCE v2 GID; weftctl analyze of the capture agrees
+per QP with tshark and verifies every ICRC; per direction, the captured packets equal the
+sender's rxe sent_pkts, and (less the frames the bridge dropped) the receiver's rcvd_pkts.
+usage: softroce_test.py SOURCE_DIR BUILD_DIR OUTDIR [run options, e.g. --loss 5 --scale small]"""
 import json
 import os
+import re
 import subprocess
 import sys
 
 SRC, BUILD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+RUN_OPTIONS = sys.argv[4:]
+LOSSY = "--loss" in RUN_OPTIONS
 sys.path.insert(0, os.path.join(SRC, "test", "oracle"))
 import tshark_oracle  # noqa: E402
 
 passed = failed = 0
+GUESTS = {"g1": "10.99.0.1", "g2": "10.99.0.2"}
 
 
 def check(name, cond, detail=""):
     global passed, failed
     passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
     print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {detail}"))
-
-
-env = dict(os.environ, WEFT_BUILD=BUILD)
-r = subprocess.run([os.path.join(SRC, "scripts", "softroce", "run"), "pingpong", OUT], env=env,
-                   capture_output=True, text=True, timeout=900)
-print(r.stdout[-2000:], r.stderr[-2000:])
-check("both guests ran every program", r.returncode == 0, f"rc={r.returncode}")
-netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-check("no network namespace left behind", "weftrxe" not in netns, netns)
-qemu = subprocess.run(["pgrep", "-f", "qemu-system-x86_64 -name g[12] "], capture_output=True, text=True).stdout
-check("no qemu left behind", qemu.strip() == "", qemu)
 
 
 def read(path):
@@ -43,8 +40,27 @@ def read(path):
         return ""
 
 
+def counters(guest):
+    out = {}
+    for line in read(os.path.join(OUT, guest, "hw_counters.txt")).splitlines():
+        k, _, v = line.partition(" ")
+        if v.strip().isdigit():
+            out[k] = int(v)
+    return out
+
+
+env = dict(os.environ, WEFT_BUILD=BUILD)
+r = subprocess.run([os.path.join(SRC, "scripts", "softroce", "run"), "all", *RUN_OPTIONS, OUT],
+                   env=env, capture_output=True, text=True, timeout=900)
+print(r.stdout[-2000:], r.stderr[-2000:])
+check("both guests ran every program", r.returncode == 0, f"rc={r.returncode}")
+netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+check("no network namespace left behind", "weftrxe" not in netns, netns)
+qemu = subprocess.run(["pgrep", "-f", "qemu-system-x86_64 -name g[12] "], capture_output=True, text=True).stdout
+check("no qemu left behind", qemu.strip() == "", qemu)
+
 weftctl = os.path.join(BUILD, "tools", "weftctl")
-for guest, ip in (("g1", "10.99.0.1"), ("g2", "10.99.0.2")):
+for guest, ip in GUESTS.items():
     try:
         doc = json.loads(read(os.path.join(OUT, guest, "devices.txt")))
         gids = [g for d in doc["devices"] if d["name"] == "rxe0" for p in d["ports"] for g in p["gids"]]
@@ -54,30 +70,75 @@ for guest, ip in (("g1", "10.99.0.1"), ("g2", "10.99.0.2")):
     check(f"{guest}: weftctl devices lists rxe0 with RoCE v2 GID {ip}", ok)
 check("ibv_rc_pingpong completed", "iters in" in read(os.path.join(OUT, "g2", "pingpong.txt")))
 for t in ("write_bw", "read_bw"):
-    check(f"ib_{t} completed", " 65536 " in read(os.path.join(OUT, "g2", f"{t}.txt")))
+    check(f"ib_{t} completed", re.search(r"^\s*\d+\s+\d+\s", read(os.path.join(OUT, "g2", f"{t}.txt")), re.M))
+
+# weft-verbs: both sides' reports, and the client's latency figures
+for pattern in ("gradient", "inference"):
+    reports = {}
+    for guest in GUESTS:
+        try:
+            reports[guest] = json.loads(read(os.path.join(OUT, guest, f"verbs_{pattern}.txt")))
+        except ValueError:
+            reports[guest] = {}
+    client, server = reports["g2"], reports["g1"]
+    check(f"weft-verbs {pattern}: both sides ok", client.get("ok") and server.get("ok"),
+          f"client={client.get('problems', client.get('error'))} server={server.get('problems', server.get('error'))}")
+    if not (client.get("ok") and server.get("ok")):
+        continue
+    check(f"weft-verbs {pattern}: what one side sent the other received",
+          client["local"]["operations_sent"] == server["local"]["operations_received"] > 0
+          and client["local"]["bytes_sent"] == server["local"]["bytes_received"]
+          and server["local"]["operations_sent"] == client["local"]["operations_received"] > 0)
+    ops = {o["name"]: o for o in client["operations"]}
+    timed = "rdma_write_imm" if pattern == "gradient" else "request"
+    lat = ops.get(timed, {}).get("latency_us", {})
+    check(f"weft-verbs {pattern}: {timed} latency p50 <= p99 <= p99.9 reported",
+          0 < lat.get("p50", 0) <= lat.get("p99", 0) <= lat.get("p99.9", 0), lat)
+    plan = client["plan"]
+    if pattern == "gradient":
+        want = plan["iterations"] * plan["qps"]
+        check(f"weft-verbs gradient: {want} writes of {plan['message_bytes']} B each way",
+              ops["rdma_write_imm"]["count"] == want
+              and ops["rdma_write_imm"]["bytes"] == want * plan["message_bytes"])
+    else:
+        reads = -(-plan["iterations"] // plan["read_every"])
+        check(f"weft-verbs inference: {plan['iterations']} requests and {reads} READs",
+              ops["request"]["count"] == plan["iterations"] and ops["rdma_read"]["count"] == reads)
 
 capture = os.path.join(OUT, "capture.pcap")
-if os.path.exists(capture):
+if not os.path.exists(capture):
+    check("capture exists", False)
+else:
     check("weftctl analyze agrees with tshark per QP", tshark_oracle.compare(weftctl, capture))
     doc = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
                                     capture_output=True, text=True, check=True).stdout)
     t = doc["totals"]
     check("every ICRC verified and valid", t["icrc_checked"] == t["roce_packets"] > 0 and t["icrc_errors"] == 0)
-    sent = 0
-    for guest in ("g1", "g2"):
-        for line in read(os.path.join(OUT, guest, "hw_counters.txt")).splitlines():
-            k, _, v = line.partition(" ")
-            if k == "sent_pkts":
-                sent += int(v)
-    check(f"packets captured ({t['roce_packets']}) == rxe sent_pkts of both guests ({sent})",
-          t["roce_packets"] == sent)
-    ops = set(o for f in doc["flows"] for o in f["opcodes"])
-    for o in ("RC_SEND_FIRST", "RC_RDMA_WRITE_FIRST", "RC_RDMA_READ_REQUEST",
-              "RC_RDMA_READ_RESPONSE_LAST", "RC_ACKNOWLEDGE"):
-        check(f"saw {o}", o in ops)
+    dropped = 0
+    if LOSSY:
+        m = re.search(r"counter packets (\d+)", read(os.path.join(OUT, "loss.txt")))
+        dropped = int(m.group(1)) if m else -1
+        check(f"the bridge dropped frames towards g1 ({dropped})", dropped > 0)
+    rxe = {g: counters(g) for g in GUESTS}
+    for sender, receiver in (("g1", "g2"), ("g2", "g1")):
+        captured = sum(f["packets"] for f in doc["flows"] if f["src"] == GUESTS[sender])
+        sent = rxe[sender].get("sent_pkts", -1)
+        check(f"{sender}->{receiver}: packets captured ({captured}) == {sender} rxe sent_pkts ({sent})",
+              captured == sent)
+        lost = dropped if receiver == "g1" else 0
+        rcvd = rxe[receiver].get("rcvd_pkts", -1)
+        check(f"{sender}->{receiver}: captured - dropped ({captured - lost}) == {receiver} rxe rcvd_pkts ({rcvd})",
+              captured - lost == rcvd)
+    opcodes = set(o for f in doc["flows"] for o in f["opcodes"])
+    for o in ("RC_SEND_ONLY", "RC_SEND_FIRST", "RC_RDMA_WRITE_FIRST", "RC_RDMA_WRITE_LAST_WITH_IMMEDIATE",
+              "RC_RDMA_READ_REQUEST", "RC_RDMA_READ_RESPONSE_LAST", "RC_ACKNOWLEDGE"):
+        check(f"saw {o}", o in opcodes)
     check("every RC flow paired with its reverse direction", all(f["reverse"] for f in doc["flows"]))
-else:
-    check("capture exists", False)
+    if LOSSY:
+        naks = sum(sum(f["naks"].values()) for f in doc["flows"])
+        dups = sum(f["psn"]["duplicates"] for f in doc["flows"])
+        check(f"loss shows as NAKs or retransmissions in the analysis (naks {naks}, duplicates {dups})",
+              naks + dups > 0)
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

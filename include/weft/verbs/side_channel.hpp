@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ class SideChannel {
     static SideChannel connect_to(const std::string& host, uint16_t port,
                                   Clock::time_point deadline);
 
-    SideChannel(SideChannel&& o) noexcept : fd_(o.fd_), peer_(std::move(o.peer_)) { o.fd_ = -1; }
+    SideChannel(SideChannel&& o) noexcept
+        : fd_(o.fd_), peer_(std::move(o.peer_)), pending_(std::move(o.pending_)) {
+        o.fd_ = -1;
+    }
     SideChannel& operator=(SideChannel&&) = delete;
     ~SideChannel();
 
@@ -32,9 +36,11 @@ class SideChannel {
     // Receives and decodes one message; an abort from the peer, a closed connection, a
     // malformed message or the deadline all throw VerbsError with the reason.
     Message receive(Clock::time_point deadline);
-    // True when a message (or the peer's close) is waiting: lets a busy RDMA loop notice
-    // that the peer gave up without blocking on the socket.
-    bool readable() const;
+    // For a busy RDMA loop: when a message (or the peer's close) is waiting, reads it
+    // without blocking on an idle socket, so a peer that gave up is noticed at once
+    // (abort and close throw as in receive()). Any other message is kept for the next
+    // receive(): a peer that finished first may already have sent its outcome.
+    void check_peer(Clock::time_point deadline);
     const std::string& peer() const { return peer_; }  // "address:port"
 
   private:
@@ -42,6 +48,7 @@ class SideChannel {
     void read_exact(uint8_t* p, size_t n, Clock::time_point deadline);
     int fd_;
     std::string peer_;
+    std::optional<Message> pending_;
 };
 
 }  // namespace weft::verbs
