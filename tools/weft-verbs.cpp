@@ -31,6 +31,9 @@ void add_common(CLI::App* cmd, Common& c) {
     cmd->add_option("--timeout", c.run_timeout, "seconds the traffic may take in all")
         ->default_val(120);
     cmd->add_flag("--json", c.json, "print the report as JSON (schema weft.verbs/1)");
+    cmd->add_flag("--wrong-rkey", c.options.wrong_rkey,
+                  "use a wrong rkey for this side's RDMA WRITEs/READs (provokes "
+                  "remote-access-error NAKs; for testing monitors and the failure path)");
 }
 
 int finish(const Common& c, const weft::verbs::SessionReport& r) {

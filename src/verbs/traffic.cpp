@@ -109,11 +109,7 @@ class Poller {
         int n = ibv_poll_cq(ctx_.cq(), 16, wc);
         if (n < 0) throw VerbsError("ibv_poll_cq failed");
         for (int i = 0; i < n; ++i) {
-            if (wc[i].status != IBV_WC_SUCCESS)
-                throw VerbsError(fmt::format(
-                    "completion error on QP 0x{:06x} for {}: {} (status {}, vendor error 0x{:x})",
-                    wc[i].qp_num, work_name(work_of(wc[i].wr_id)), ibv_wc_status_str(wc[i].status),
-                    int(wc[i].status), wc[i].vendor_err));
+            if (wc[i].status != IBV_WC_SUCCESS) fail(wc[i]);
             on_completion(wc[i]);
         }
         if (n > 0) return;
@@ -128,6 +124,23 @@ class Poller {
     }
 
   private:
+    [[noreturn]] void fail(const ibv_wc& wc) {
+        std::string what = fmt::format(
+            "completion error on QP 0x{:06x} for {}: {} (status {}, vendor error 0x{:x})",
+            wc.qp_num, work_name(work_of(wc.wr_id)), ibv_wc_status_str(wc.status), int(wc.status),
+            wc.vendor_err);
+        if (wc.status == IBV_WC_WR_FLUSH_ERR) {
+            // A flush only says the QP is in error; the cause is usually the peer's, and
+            // the peer says so over the side channel. Wait briefly for its reason.
+            try {
+                channel_.receive(Clock::now() + std::chrono::seconds(2));
+            } catch (const VerbsError& e) {
+                throw VerbsError(fmt::format("{}; {}", what, e.what()));
+            }
+        }
+        throw VerbsError(what);
+    }
+
     RdmaContext& ctx_;
     SideChannel& channel_;
     Clock::time_point deadline_;
@@ -441,8 +454,9 @@ void run_inference_server(Resources& res, const SessionPlan& p, Poller& poller,
 
 // --- the session around the pattern ------------------------------------------------
 
-void run_traffic(Resources& res, const SessionPlan& plan, const Endpoint& peer, bool server,
+void run_traffic(Resources& res, const SessionPlan& plan, Endpoint peer, bool server,
                  SideChannel& channel, const SessionOptions& o, SessionReport& rep) {
+    if (o.wrong_rkey) peer.rkey ^= 0x00a5a500;  // the key index bits, not just the tag
     rep.mtu = std::min({plan.mtu, res.ctx.port_mtu_bytes(), peer.mtu});
     for (size_t i = 0; i < res.qps.size(); ++i) res.qps[i]->connect(peer.qps[i], peer.gid, rep.mtu);
 

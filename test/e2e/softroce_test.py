@@ -105,6 +105,17 @@ for pattern in ("gradient", "inference"):
         check(f"weft-verbs inference: {plan['iterations']} requests and {reads} READs",
               ops["request"]["count"] == plan["iterations"] and ops["rdma_read"]["count"] == reads)
 
+# a wrong rkey: the client must fail naming rxe's status, the server must fail too
+try:
+    bad = json.loads(read(os.path.join(OUT, "g2", "verbs_bad_rkey.txt")))
+except ValueError:
+    bad = {}
+check("weft-verbs --wrong-rkey fails with 'remote access error'",
+      bad.get("ok") is False and "remote access error" in bad.get("error", ""), bad)
+server_error = read(os.path.join(OUT, "g1", "verbs_bad_rkey.err"))
+check("weft-verbs server fails and names the client's reason",
+      "weft-verbs server:" in server_error and "remote access error" in server_error, server_error)
+
 capture = os.path.join(OUT, "capture.pcap")
 if not os.path.exists(capture):
     check("capture exists", False)
@@ -134,6 +145,8 @@ else:
               "RC_RDMA_READ_REQUEST", "RC_RDMA_READ_RESPONSE_LAST", "RC_ACKNOWLEDGE"):
         check(f"saw {o}", o in opcodes)
     check("every RC flow paired with its reverse direction", all(f["reverse"] for f in doc["flows"]))
+    access_naks = sum(f["naks"].get("remote_access_error", 0) for f in doc["flows"])
+    check(f"the wrong rkey shows as remote-access-error NAKs ({access_naks})", access_naks > 0)
     if LOSSY:
         naks = sum(sum(f["naks"].values()) for f in doc["flows"])
         dups = sum(f["psn"]["duplicates"] for f in doc["flows"])

@@ -79,9 +79,10 @@ void expect_agrees_with_rxe(const FixtureView& v) {
     const char *g1 = "10.99.0.1", *g2 = "10.99.0.2";
     EXPECT_EQ(v.from(g1), v.g1.at("sent_pkts"));
     EXPECT_EQ(v.from(g2), v.g2.at("sent_pkts"));
-    EXPECT_EQ(v.from(g1), v.g2.at("rcvd_pkts"));             // nothing dropped towards g2
+    EXPECT_EQ(v.from(g1), v.g2.at("rcvd_pkts"));              // nothing dropped towards g2
     EXPECT_EQ(v.from(g2) - v.dropped, v.g1.at("rcvd_pkts"));  // the bridge's drops towards g1
-    for (const auto& f : v.result.flows) EXPECT_TRUE(f.reverse) << f.src.to_string() << " QP " << f.dest_qp;
+    for (const auto& f : v.result.flows)
+        EXPECT_TRUE(f.reverse) << f.src.to_string() << " QP " << f.dest_qp;
     // every kind of traffic the run made
     using namespace roce::opcode;
     for (uint8_t op : {kRcSendFirst, kRcSendLast, kRcSendOnly, kRcWriteFirst, kRcWriteMiddle,

@@ -291,7 +291,8 @@ std::string receive_error(std::vector<uint8_t> bytes, bool stay_silent) {
     std::thread peer(raw_peer, port, bytes, stay_silent);
     std::string what;
     try {
-        SideChannel s = SideChannel::accept_one("127.0.0.1", port, Clock::now() + std::chrono::seconds(5));
+        SideChannel s =
+            SideChannel::accept_one("127.0.0.1", port, Clock::now() + std::chrono::seconds(5));
         s.receive(Clock::now() + std::chrono::milliseconds(300));
     } catch (const VerbsError& e) {
         what = e.what();

@@ -54,6 +54,10 @@ struct SessionOptions {
     uint16_t tcp_port = 18515;
     std::chrono::seconds connect_timeout{60};  // side channel: connect / accept
     std::chrono::seconds run_timeout{120};     // from the first post to the last completion
+    // Use a wrong rkey for this side's RDMA WRITEs and READs: the peer answers with
+    // remote-access-error NAKs and the session fails with that status. For testing what
+    // monitors and detectors make of rkey guessing, and the failure path itself.
+    bool wrong_rkey = false;
 };
 
 // Each throws VerbsError when the session cannot run at all (no device, no peer, a
