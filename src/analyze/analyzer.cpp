@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "weft/capture/pcap_file.hpp"
-#include "weft/roce/icrc.hpp"
+#include "weft/flow/account.hpp"
 
 namespace weft::analyze {
 
@@ -23,29 +23,16 @@ Result analyze_file(const std::string& path, const Options& options) {
     capture::Record rec;
     roce::Packet pkt;
     while (reader.next(rec)) {
-        ++t.frames;
-        t.bytes += rec.wire_length;
         if (rec.data.size() < rec.wire_length) {
             // Cut by the capture's snap length: headers may be intact but the ICRC is
             // gone, so the packet can be neither verified nor counted as malformed.
+            ++t.frames;
+            t.bytes += rec.wire_length;
             ++t.truncated_records;
             continue;
         }
-        roce::Verdict v = roce::parse(rec.data, pkt);
-        ++t.verdicts[size_t(v)];
-        if (v == roce::Verdict::NotRoce) {
-            ++t.not_roce;
-        } else if (v == roce::Verdict::Ok) {
-            ++t.roce_packets;
-            t.roce_bytes += rec.wire_length;
-            bool icrc_ok = true;
-            if (options.verify_icrc) {
-                ++t.icrc_checked;
-                icrc_ok = roce::icrc_valid(pkt);
-                if (!icrc_ok) ++t.icrc_errors;
-            }
-            table.touch(pkt, rec.wire_length, rec.timestamp_ns, icrc_ok);
-        }
+        flow::account_frame(rec.data, rec.wire_length, rec.timestamp_ns, options.verify_icrc, t,
+                            table, pkt);
         if (options.on_progress && (t.frames & 0x3fff) == 0) {
             auto now = Clock::now();
             if (now >= next_report) {

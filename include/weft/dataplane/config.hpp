@@ -1,0 +1,62 @@
+// weftd's configuration: a TOML file and command-line flags, checked as a whole before
+// anything starts. Every problem is reported on its own line, in words an operator can
+// act on; nothing here touches DPDK, so `weftd --check-config` works on any machine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weft::dataplane {
+
+enum class Mode { passive, inline_ };
+enum class PortRole { host, fabric, mirror };
+
+std::string_view to_string(Mode m);
+std::string_view to_string(PortRole r);
+
+struct PortConfig {
+    std::string name;  // the operator's name for it ("host", "uplink0")
+    PortRole role = PortRole::mirror;
+    std::string device;  // a PCI address (0000:3b:00.0) or a vdev name (net_af_packet0)
+    std::string args;    // vdev arguments ("iface=eth1,qpairs=2"); "" for PCI
+    bool is_pci() const;
+    std::string driver() const;  // "net_af_packet", ..., or "pci"
+};
+
+struct Config {
+    Mode mode = Mode::passive;
+    uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
+    std::vector<PortConfig> ports;
+    // EAL
+    std::string file_prefix;        // "" = weftd-<pid>
+    std::optional<bool> hugepages;  // unset: use them when some are free
+    uint32_t memory_mb = 512;       // without hugepages
+    uint32_t mbufs_per_port = 8192;
+    // flows
+    uint32_t max_flows = 1u << 20;  // across all workers
+    uint32_t idle_timeout_s = 60;   // 0: flows never expire
+    // firewall
+    bool drop_bad_icrc = false;
+    // offline / passive helpers
+    bool exit_on_eof = false;
+    std::string dump_flows;  // write the flows (weft.flows/1) here on exit
+    std::string source;      // where this came from, for messages
+};
+
+// Vdev drivers weftd knows how to run; anything else is refused by name.
+const std::vector<std::string>& known_vdev_drivers();
+
+// Parses a TOML file into `out` (fields absent from the file keep their value). Returns
+// the problems found (empty: fine).
+std::vector<std::string> load_config_file(const std::string& path, Config& out);
+// Parses "ROLE:DEVICE[,ARGS]" (the --port flag); nullopt and `error` on failure.
+std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
+                                          std::string& error);
+// Checks the whole plan: roles against the mode, names, drivers, counts, limits.
+std::vector<std::string> validate(const Config& c);
+// A few lines saying what this configuration will do.
+std::string describe(const Config& c);
+
+}  // namespace weft::dataplane

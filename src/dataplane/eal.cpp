@@ -1,0 +1,68 @@
+#include "weft/dataplane/eal.hpp"
+
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace weft::dataplane {
+
+namespace {
+
+bool free_hugepages() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    long value = 0;
+    while (in >> key >> value) {
+        if (key == "HugePages_Free:") return value > 0;
+        in.ignore(256, '\n');
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
+    std::vector<std::string> a = {"weftd"};
+    std::string lcores = std::to_string(p.main_lcore);
+    for (unsigned w : p.worker_lcores) lcores += "," + std::to_string(w);
+    a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(p.main_lcore)});
+    a.insert(a.end(), {"--file-prefix",
+                       c.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.file_prefix});
+    if (c.hugepages.value_or(free_hugepages())) {
+        a.push_back("--huge-unlink");
+    } else {
+        a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.memory_mb)});
+    }
+    bool any_pci = false;
+    for (const PortConfig& port : c.ports) {
+        if (port.is_pci()) {
+            a.insert(a.end(), {"-a", port.device});
+            any_pci = true;
+        } else {
+            a.insert(a.end(),
+                     {"--vdev", port.args.empty() ? port.device : port.device + "," + port.args});
+        }
+    }
+    if (!any_pci) a.push_back("--no-pci");
+    // DPDK logs to stderr; keep it to warnings so weftd's own messages stay readable
+    a.insert(a.end(), {"--log-level", "*:warning"});
+    return a;
+}
+
+Eal::Eal(const Config& c, const Plan& p) {
+    std::vector<std::string> args = eal_arguments(c, p);
+    std::vector<char*> argv;
+    for (std::string& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    if (rte_eal_init(int(args.size()), argv.data()) < 0)
+        throw DataplaneError(fmt::format("DPDK EAL did not start: {}", rte_strerror(rte_errno)));
+}
+
+Eal::~Eal() {
+    rte_eal_cleanup();
+}
+
+}  // namespace weft::dataplane

@@ -1,0 +1,165 @@
+#include "weft/dataplane/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
+
+#include "weft/dataplane/eal.hpp"
+#include "weft/flow/account.hpp"
+#include "weft/flow/hash.hpp"
+
+namespace weft::dataplane {
+
+namespace {
+
+uint64_t tsc_ns() {
+    static const double ns_per_cycle = 1e9 / double(rte_get_tsc_hz());
+    return uint64_t(double(rte_get_tsc_cycles()) * ns_per_cycle);
+}
+
+// ECMP over the fabric ports: the RoCEv2 5-tuple (protocol and destination port are
+// fixed), so one QP keeps one path, as a switch's ECMP would keep it.
+uint64_t ecmp_hash(const roce::Packet& p) {
+    uint64_t a = 0, b = 0;
+    for (size_t i = 0; i < 8; ++i) {
+        a = a << 8 | p.src.bytes[8 + i];
+        b = b << 8 | p.dst.bytes[8 + i];
+    }
+    return flow::hash_combine(uint64_t(p.src_port) << 16 | p.dst_port, a, b);
+}
+
+}  // namespace
+
+flow::TableConfig worker_table_config(const Config& c) {
+    flow::TableConfig t;
+    t.max_flows = std::max<uint32_t>(1, c.max_flows / c.workers);
+    t.idle_timeout_ns = uint64_t(c.idle_timeout_s) * 1'000'000'000ull;  // 0: never
+    return t;
+}
+
+Worker::Worker(unsigned index, const Config& c, const PortSet& ports)
+    : index_(index),
+      ports_(ports),
+      passive_(c.mode == Mode::passive),
+      drop_bad_icrc_(c.drop_bad_icrc),
+      idle_timeout_ns_(uint64_t(c.idle_timeout_s) * 1'000'000'000ull),
+      table_(worker_table_config(c)) {
+    if (ports.ports().size() > kMaxPorts)
+        throw DataplaneError("weftd runs at most " + std::to_string(kMaxPorts) + " ports");
+    for (const Port& p : ports.ports()) {
+        TxQueue q;
+        q.port_id = p.id;
+        tx_.push_back(q);
+        // RX timestamps have no unit in DPDK; net_pcap gives the capture's in microseconds
+        timestamp_scale_.push_back(p.config.driver() == "net_pcap" ? 1000 : 1);
+    }
+    timestamp_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+    int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+    timestamp_flag_ = bit >= 0 ? 1ull << bit : 0;
+    if (bit < 0) timestamp_offset_ = -1;
+}
+
+void Worker::enqueue(uint16_t port_index, rte_mbuf* m) {
+    TxQueue& q = tx_[port_index];
+    q.mbufs[q.n++] = m;
+    if (q.n == q.mbufs.size()) drain(port_index);
+}
+
+void Worker::drain(uint16_t port_index) {
+    TxQueue& q = tx_[port_index];
+    if (q.n == 0) return;
+    uint16_t sent = rte_eth_tx_burst(q.port_id, uint16_t(index_), q.mbufs.data(), q.n);
+    // one retry for a queue that was momentarily full, then count and free the rest
+    if (sent < q.n)
+        sent += rte_eth_tx_burst(q.port_id, uint16_t(index_), q.mbufs.data() + sent, q.n - sent);
+    stats_.tx_packets[port_index] += sent;
+    if (sent < q.n) {
+        stats_.dropped_tx_full += q.n - sent;
+        rte_pktmbuf_free_bulk(q.mbufs.data() + sent, q.n - sent);
+    }
+    q.n = 0;
+}
+
+void Worker::flush() {
+    for (uint16_t i = 0; i < tx_.size(); ++i) drain(i);
+}
+
+void Worker::process(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
+    const uint64_t now = tsc_ns();
+    const int host = ports_.host();
+    const std::vector<uint16_t>& fabric = ports_.fabric();
+    std::array<rte_mbuf*, kBurst> to_free;
+    uint16_t nfree = 0;
+    stats_.rx_packets[port_index] += n;
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        uint64_t ts = now;
+        if (timestamp_offset_ >= 0 && (m->ol_flags & timestamp_flag_))
+            ts = *RTE_MBUF_DYNFIELD(m, timestamp_offset_, uint64_t*) * timestamp_scale_[port_index];
+        latest_ns_ = std::max(latest_ns_, ts);
+        // Only the first segment is parsed: a frame that does not fit one mbuf is cut
+        // short here and counted as truncated by the parser, never read past.
+        std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+        flow::FrameOutcome out =
+            flow::account_frame(frame, m->pkt_len, ts, true, stats_.totals, table_, pkt_);
+        if (passive_) {
+            to_free[nfree++] = m;
+            continue;
+        }
+        if (out.verdict != roce::Verdict::Ok && out.verdict != roce::Verdict::NotRoce) {
+            ++stats_.dropped_malformed;
+            to_free[nfree++] = m;
+            continue;
+        }
+        if (out.verdict == roce::Verdict::Ok && !out.icrc_ok && drop_bad_icrc_) {
+            ++stats_.dropped_bad_icrc;
+            to_free[nfree++] = m;
+            continue;
+        }
+        uint16_t dest;
+        if (int(port_index) == host) {
+            dest = out.verdict == roce::Verdict::Ok ? fabric[ecmp_hash(pkt_) % fabric.size()]
+                                                    : fabric[0];
+        } else {
+            dest = uint16_t(host);
+        }
+        ++(out.verdict == roce::Verdict::Ok ? stats_.forwarded_roce : stats_.forwarded_other);
+        enqueue(dest, m);
+    }
+    if (nfree) rte_pktmbuf_free_bulk(to_free.data(), nfree);
+    received_.store(stats_.totals.frames, std::memory_order_relaxed);
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+    std::array<rte_mbuf*, kBurst> burst;
+    const auto& ports = ports_.ports();
+    uint64_t next_eviction = tsc_ns() + 1'000'000'000ull;
+    while (!stop.load(std::memory_order_relaxed)) {
+        bool idle = true;
+        for (uint16_t pi = 0; pi < ports.size(); ++pi) {
+            if (index_ >= ports[pi].rx_queues) continue;
+            uint16_t n = rte_eth_rx_burst(ports[pi].id, uint16_t(index_), burst.data(), kBurst);
+            if (n) {
+                idle = false;
+                process(pi, burst.data(), n);
+            }
+        }
+        if (!passive_) flush();
+        if (idle && idle_timeout_ns_) {
+            // Idle flows go when there is time for it, a bounded scan at a time. Flow
+            // times are the packets' (a capture's own clock for a pcap port), so "now" is
+            // the latest packet time seen, never the wall clock.
+            uint64_t now = tsc_ns();
+            if (now >= next_eviction) {
+                table_.evict_idle(latest_ns_, 4096);
+                next_eviction = now + 1'000'000'000ull;
+            }
+        }
+    }
+    flush();
+}
+
+}  // namespace weft::dataplane

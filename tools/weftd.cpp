@@ -1,0 +1,140 @@
+// weftd: Weft's DPDK data plane. Argument parsing and wiring only; the dataplane module
+// does the work.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include "weft/dataplane/config.hpp"
+#include "weft/dataplane/instance.hpp"
+#include "weft/dataplane/placement.hpp"
+#include "weft/tools/cli.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+    g_stop = true;
+}
+
+constexpr int kExitConfig = 1;
+
+int report_errors(const std::vector<std::string>& errors) {
+    for (const std::string& e : errors) fmt::print(stderr, "weftd: {}\n", e);
+    return kExitConfig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace weft::dataplane;
+    CLI::App app{
+        "weftd: Weft's DPDK data plane for RoCEv2. Every frame is parsed, its ICRC checked\n"
+        "and its queue pair tracked; inline, RoCE from the host port leaves on a fabric port\n"
+        "chosen by ECMP, everything else passes untouched, and malformed RoCE is dropped and\n"
+        "counted. Passive, it only watches (mirror ports, or a capture file).\n\n"
+        "  weftd --passive --pcap trace.pcap --exit-on-eof --dump-flows flows.json\n"
+        "  weftd --inline --port host:net_af_packet0,iface=eth0 --port "
+        "fabric:net_af_packet1,iface=eth1\n"
+        "  weftd --config /etc/weft/weftd.toml --show-plan\n"
+        "  weftd --check-config /etc/weft/weftd.toml"};
+    std::string config_file, check_file, pcap, dump, prefix;
+    std::vector<std::string> port_flags;
+    bool passive = false, inline_mode = false, show_plan = false, exit_on_eof = false;
+    bool no_huge = false, drop_bad_icrc = false;
+    uint32_t workers = 0, memory_mb = 0;
+    app.add_option("-c,--config", config_file, "TOML configuration (see docs/WEFTD.md)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--check-config", check_file,
+                   "validate this configuration, explain the plan, and exit (0: valid)")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--show-plan", show_plan,
+                 "print the NUMA/lcore placement and EAL arguments, and exit");
+    auto* p_opt = app.add_flag("--passive", passive, "watch only (mirror ports or --pcap)");
+    app.add_flag("--inline", inline_mode, "bump in the wire: one host port, fabric ports")
+        ->excludes(p_opt);
+    app.add_option("--port", port_flags,
+                   "ROLE:DEVICE[,ARGS], ROLE one of host, fabric, mirror; DEVICE a PCI address or "
+                   "a vdev (net_af_packet0,iface=eth1); repeatable, added to the config's ports");
+    app.add_option("--pcap", pcap, "read this capture through net_pcap (implies --passive)")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--exit-on-eof", exit_on_eof, "stop when every capture file has been read");
+    app.add_option("--dump-flows", dump,
+                   "on exit, write the flows as JSON (schema weft.flows/1, as weftctl analyze "
+                   "--json) to this file ('-': stdout)");
+    app.add_option("-w,--workers", workers, "worker lcores (default 1, or the config's)");
+    app.add_option("--file-prefix", prefix, "DPDK runtime file prefix (default weftd-<pid>)");
+    app.add_flag("--no-huge", no_huge, "do not use hugepages even when some are free");
+    app.add_option("--memory-mb", memory_mb, "memory without hugepages (default 512)");
+    app.add_flag("--drop-bad-icrc", drop_bad_icrc, "inline: drop RoCE whose ICRC is wrong");
+    if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
+
+    Config c;
+    const std::string& file = check_file.empty() ? config_file : check_file;
+    if (!file.empty())
+        if (auto errors = load_config_file(file, c); !errors.empty()) return report_errors(errors);
+    if (passive || !pcap.empty()) c.mode = Mode::passive;
+    if (inline_mode) c.mode = Mode::inline_;
+    if (!pcap.empty()) {
+        PortConfig p;
+        p.name = "pcap";
+        p.role = PortRole::mirror;
+        p.device = "net_pcap0";
+        p.args = "rx_pcap=" + pcap;
+        c.ports.push_back(p);
+        // a capture is replayed as fast as it reads: keep every flow, as weftctl analyze does
+        if (file.empty()) c.idle_timeout_s = 0;
+    }
+    for (size_t i = 0; i < port_flags.size(); ++i) {
+        std::string error;
+        auto p = parse_port_flag(port_flags[i], c.ports.size(), error);
+        if (!p) return report_errors({error});
+        c.ports.push_back(*p);
+    }
+    if (workers) c.workers = workers;
+    if (!prefix.empty()) c.file_prefix = prefix;
+    if (no_huge) c.hugepages = false;
+    if (memory_mb) c.memory_mb = memory_mb;
+    if (drop_bad_icrc) c.drop_bad_icrc = true;
+    c.exit_on_eof = exit_on_eof;
+    c.dump_flows = dump;
+    if (auto errors = validate(c); !errors.empty()) return report_errors(errors);
+
+    Plan plan;
+    try {
+        plan = make_plan(c);
+    } catch (const PlanError& e) {
+        return report_errors({e.what()});
+    }
+    if (!check_file.empty() || show_plan) {
+        if (!check_file.empty()) fmt::print("{}: valid\n", check_file);
+        fmt::print("{}{}", describe(c), format(plan));
+        fmt::print("EAL: {}\n", fmt::join(eal_arguments(c, plan), " "));
+        return 0;
+    }
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    try {
+        Instance instance(c, plan);
+        fmt::print(stderr, "weftd: running, {} mode, {} port(s), {} worker(s)\n", to_string(c.mode),
+                   c.ports.size(), c.workers);
+        std::string why = instance.run(g_stop);
+        fmt::print(stderr, "weftd: {}\n{}", why, instance.format_counters());
+        if (!dump.empty()) {
+            std::string text = instance.flows_document().dump(2) + "\n";
+            if (dump == "-") {
+                std::cout << text;
+            } else {
+                std::ofstream out(dump);
+                out << text;
+                if (!out) return report_errors({"cannot write " + dump});
+            }
+        }
+    } catch (const std::exception& e) {
+        return report_errors({e.what()});
+    }
+    return 0;
+}
