@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
     app.add_flag("--no-huge", no_huge, "do not use hugepages even when some are free");
     app.add_option("--memory-mb", memory_mb, "memory without hugepages (default 512)");
     app.add_flag("--drop-bad-icrc", drop_bad_icrc, "inline: drop RoCE whose ICRC is wrong");
+    uint32_t idle_sleep_us = 0;
+    app.add_option(
+        "--idle-sleep-us", idle_sleep_us,
+        "sleep this long after ~1000 empty polls instead of busy-polling (0: busy-poll); "
+        "for hosts where weftd shares its cores");
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
 
     Config c;
@@ -99,6 +104,7 @@ int main(int argc, char** argv) {
     if (memory_mb) c.memory_mb = memory_mb;
     if (drop_bad_icrc) c.drop_bad_icrc = true;
     c.exit_on_eof = exit_on_eof;
+    if (idle_sleep_us) c.idle_sleep_us = idle_sleep_us;
     c.dump_flows = dump;
     if (auto errors = validate(c); !errors.empty()) return report_errors(errors);
 

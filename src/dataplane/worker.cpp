@@ -45,6 +45,7 @@ Worker::Worker(unsigned index, const Config& c, const PortSet& ports)
       passive_(c.mode == Mode::passive),
       drop_bad_icrc_(c.drop_bad_icrc),
       idle_timeout_ns_(uint64_t(c.idle_timeout_s) * 1'000'000'000ull),
+      idle_sleep_us_(c.idle_sleep_us),
       table_(worker_table_config(c)) {
     if (ports.ports().size() > kMaxPorts)
         throw DataplaneError("weftd runs at most " + std::to_string(kMaxPorts) + " ports");
@@ -137,7 +138,9 @@ void Worker::run(const std::atomic<bool>& stop) {
     std::array<rte_mbuf*, kBurst> burst;
     const auto& ports = ports_.ports();
     uint64_t next_eviction = tsc_ns() + 1'000'000'000ull;
+    uint32_t empty_polls = 0;
     while (!stop.load(std::memory_order_relaxed)) {
+        if (idle_sleep_us_ && empty_polls > 1024) rte_delay_us_sleep(idle_sleep_us_);
         bool idle = true;
         for (uint16_t pi = 0; pi < ports.size(); ++pi) {
             if (index_ >= ports[pi].rx_queues) continue;
@@ -148,6 +151,7 @@ void Worker::run(const std::atomic<bool>& stop) {
             }
         }
         if (!passive_) flush();
+        empty_polls = idle ? empty_polls + 1 : 0;
         if (idle && idle_timeout_ns_) {
             // Idle flows go when there is time for it, a bounded scan at a time. Flow
             // times are the packets' (a capture's own clock for a pcap port), so "now" is

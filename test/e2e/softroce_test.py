@@ -9,6 +9,8 @@ Checks: every program succeeds and both weft-verbs sides agree on what moved; we
 devices lists rxe0 with the guest's RoCE v2 GID; weftctl analyze of the capture agrees
 per QP with tshark and verifies every ICRC; per direction, the captured packets equal the
 sender's rxe sent_pkts, and (less the frames the bridge dropped) the receiver's rcvd_pkts.
+With --via-weftd the guests' taps are joined by weftd inline instead of the bridge, and
+weftd's own flow table must agree with rxe's counters and with the capture after it.
 usage: softroce_test.py SOURCE_DIR BUILD_DIR OUTDIR [run options, e.g. --loss 5 --scale small]"""
 import json
 import os
@@ -19,6 +21,7 @@ import sys
 SRC, BUILD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 RUN_OPTIONS = sys.argv[4:]
 LOSSY = "--loss" in RUN_OPTIONS
+VIA_WEFTD = "--via-weftd" in RUN_OPTIONS
 sys.path.insert(0, os.path.join(SRC, "test", "oracle"))
 import tshark_oracle  # noqa: E402
 
@@ -152,6 +155,39 @@ else:
         dups = sum(f["psn"]["duplicates"] for f in doc["flows"])
         check(f"loss shows as NAKs or retransmissions in the analysis (naks {naks}, duplicates {dups})",
               naks + dups > 0)
+
+if VIA_WEFTD:
+    # weftd inline between the guests: its own flow table against rxe and the capture
+    log = read(os.path.join(OUT, "weftd.log"))
+    check("weftd stopped cleanly on SIGTERM with its final counters", "stopped by signal" in log
+          and "worker 0" in log, log[-1000:])
+    try:
+        wd = json.loads(read(os.path.join(OUT, "weftd-flows.json")))
+    except ValueError:
+        wd = None
+    check("weftd wrote its flows", wd is not None)
+    if wd:
+        rxe = {g: counters(g) for g in GUESTS}
+        for g, ip in GUESTS.items():
+            seen = sum(f["packets"] for f in wd["flows"] if f["src"] == ip)
+            check(f"weftd's flows from {g} ({seen}) == {g} rxe sent_pkts ({rxe[g].get('sent_pkts')})",
+                  seen == rxe[g].get("sent_pkts"))
+        other = {"g1": "g2", "g2": "g1"}
+        for g, ip in GUESTS.items():
+            fwd = sum(f["packets"] for f in wd["flows"] if f["src"] == ip)
+            check(f"everything weftd saw from {g} reached {other[g]} (rcvd_pkts {rxe[other[g]].get('rcvd_pkts')})",
+                  fwd == rxe[other[g]].get("rcvd_pkts"))
+        t = wd["totals"]
+        check("weftd: every ICRC valid, nothing malformed, nothing dropped",
+              t["icrc_errors"] == 0 and t["malformed"] == 0
+              and all(w["dropped_malformed"] == w["dropped_tx_full"] == 0 for w in wd["dataplane"]["workers"]))
+        check("weftd forwarded the TCP side channels and ARP", sum(w["forwarded_other"] for w in wd["dataplane"]["workers"]) > 0)
+        if os.path.exists(capture):
+            cap = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
+                                            capture_output=True, text=True, check=True).stdout)
+            per_qp = lambda d: {(f["src"], f["dst"], f["dqpn"]): (f["packets"], f["bytes"], f["opcodes"]) for f in d["flows"]}
+            check("weftd's per-QP packets, bytes and opcodes == analyze of the capture after it",
+                  per_qp(wd) == per_qp(cap))
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

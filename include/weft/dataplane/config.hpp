@@ -40,6 +40,9 @@ struct Config {
     // firewall
     bool drop_bad_icrc = false;
     // offline / passive helpers
+    // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts
+    // where weftd shares cores with the work it serves, such as CI's two-core VMs.
+    uint32_t idle_sleep_us = 0;
     bool exit_on_eof = false;
     std::string dump_flows;  // write the flows (weft.flows/1) here on exit
     std::string source;      // where this came from, for messages

@@ -68,6 +68,7 @@ class Worker {
     bool passive_;
     bool drop_bad_icrc_;
     uint64_t idle_timeout_ns_;
+    uint32_t idle_sleep_us_;
     flow::Table table_;
     WorkerStats stats_;
     roce::Packet pkt_;
