@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
     app.add_flag("--no-huge", no_huge, "do not use hugepages even when some are free");
     app.add_option("--memory-mb", memory_mb, "memory without hugepages (default 512)");
     app.add_flag("--drop-bad-icrc", drop_bad_icrc, "inline: drop RoCE whose ICRC is wrong");
+    bool no_icrc = false;
+    app.add_flag("--no-icrc", no_icrc,
+                 "do not compute ICRCs (RoCE is still parsed, tracked and firewalled by header)");
     uint32_t idle_sleep_us = 0;
     app.add_option(
         "--idle-sleep-us", idle_sleep_us,
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
     if (drop_bad_icrc) c.drop_bad_icrc = true;
     c.exit_on_eof = exit_on_eof;
     if (idle_sleep_us) c.idle_sleep_us = idle_sleep_us;
+    if (no_icrc) c.verify_icrc = false;
     c.dump_flows = dump;
     if (auto errors = validate(c); !errors.empty()) return report_errors(errors);
 

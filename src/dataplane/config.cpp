@@ -136,8 +136,9 @@ std::vector<std::string> load_config_file(const std::string& path, Config& c) {
         uint_at(n["max_flows"], "flows.max_flows", c.max_flows, 1, (1u << 24) - 2);
         uint_at(n["idle_timeout_s"], "flows.idle_timeout_s", c.idle_timeout_s, 0, 86400 * 7);
     }
-    if (toml::table* fw = section("firewall", {"drop_bad_icrc"})) {
+    if (toml::table* fw = section("firewall", {"drop_bad_icrc", "verify_icrc"})) {
         toml::node_view<toml::node> n{fw};
+        bool_at(n["verify_icrc"], "firewall.verify_icrc", [&](bool v) { c.verify_icrc = v; });
         bool_at(n["drop_bad_icrc"], "firewall.drop_bad_icrc", [&](bool v) { c.drop_bad_icrc = v; });
     }
     if (toml::node* pn = doc.get("ports")) {
@@ -267,6 +268,8 @@ std::vector<std::string> validate(const Config& c) {
             "passive mode takes only mirror ports (host and fabric ports are for inline mode)");
     }
     if (c.workers < 1) errors.push_back("workers must be at least 1");
+    if (c.drop_bad_icrc && !c.verify_icrc)
+        errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.max_flows < c.workers)
         errors.push_back("flows.max_flows must be at least one per worker");
     // A rough floor: every port's pool, plus the flow tables, must fit in the memory given.
@@ -289,7 +292,9 @@ std::vector<std::string> validate(const Config& c) {
 std::string describe(const Config& c) {
     std::string s = fmt::format("mode {}, {} worker(s), flow table {} flows, idle timeout {} s{}\n",
                                 to_string(c.mode), c.workers, c.max_flows, c.idle_timeout_s,
-                                c.drop_bad_icrc ? ", RoCE with a bad ICRC dropped" : "");
+                                !c.verify_icrc    ? ", ICRCs not computed"
+                                : c.drop_bad_icrc ? ", RoCE with a bad ICRC dropped"
+                                                  : "");
     for (const PortConfig& p : c.ports)
         s += fmt::format("  port {:<10} {:<7} {}{}{}\n", p.name, to_string(p.role), p.device,
                          p.args.empty() ? "" : ",", p.args);

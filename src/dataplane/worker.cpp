@@ -43,6 +43,7 @@ Worker::Worker(unsigned index, const Config& c, const PortSet& ports)
     : index_(index),
       ports_(ports),
       passive_(c.mode == Mode::passive),
+      verify_icrc_(c.verify_icrc),
       drop_bad_icrc_(c.drop_bad_icrc),
       idle_timeout_ns_(uint64_t(c.idle_timeout_s) * 1'000'000'000ull),
       idle_sleep_us_(c.idle_sleep_us),
@@ -105,7 +106,7 @@ void Worker::process(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
         // short here and counted as truncated by the parser, never read past.
         std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
         flow::FrameOutcome out =
-            flow::account_frame(frame, m->pkt_len, ts, true, stats_.totals, table_, pkt_);
+            flow::account_frame(frame, m->pkt_len, ts, verify_icrc_, stats_.totals, table_, pkt_);
         if (passive_) {
             to_free[nfree++] = m;
             continue;

@@ -38,6 +38,7 @@ struct Config {
     uint32_t max_flows = 1u << 20;  // across all workers
     uint32_t idle_timeout_s = 60;   // 0: flows never expire
     // firewall
+    bool verify_icrc = true;  // off: RoCE is parsed and tracked but its ICRC not computed
     bool drop_bad_icrc = false;
     // offline / passive helpers
     // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts

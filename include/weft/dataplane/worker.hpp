@@ -66,6 +66,7 @@ class Worker {
     unsigned index_;
     const PortSet& ports_;
     bool passive_;
+    bool verify_icrc_;
     bool drop_bad_icrc_;
     uint64_t idle_timeout_ns_;
     uint32_t idle_sleep_us_;
