@@ -1,4 +1,5 @@
 #include "weft/verbs/devices.hpp"
+#include "weft/verbs/rc.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -56,22 +57,6 @@ std::string port_state(ibv_port_state s) {
         default:
             return "NOP";
     }
-}
-
-uint32_t mtu_bytes(ibv_mtu m) {
-    switch (m) {
-        case IBV_MTU_256:
-            return 256;
-        case IBV_MTU_512:
-            return 512;
-        case IBV_MTU_1024:
-            return 1024;
-        case IBV_MTU_2048:
-            return 2048;
-        case IBV_MTU_4096:
-            return 4096;
-    }
-    return 0;
 }
 
 std::string gid_text(const ibv_gid& g) {

@@ -17,22 +17,6 @@ std::string errno_text(int e) {
     return fmt::format("{} ({})", std::strerror(e), e);
 }
 
-uint16_t mtu_bytes_of(ibv_mtu m) {
-    switch (m) {
-        case IBV_MTU_256:
-            return 256;
-        case IBV_MTU_512:
-            return 512;
-        case IBV_MTU_1024:
-            return 1024;
-        case IBV_MTU_2048:
-            return 2048;
-        case IBV_MTU_4096:
-            return 4096;
-    }
-    return 256;
-}
-
 // The first RoCE v2 GID carrying an IPv4 address (what rdma_cm would pick for an IPv4
 // peer); failing that any RoCE v2 GID, then index 0.
 uint32_t pick_gid(ibv_context* ctx, uint8_t port, int table_len) {
@@ -52,6 +36,22 @@ uint32_t pick_gid(ibv_context* ctx, uint8_t port, int table_len) {
 }
 
 }  // namespace
+
+uint32_t mtu_bytes(ibv_mtu m) {
+    switch (m) {
+        case IBV_MTU_256:
+            return 256;
+        case IBV_MTU_512:
+            return 512;
+        case IBV_MTU_1024:
+            return 1024;
+        case IBV_MTU_2048:
+            return 2048;
+        case IBV_MTU_4096:
+            return 4096;
+    }
+    return 0;
+}
 
 ibv_mtu mtu_enum(uint16_t bytes) {
     if (bytes >= 4096) return IBV_MTU_4096;
@@ -89,7 +89,7 @@ RdmaContext::RdmaContext(const DeviceChoice& choice, int cq_entries) : port_(cho
             throw VerbsError(fmt::format("{} port {}: {}", name_, port_, errno_text(rc)));
         if (pa.state != IBV_PORT_ACTIVE)
             throw VerbsError(fmt::format("{} port {} is not ACTIVE", name_, port_));
-        port_mtu_ = mtu_bytes_of(pa.active_mtu);
+        port_mtu_ = uint16_t(mtu_bytes(pa.active_mtu));
         gid_index_ = choice.gid_index >= 0 ? uint32_t(choice.gid_index)
                                            : pick_gid(ctx_, port_, pa.gid_tbl_len);
         ibv_gid g{};
