@@ -59,15 +59,6 @@ std::string port_state(ibv_port_state s) {
     }
 }
 
-std::string gid_text(const ibv_gid& g) {
-    std::string s;
-    for (int i = 0; i < 16; i += 2) {
-        if (i) s += ':';
-        s += fmt::format("{:02x}{:02x}", g.raw[i], g.raw[i + 1]);
-    }
-    return s;
-}
-
 std::optional<std::string> gid_ip(const ibv_gid& g) {
     static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     char buf[INET6_ADDRSTRLEN];
@@ -148,7 +139,7 @@ Discovery discover(const std::string& sysfs_root) {
                 if (e.port_num != p) continue;
                 GidEntry g;
                 g.index = e.gid_index;
-                g.gid = gid_text(e.gid);
+                g.gid = gid_text(e.gid.raw);
                 g.type = gid_type(e.gid_type);
                 if (e.gid_type != IBV_GID_TYPE_IB) g.ip = gid_ip(e.gid);
                 char ifname[IF_NAMESIZE] = {};
@@ -164,6 +155,15 @@ Discovery discover(const std::string& sysfs_root) {
         d.devices.push_back(std::move(info));
     }
     return d;
+}
+
+std::string gid_text(std::span<const uint8_t, 16> raw) {
+    std::string s;
+    for (size_t i = 0; i < 16; i += 2) {
+        if (i) s += ':';
+        s += fmt::format("{:02x}{:02x}", raw[i], raw[i + 1]);
+    }
+    return s;
 }
 
 nlohmann::json to_json(const Discovery& d) {

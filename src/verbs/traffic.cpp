@@ -88,13 +88,6 @@ void fill_pattern(uint8_t* p, size_t n) {
     for (size_t i = 0; i < n; ++i) p[i] = uint8_t(i * 131 + 7);
 }
 
-std::string gid_string(const std::array<uint8_t, 16>& g) {
-    std::string s;
-    for (size_t i = 0; i < 16; i += 2)
-        s += fmt::format("{}{:02x}{:02x}", i ? ":" : "", g[i], g[i + 1]);
-    return s;
-}
-
 // Drains the CQ, handing each successful completion to the pattern; a failed one ends
 // the session with its status string. Notices a peer that gave up (side channel) and
 // the run deadline while waiting.
@@ -498,7 +491,7 @@ void run_traffic(Resources& res, const SessionPlan& plan, Endpoint peer, bool se
 void fill_identity(SessionReport& rep, const Resources& res, const SideChannel& ch) {
     rep.device = res.ctx.device_name();
     rep.gid_index = res.ctx.gid_index();
-    rep.gid = gid_string(res.ctx.gid());
+    rep.gid = gid_text(res.ctx.gid());
     rep.peer = ch.peer();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ struct Discovery {
 // empty with a reason. Throws VerbsError only when a present device cannot be queried.
 // `sysfs_root` is "/sys/class/infiniband" except in tests.
 Discovery discover(const std::string& sysfs_root = "/sys/class/infiniband");
+
+// A GID as sysfs writes it: eight groups of four hex digits ("0000:...:ffff:0a63:0001").
+std::string gid_text(std::span<const uint8_t, 16> raw);
 
 nlohmann::json to_json(const Discovery& d);
 std::string format(const Discovery& d);

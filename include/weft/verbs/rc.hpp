@@ -99,7 +99,7 @@ class RcQueuePair {
     uint32_t psn_ = 0;
 };
 
-uint32_t mtu_bytes(ibv_mtu m);      // a verbs MTU enum in bytes (0 for an unknown value)
+uint32_t mtu_bytes(ibv_mtu m);     // a verbs MTU enum in bytes (0 for an unknown value)
 ibv_mtu mtu_enum(uint16_t bytes);  // an IBA MTU in bytes to its verbs enum (4096 above)
 
 }  // namespace weft::verbs
