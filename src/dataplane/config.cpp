@@ -4,7 +4,6 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -48,6 +47,20 @@ std::string PortConfig::driver() const {
     // vdev names are the driver's name and an instance number: net_af_packet0
     size_t end = device.find_last_not_of("0123456789");
     return end == std::string::npos ? device : device.substr(0, end + 1);
+}
+
+std::string PortConfig::arg(std::string_view key) const {
+    size_t start = 0;
+    while (start <= args.size()) {
+        size_t end = args.find(',', start);
+        if (end == std::string::npos) end = args.size();
+        std::string_view item(args.data() + start, end - start);
+        if (item.size() > key.size() && item.substr(0, key.size()) == key &&
+            item[key.size()] == '=')
+            return std::string(item.substr(key.size() + 1));
+        start = end + 1;
+    }
+    return "";
 }
 
 const std::vector<std::string>& known_vdev_drivers() {
@@ -228,20 +241,11 @@ std::vector<std::string> validate(const Config& c) {
         } else if (!p.args.empty()) {
             errors.push_back(fmt::format("{}: a PCI port takes no args", label));
         }
-        if (p.driver() == "net_af_packet" && p.args.find("iface=") == std::string::npos)
-            errors.push_back(fmt::format("{}: net_af_packet needs args iface=<interface>", label));
-        if (p.driver() == "net_af_xdp" && p.args.find("iface=") == std::string::npos)
-            errors.push_back(fmt::format("{}: net_af_xdp needs args iface=<interface>", label));
-        if (p.driver() == "net_pcap") {
-            for (const char* k : {"rx_pcap=", "tx_pcap="}) {
-                size_t at = p.args.find(k);
-                if (at == std::string::npos) continue;
-                std::string file = p.args.substr(at + std::strlen(k));
-                file = file.substr(0, file.find(','));
-                if (std::string(k) == "rx_pcap=" && !std::filesystem::exists(file))
-                    errors.push_back(fmt::format("{}: capture {} does not exist", label, file));
-            }
-        }
+        if ((p.driver() == "net_af_packet" || p.driver() == "net_af_xdp") && p.arg("iface").empty())
+            errors.push_back(fmt::format("{}: {} needs args iface=<interface>", label, p.driver()));
+        if (std::string file = p.arg("rx_pcap");
+            p.driver() == "net_pcap" && !file.empty() && !std::filesystem::exists(file))
+            errors.push_back(fmt::format("{}: capture {} does not exist", label, file));
         switch (p.role) {
             case PortRole::host:
                 ++hosts;
@@ -282,7 +286,7 @@ std::vector<std::string> validate(const Config& c) {
                         "(give more memory or fewer mbufs_per_port)",
                         c.memory_mb, c.ports.size(), c.mbufs_per_port, pool_mb, flows_mb));
     if (c.exit_on_eof && std::none_of(c.ports.begin(), c.ports.end(), [](const PortConfig& p) {
-            return p.driver() == "net_pcap" && p.args.find("rx_pcap=") != std::string::npos;
+            return p.driver() == "net_pcap" && !p.arg("rx_pcap").empty();
         }))
         errors.push_back(
             "--exit-on-eof needs a net_pcap port reading a file (rx_pcap=, or --pcap)");

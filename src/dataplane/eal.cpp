@@ -27,7 +27,10 @@ bool free_hugepages() {
 std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     std::vector<std::string> a = {"weftd"};
     std::string lcores = std::to_string(p.main_lcore);
-    for (unsigned w : p.worker_lcores) lcores += "," + std::to_string(w);
+    for (unsigned w : p.worker_lcores) {
+        lcores += ',';
+        lcores += std::to_string(w);
+    }
     a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(p.main_lcore)});
     a.insert(a.end(), {"--file-prefix",
                        c.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.file_prefix});

@@ -26,13 +26,6 @@ int worker_main(void* arg) {
     return 0;
 }
 
-std::string pcap_file_of(const PortConfig& p) {
-    size_t at = p.args.find("rx_pcap=");
-    if (p.driver() != "net_pcap" || at == std::string::npos) return "";
-    std::string f = p.args.substr(at + 8);
-    return f.substr(0, f.find(','));
-}
-
 void add(flow::Totals& a, const flow::Totals& b) {
     a.frames += b.frames;
     a.bytes += b.bytes;
@@ -62,7 +55,7 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
     // input is known exactly (net_pcap gives no end-of-file signal).
     if (c.exit_on_eof)
         for (const PortConfig& port : c.ports)
-            if (std::string f = pcap_file_of(port); !f.empty()) {
+            if (std::string f = port.arg("rx_pcap"); port.driver() == "net_pcap" && !f.empty()) {
                 capture::PcapReader reader(f);
                 capture::Record rec;
                 while (reader.next(rec)) ++expected_frames_;
@@ -131,17 +124,14 @@ nlohmann::json Instance::flows_document() const {
     flow::Totals totals;
     flow::TableCounters counters;
     for (const auto& w : workers_) {
-        std::vector<flow::FlowSummary> mine = flow::summarize_all(w->table());
-        flows.insert(flows.end(), std::make_move_iterator(mine.begin()),
-                     std::make_move_iterator(mine.end()));
+        const flow::Table& table = w->table();
+        table.for_each([&](uint32_t, const flow::FlowRecord& r) {
+            flows.push_back(flow::summarize(table, r));
+        });
         add(totals, w->stats().totals);
-        add(counters, w->table().counters());
+        add(counters, table.counters());
     }
-    // The two directions of a QP may live on different workers: pair across all of them.
-    for (flow::FlowSummary& f : flows) {
-        f.reverse.reset();
-        f.outstanding_reads.reset();
-    }
+    // The two directions of a QP may live on different workers: pair once, across all.
     flow::pair_flows(flows);
     nlohmann::json doc =
         flow::flows_document(flows, flow::select_flows(flows, {}), totals, counters);

@@ -27,13 +27,6 @@ struct Topology {
     ~Topology() { hwloc_topology_destroy(t); }
 };
 
-std::string arg_value(const std::string& args, const std::string& key) {
-    size_t at = args.find(key + "=");
-    if (at == std::string::npos) return "";
-    std::string v = args.substr(at + key.size() + 1);
-    return v.substr(0, v.find(','));
-}
-
 int node_of_cpuset(hwloc_topology_t t, hwloc_const_cpuset_t set) {
     hwloc_obj_t node =
         hwloc_get_next_obj_covering_cpuset_by_type(t, set, HWLOC_OBJ_NUMANODE, nullptr);
@@ -58,7 +51,7 @@ PortPlacement place_port(hwloc_topology_t t, const PortConfig& p) {
         pp.how = "PCI locality (hwloc)";
         return pp;
     }
-    std::string iface = arg_value(p.args, "iface");
+    std::string iface = p.arg("iface");
     if (!iface.empty()) {
         std::ifstream in("/sys/class/net/" + iface + "/device/numa_node");
         int node = -1;

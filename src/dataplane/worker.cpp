@@ -45,7 +45,6 @@ Worker::Worker(unsigned index, const Config& c, const PortSet& ports)
       passive_(c.mode == Mode::passive),
       verify_icrc_(c.verify_icrc),
       drop_bad_icrc_(c.drop_bad_icrc),
-      idle_timeout_ns_(uint64_t(c.idle_timeout_s) * 1'000'000'000ull),
       idle_sleep_us_(c.idle_sleep_us),
       table_(worker_table_config(c)) {
     if (ports.ports().size() > kMaxPorts)
@@ -153,7 +152,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         }
         if (!passive_) flush();
         empty_polls = idle ? empty_polls + 1 : 0;
-        if (idle && idle_timeout_ns_) {
+        if (idle && table_.config().idle_timeout_ns) {
             // Idle flows go when there is time for it, a bounded scan at a time. Flow
             // times are the packets' (a capture's own clock for a pcap port), so "now" is
             // the latest packet time seen, never the wall clock.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weft::dataplane {
@@ -23,6 +24,8 @@ struct PortConfig {
     std::string args;    // vdev arguments ("iface=eth1,qpairs=2"); "" for PCI
     bool is_pci() const;
     std::string driver() const;  // "net_af_packet", ..., or "pci"
+    // The value of one vdev argument ("iface" in "iface=eth1,qpairs=2"); "" when absent.
+    std::string arg(std::string_view key) const;
 };
 
 struct Config {

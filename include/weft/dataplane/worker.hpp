@@ -68,7 +68,6 @@ class Worker {
     bool passive_;
     bool verify_icrc_;
     bool drop_bad_icrc_;
-    uint64_t idle_timeout_ns_;
     uint32_t idle_sleep_us_;
     flow::Table table_;
     WorkerStats stats_;
