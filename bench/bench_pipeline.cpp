@@ -43,7 +43,7 @@ struct Rig {
         std::vector<std::string> args = eal_arguments(config, plan);
         // one lcore is enough: the benchmark thread is the worker
         for (size_t i = 0; i + 1 < args.size(); ++i)
-            if (args[i] == "-l") args[i + 1] = "0";
+            if (args[i] == "-l") args[i + 1].assign(1, '0');  // GCC 12 -Wrestrict: not = "0"
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         if (rte_eal_init(int(argv.size()), argv.data()) < 0)

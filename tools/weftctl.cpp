@@ -8,32 +8,39 @@
 
 #include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
+#include "weft/control/protocol.hpp"
 #include "weft/tools/cli.hpp"
 #include "weft/verbs/devices.hpp"
 
 namespace {
 
-struct AnalyzeArgs {
-    std::string file;
-    bool json = false;
+struct FilterArgs {
     std::optional<size_t> top;  // default: 20 in the table, every flow in JSON
     bool all = false;
     std::vector<std::string> hosts;
     std::string qpn;
     std::string sort = "bytes";
+};
+
+struct AnalyzeArgs {
+    std::string file;
+    bool json = false;
+    FilterArgs filter;
     bool no_icrc = false;
     uint32_t max_flows = 1u << 20;
     bool quiet = false;
 };
 
-int run_analyze(const AnalyzeArgs& a) {
+// The flow filter of `analyze` and `flows`: nullopt (after saying why) on bad input.
+std::optional<weft::flow::FlowFilter> build_filter(const char* who, const FilterArgs& a,
+                                                   bool json) {
     using namespace weft;
     flow::FlowFilter filter;
     for (auto& h : a.hosts) {
         auto ip = roce::IpAddress::parse(h);
         if (!ip) {
-            fmt::print(stderr, "weftctl analyze: --host {}: not an IPv4 or IPv6 address\n", h);
-            return 2;
+            fmt::print(stderr, "weftctl {}: --host {}: not an IPv4 or IPv6 address\n", who, h);
+            return std::nullopt;
         }
         filter.hosts.push_back(*ip);
     }
@@ -44,21 +51,33 @@ int run_analyze(const AnalyzeArgs& a) {
             if (used != a.qpn.size() || v > 0xffffff) throw std::out_of_range("qpn");
             filter.dest_qp = uint32_t(v);
         } catch (const std::exception&) {
-            fmt::print(stderr,
-                       "weftctl analyze: --qpn {}: not a 24-bit QP number (decimal or 0x hex)\n",
-                       a.qpn);
-            return 2;
+            fmt::print(stderr, "weftctl {}: --qpn {}: not a 24-bit QP number (decimal or 0x hex)\n",
+                       who, a.qpn);
+            return std::nullopt;
         }
     }
-    static const std::map<std::string, flow::FlowFilter::SortKey> sorts = {
-        {"bytes", flow::FlowFilter::SortKey::Bytes},
-        {"packets", flow::FlowFilter::SortKey::Packets},
-        {"messages", flow::FlowFilter::SortKey::Messages},
-        {"naks", flow::FlowFilter::SortKey::Naks},
-        {"gaps", flow::FlowFilter::SortKey::Gaps}};
-    filter.sort = sorts.at(a.sort);
+    filter.sort = flow::sort_key_from(a.sort).value_or(flow::FlowFilter::SortKey::Bytes);
     // A person reads the largest flows; a program gets them all unless it asks for fewer.
-    filter.top = a.all ? 0 : a.top.value_or(a.json ? 0 : 20);
+    filter.top = a.all ? 0 : a.top.value_or(json ? 0 : 20);
+    return filter;
+}
+
+void add_filter_options(CLI::App* cmd, FilterArgs& a) {
+    cmd->add_option("-n,--top", a.top,
+                    "show the N largest flows (default: 20 in the table, all with --json)");
+    cmd->add_flag("--all", a.all, "show every flow (overrides --top)");
+    cmd->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
+    cmd->add_option("--qpn", a.qpn, "only flows to this destination QP number (decimal or 0x hex)");
+    cmd->add_option("--sort", a.sort, "order flows by bytes, packets, messages, naks or gaps")
+        ->check(CLI::IsMember({"bytes", "packets", "messages", "naks", "gaps"}))
+        ->capture_default_str();
+}
+
+int run_analyze(const AnalyzeArgs& a) {
+    using namespace weft;
+    auto parsed = build_filter("analyze", a.filter, a.json);
+    if (!parsed) return 2;
+    flow::FlowFilter filter = *parsed;
 
     analyze::Options opt;
     opt.verify_icrc = !a.no_icrc;
@@ -110,13 +129,47 @@ int run_devices(bool json) {
     return 0;
 }
 
+// status, ports and flows of a running weftd, through its control socket.
+int run_live(const std::string& command, std::string socket, bool json,
+             const std::optional<weft::flow::FlowFilter>& filter) {
+    using namespace weft;
+    if (socket.empty()) {
+        auto live = control::live_sockets();
+        if (live.size() != 1) {
+            if (live.empty())
+                fmt::print(stderr,
+                           "weftctl {}: no weftd answers in {} (is one running? give its socket "
+                           "with -s)\n",
+                           command, control::kSocketDir);
+            else
+                fmt::print(stderr, "weftctl {}: several weftd answer; pick one with -s:\n  {}\n",
+                           command, fmt::join(live, "\n  "));
+            return 1;
+        }
+        socket = live[0];
+    }
+    try {
+        auto reply = control::call(
+            socket, control::make_request(command, !json, filter ? &*filter : nullptr));
+        if (json)
+            std::cout << reply.dump(2) << '\n';
+        else
+            std::cout << reply.value("text", "");
+    } catch (const control::ControlError& e) {
+        fmt::print(stderr, "weftctl {}: {}\n", command, e.what());
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{
         "weftctl: operate Weft, the RoCEv2 fabric monitor, encryptor and load balancer.\n"
         "`weftctl analyze CAPTURE` shows every RoCEv2 queue-pair flow in a pcap;\n"
-        "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs."};
+        "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs;\n"
+        "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd."};
     app.require_subcommand(1);
     app.footer("Run `weftctl SUBCOMMAND --help` for the options of each subcommand.");
 
@@ -132,15 +185,7 @@ int main(int argc, char** argv) {
     analyze->add_option("file", a.file, "capture file (pcap or pcapng, Ethernet link type)")
         ->required();
     analyze->add_flag("--json", a.json, "emit the weft.flows/1 JSON document (see docs/SCHEMA.md)");
-    analyze->add_option("-n,--top", a.top,
-                        "show the N largest flows (default: 20 in the table, all with --json)");
-    analyze->add_flag("--all", a.all, "show every flow (overrides --top)");
-    analyze->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
-    analyze->add_option("--qpn", a.qpn,
-                        "only flows to this destination QP number (decimal or 0x hex)");
-    analyze->add_option("--sort", a.sort, "order flows by bytes, packets, messages, naks or gaps")
-        ->check(CLI::IsMember({"bytes", "packets", "messages", "naks", "gaps"}))
-        ->capture_default_str();
+    add_filter_options(analyze, a.filter);
     analyze->add_flag("--no-icrc", a.no_icrc,
                       "skip ICRC verification (faster; icrc_errors stay 0)");
     analyze
@@ -158,7 +203,37 @@ int main(int argc, char** argv) {
         "per-port counters. On a machine without RDMA it says so in one line and exits 0.");
     devices->add_flag("--json", devices_json, "emit the weft.devices/1 JSON document");
 
+    std::string socket;
+    app.add_option("-s,--socket", socket,
+                   "a running weftd's control socket (default: the only one in /run/weft)");
+    bool live_json = false;
+    auto* status = app.add_subcommand(
+        "status",
+        "A running weftd: mode, uptime, frames, RoCE, malformed, ICRC errors, flows, and each\n"
+        "worker's counters, read while it runs (counters are at most ~1 ms old).");
+    status->add_flag("--json", live_json, "emit the weft.status/1 JSON document");
+    auto* ports = app.add_subcommand(
+        "ports",
+        "A running weftd's ports: role, device, link, queues, weftd's and the driver's "
+        "counters.");
+    ports->add_flag("--json", live_json, "emit the weft.ports/1 JSON document");
+    FilterArgs live_filter;
+    auto* flows = app.add_subcommand(
+        "flows",
+        "A running weftd's live flow table, in the form of `weftctl analyze`: the workers copy\n"
+        "their tables out between bursts, so the pipeline does not stop.");
+    flows->add_flag("--json", live_json,
+                    "emit the weft.flows/1 JSON document (with \"dataplane\")");
+    add_filter_options(flows, live_filter);
+
     if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
+    if (status->parsed()) return run_live("status", socket, live_json, std::nullopt);
+    if (ports->parsed()) return run_live("ports", socket, live_json, std::nullopt);
+    if (flows->parsed()) {
+        auto filter = build_filter("flows", live_filter, live_json);
+        if (!filter) return weft::tools::kExitUsage;
+        return run_live("flows", socket, live_json, filter);
+    }
     if (analyze->parsed()) return run_analyze(a);
     if (devices->parsed()) return run_devices(devices_json);
     return weft::tools::kExitUsage;

@@ -6,9 +6,12 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "weft/dataplane/config.hpp"
+#include "weft/dataplane/control_server.hpp"
 #include "weft/dataplane/instance.hpp"
+#include "weft/dataplane/metrics.hpp"
 #include "weft/dataplane/placement.hpp"
 #include "weft/tools/cli.hpp"
 
@@ -77,6 +80,13 @@ int main(int argc, char** argv) {
         "--idle-sleep-us", idle_sleep_us,
         "sleep this long after ~1000 empty polls instead of busy-polling (0: busy-poll); "
         "for hosts where weftd shares its cores");
+    std::string control_socket, metrics;
+    app.add_option("--control-socket", control_socket,
+                   "unix socket weftctl -s reads (mode 0600; default /run/weft/<file prefix>.sock; "
+                   "'none': no socket)");
+    app.add_option("--metrics", metrics,
+                   "serve Prometheus metrics at http://ADDR/metrics: PORT (on 127.0.0.1), "
+                   "HOST:PORT or [IPV6]:PORT; default off");
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
 
     Config c;
@@ -110,6 +120,11 @@ int main(int argc, char** argv) {
     if (idle_sleep_us) c.idle_sleep_us = idle_sleep_us;
     if (no_icrc) c.verify_icrc = false;
     c.dump_flows = dump;
+    if (control_socket == "none")
+        c.control_socket = "";
+    else if (!control_socket.empty())
+        c.control_socket = control_socket;
+    if (!metrics.empty()) c.metrics_listen = metrics;
     if (auto errors = validate(c); !errors.empty()) return report_errors(errors);
 
     Plan plan;
@@ -129,9 +144,25 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     try {
         Instance instance(c, plan);
-        fmt::print(stderr, "weftd: running, {} mode, {} port(s), {} worker(s)\n", to_string(c.mode),
-                   c.ports.size(), c.workers);
+        // The control plane's threads start after EAL init and end before the instance.
+        std::unique_ptr<ControlServer> control;
+        if (std::string path = control_socket_path(c); !path.empty())
+            control = std::make_unique<ControlServer>(instance, path);
+        std::unique_ptr<MetricsServer> metrics_server;
+        if (!c.metrics_listen.empty()) {
+            std::string error;
+            metrics_server = std::make_unique<MetricsServer>(
+                instance, *parse_listen_address(c.metrics_listen, error));
+        }
+        instance.set_endpoints(control ? control->path() : "",
+                               metrics_server ? metrics_server->address() : "");
+        fmt::print(stderr,
+                   "weftd: running, {} mode, {} port(s), {} worker(s); control {}, metrics {}\n",
+                   to_string(c.mode), c.ports.size(), c.workers, control ? control->path() : "off",
+                   metrics_server ? "http://" + metrics_server->address() + "/metrics" : "off");
         std::string why = instance.run(g_stop);
+        metrics_server.reset();
+        control.reset();
         fmt::print(stderr, "weftd: {}\n{}", why, instance.format_counters());
         if (!dump.empty()) {
             std::string text = instance.flows_document().dump(2) + "\n";

@@ -1,12 +1,17 @@
 #include "weft/dataplane/config.hpp"
 
 #include <fmt/format.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <toml++/toml.h>
 #include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
+
+#include "weft/control/protocol.hpp"
+#include "weft/dataplane/metrics.hpp"
 
 namespace weft::dataplane {
 
@@ -154,6 +159,27 @@ std::vector<std::string> load_config_file(const std::string& path, Config& c) {
         bool_at(n["verify_icrc"], "firewall.verify_icrc", [&](bool v) { c.verify_icrc = v; });
         bool_at(n["drop_bad_icrc"], "firewall.drop_bad_icrc", [&](bool v) { c.drop_bad_icrc = v; });
     }
+    if (toml::table* ctl = section("control", {"socket"})) {
+        toml::node_view<toml::node> n{ctl};
+        if (auto v = n["socket"]) {
+            auto s = v.value<std::string>();
+            if (!s || (!s->empty() && (*s)[0] != '/'))
+                err("control.socket", "must be an absolute path, or \"\" for no control socket");
+            else
+                c.control_socket = *s;
+        }
+    }
+    if (toml::table* m = section("metrics", {"listen"})) {
+        toml::node_view<toml::node> n{m};
+        if (auto v = n["listen"]) {
+            if (auto s = v.value<std::string>())
+                c.metrics_listen = *s;
+            else if (auto port = v.value<int64_t>(); port && v.is_integer())
+                c.metrics_listen = std::to_string(*port);
+            else
+                err("metrics.listen", "must be \"HOST:PORT\" or a port number");
+        }
+    }
     if (toml::node* pn = doc.get("ports")) {
         toml::array* arr = pn->as_array();
         if (!arr) {
@@ -285,12 +311,25 @@ std::vector<std::string> validate(const Config& c) {
                         "tables {} MB "
                         "(give more memory or fewer mbufs_per_port)",
                         c.memory_mb, c.ports.size(), c.mbufs_per_port, pool_mb, flows_mb));
+    if (!c.metrics_listen.empty()) {
+        std::string error;
+        if (!parse_listen_address(c.metrics_listen, error)) errors.push_back(error);
+    }
+    if (std::string path = control_socket_path(c); path.size() >= sizeof(sockaddr_un{}.sun_path))
+        errors.push_back(fmt::format("control socket {}: longer than {} bytes", path,
+                                     sizeof(sockaddr_un{}.sun_path) - 1));
     if (c.exit_on_eof && std::none_of(c.ports.begin(), c.ports.end(), [](const PortConfig& p) {
             return p.driver() == "net_pcap" && !p.arg("rx_pcap").empty();
         }))
         errors.push_back(
             "--exit-on-eof needs a net_pcap port reading a file (rx_pcap=, or --pcap)");
     return errors;
+}
+
+std::string control_socket_path(const Config& c) {
+    if (c.control_socket) return *c.control_socket;
+    return control::default_socket_path(c.file_prefix.empty() ? fmt::format("weftd-{}", ::getpid())
+                                                              : c.file_prefix);
 }
 
 std::string describe(const Config& c) {
@@ -302,6 +341,11 @@ std::string describe(const Config& c) {
     for (const PortConfig& p : c.ports)
         s += fmt::format("  port {:<10} {:<7} {}{}{}\n", p.name, to_string(p.role), p.device,
                          p.args.empty() ? "" : ",", p.args);
+    std::string control = !c.control_socket && c.file_prefix.empty()
+                              ? control::default_socket_path("weftd-<pid>")
+                              : control_socket_path(c);
+    s += fmt::format("  control socket {}, metrics {}\n", control.empty() ? "off" : control,
+                     c.metrics_listen.empty() ? "off" : c.metrics_listen);
     if (c.mode == Mode::inline_)
         s += "  RoCE from the host leaves on a fabric port chosen by an ECMP hash of its 5-tuple;\n"
              "  everything else is forwarded untouched; malformed RoCE is dropped and counted\n";

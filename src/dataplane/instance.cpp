@@ -8,6 +8,8 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/summary.hpp"
 
@@ -80,6 +82,8 @@ Instance::~Instance() {
 }
 
 std::string Instance::run(std::atomic<bool>& stop) {
+    started_ = std::chrono::system_clock::now();
+    running_.store(true, std::memory_order_release);
     std::vector<Launch> launches;
     launches.reserve(workers_.size());
     for (size_t i = 0; i < workers_.size(); ++i) {
@@ -88,6 +92,7 @@ std::string Instance::run(std::atomic<bool>& stop) {
         if (rc != 0) {
             stop = true;
             rte_eal_mp_wait_lcore();
+            running_.store(false, std::memory_order_release);
             throw DataplaneError(
                 fmt::format("cannot launch worker {} on lcore {}", i, plan_.worker_lcores[i]));
         }
@@ -116,27 +121,99 @@ std::string Instance::run(std::atomic<bool>& stop) {
     }
     stop = true;
     rte_eal_mp_wait_lcore();
+    // After the workers' threads have ended (their last publication and answers are
+    // visible): readers copy the tables themselves from now on.
+    running_.store(false, std::memory_order_release);
     return reason;
 }
 
-nlohmann::json Instance::flows_document() const {
-    std::vector<flow::FlowSummary> flows;
-    flow::Totals totals;
-    flow::TableCounters counters;
+void Instance::set_endpoints(std::string control_socket, std::string metrics_address) {
+    control_socket_ = std::move(control_socket);
+    metrics_address_ = std::move(metrics_address);
+}
+
+namespace {
+
+// Copies one worker's flows into `buf`: through its mailbox while it runs, directly once
+// its thread has ended. Returns {copied, missed}.
+std::pair<size_t, size_t> copy_flows(Worker& w, std::span<flow::FlowCopy> buf,
+                                     const std::atomic<bool>& running, uint64_t seq,
+                                     bool& abandoned) {
+    FlowRequest& rq = w.flow_request();
+    if (running.load(std::memory_order_acquire)) {
+        rq.buffer = buf;
+        rq.requested.store(seq, std::memory_order_release);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
+            if (rq.answered.load(std::memory_order_acquire) == seq) return {rq.copied, rq.missed};
+            if (!running.load(std::memory_order_acquire)) break;  // ended: copy below
+            if (std::chrono::steady_clock::now() > deadline) {
+                // The worker may still write into the buffer: the caller must keep it.
+                abandoned = true;
+                throw DataplaneError(fmt::format(
+                    "worker {} did not answer a flow snapshot within 5 s (is it stuck?)",
+                    w.index()));
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        if (rq.answered.load(std::memory_order_acquire) == seq) return {rq.copied, rq.missed};
+    }
+    flow::TableCopier c;
+    c.start(buf);
+    while (!c.step(w.table(), UINT32_MAX)) {
+    }
+    return {c.copied(), c.missed()};
+}
+
+}  // namespace
+
+Instance::Snapshot Instance::snapshot() const {
+    std::lock_guard lock(snapshot_mutex_);
+    Snapshot snap;
     for (const auto& w : workers_) {
-        const flow::Table& table = w->table();
-        table.for_each([&](uint32_t, const flow::FlowRecord& r) {
-            flows.push_back(flow::summarize(table, r));
-        });
-        add(totals, w->stats().totals);
-        add(counters, table.counters());
+        size_t live = w->published().flows_live;
+        size_t capacity = live + live / 4 + 1024;
+        auto buf = std::make_unique<std::vector<flow::FlowCopy>>();
+        size_t copied = 0, missed = 0;
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            buf->resize(capacity);
+            bool abandoned = false;
+            try {
+                std::tie(copied, missed) =
+                    copy_flows(*w, *buf, running_, ++snapshot_seq_, abandoned);
+            } catch (...) {
+                if (abandoned) buf.release();  // NOLINT: a stuck worker may still write it
+                throw;
+            }
+            if (missed == 0) break;
+            capacity = copied + 2 * missed + 1024;  // the table grew meanwhile
+        }
+        buf->resize(copied);
+        snap.missed += missed;
+        auto flows = flow::summarize_copies(*buf);
+        std::move(flows.begin(), flows.end(), std::back_inserter(snap.flows));
+        WorkerPublication pub = w->published();
+        add(snap.totals, pub.stats.totals);
+        add(snap.table, pub.table);
     }
     // The two directions of a QP may live on different workers: pair once, across all.
-    flow::pair_flows(flows);
-    nlohmann::json doc =
-        flow::flows_document(flows, flow::select_flows(flows, {}), totals, counters);
+    flow::pair_flows(snap.flows);
+    return snap;
+}
+
+nlohmann::json Instance::flows_document(const flow::FlowFilter& filter) const {
+    Snapshot snap = snapshot();
+    nlohmann::json doc = flow::flows_document(snap.flows, flow::select_flows(snap.flows, filter),
+                                              snap.totals, snap.table);
     doc["dataplane"] = counters_json();
+    doc["dataplane"]["snapshot_missed_flows"] = snap.missed;
     return doc;
+}
+
+std::string Instance::format_flows(const flow::FlowFilter& filter) const {
+    Snapshot snap = snapshot();
+    return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
+                               snap.table);
 }
 
 nlohmann::json Instance::counters_json() const {
@@ -144,7 +221,8 @@ nlohmann::json Instance::counters_json() const {
     json workers = json::array();
     WorkerStats sum;
     for (const auto& w : workers_) {
-        const WorkerStats& s = w->stats();
+        WorkerPublication pub = w->published();
+        const WorkerStats& s = pub.stats;
         workers.push_back({{"worker", w->index()},
                            {"lcore", plan_.worker_lcores[w->index()]},
                            {"frames", s.totals.frames},
@@ -154,7 +232,7 @@ nlohmann::json Instance::counters_json() const {
                            {"dropped_malformed", s.dropped_malformed},
                            {"dropped_bad_icrc", s.dropped_bad_icrc},
                            {"dropped_tx_full", s.dropped_tx_full},
-                           {"flows", w->table().size()}});
+                           {"flows", pub.flows_live}});
         for (size_t i = 0; i < kMaxPorts; ++i) {
             sum.rx_packets[i] += s.rx_packets[i];
             sum.tx_packets[i] += s.tx_packets[i];
@@ -191,13 +269,142 @@ std::string Instance::format_counters() const {
     for (const auto& w : j["workers"])
         s += fmt::format(
             "worker {} (lcore {}): frames {}, RoCE {}, forwarded RoCE {} other {}, dropped "
-            "malformed {} "
-            "bad ICRC {} TX full {}, flows {}\n",
+            "malformed {} bad ICRC {} TX full {}, flows {}\n",
             w["worker"].get<unsigned>(), w["lcore"].get<unsigned>(), w["frames"].get<uint64_t>(),
             w["roce_packets"].get<uint64_t>(), w["forwarded_roce"].get<uint64_t>(),
             w["forwarded_other"].get<uint64_t>(), w["dropped_malformed"].get<uint64_t>(),
             w["dropped_bad_icrc"].get<uint64_t>(), w["dropped_tx_full"].get<uint64_t>(),
             w["flows"].get<uint64_t>());
+    return s;
+}
+
+nlohmann::json Instance::status_json() const {
+    using nlohmann::json;
+    flow::Totals totals;
+    flow::TableCounters table;
+    uint64_t flows = 0;
+    for (const auto& w : workers_) {
+        WorkerPublication pub = w->published();
+        add(totals, pub.stats.totals);
+        add(table, pub.table);
+        flows += pub.flows_live;
+    }
+    bool running = running_.load(std::memory_order_acquire);
+    double uptime =
+        std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
+    json doc = {
+        {"schema", "weft.status/1"},
+        {"pid", ::getpid()},
+        {"mode", to_string(config_.mode)},
+        {"running", running},
+        {"started_unix_s", std::chrono::duration<double>(started_.time_since_epoch()).count()},
+        {"uptime_s", uptime},
+        {"control_socket", control_socket_},
+        {"metrics", metrics_address_.empty() ? json(nullptr) : json(metrics_address_)},
+        {"config",
+         {{"workers", config_.workers},
+          {"ports", config_.ports.size()},
+          {"max_flows", config_.max_flows},
+          {"idle_timeout_s", config_.idle_timeout_s},
+          {"verify_icrc", config_.verify_icrc},
+          {"drop_bad_icrc", config_.drop_bad_icrc}}},
+        {"flows", flows},
+        {"totals", flow::totals_to_json(totals)},
+        {"table", flow::table_counters_to_json(table)}};
+    json dp = counters_json();
+    doc["workers"] = dp["workers"];
+    return doc;
+}
+
+std::string Instance::format_status() const {
+    nlohmann::json j = status_json();
+    const auto& t = j["totals"];
+    std::string s =
+        fmt::format("weftd pid {}, {} mode, {} for {:.1f} s, {} worker(s), {} port(s)\n",
+                    j["pid"].get<int>(), j["mode"].get<std::string>(),
+                    j["running"].get<bool>() ? "running" : "stopped", j["uptime_s"].get<double>(),
+                    j["config"]["workers"].get<unsigned>(), j["config"]["ports"].get<size_t>());
+    s += fmt::format("control socket {}, metrics {}\n", j["control_socket"].get<std::string>(),
+                     j["metrics"].is_null() ? "off" : j["metrics"].get<std::string>());
+    s += fmt::format(
+        "frames {} ({}), RoCE {}, not RoCE {}, malformed {}, ICRC checked {} errors {}\n",
+        t["frames"].get<uint64_t>(), flow::format_bytes(t["bytes"].get<uint64_t>()),
+        t["roce_packets"].get<uint64_t>(), t["not_roce"].get<uint64_t>(),
+        t["malformed"].get<uint64_t>(), t["icrc_checked"].get<uint64_t>(),
+        t["icrc_errors"].get<uint64_t>());
+    const auto& tb = j["table"];
+    s += fmt::format(
+        "flows {} live of {} max; created {}, evicted idle {}, refused (table full) {}\n",
+        j["flows"].get<uint64_t>(), j["config"]["max_flows"].get<uint64_t>(),
+        tb["flows_created"].get<uint64_t>(), tb["flows_evicted_idle"].get<uint64_t>(),
+        tb["flows_refused_table_full"].get<uint64_t>());
+    s += format_counters();
+    return s;
+}
+
+nlohmann::json Instance::ports_json() const {
+    using nlohmann::json;
+    json ports = json::array();
+    const auto& ps = ports_->ports();
+    std::vector<WorkerPublication> pubs;
+    for (const auto& w : workers_) pubs.push_back(w->published());
+    for (size_t i = 0; i < ps.size(); ++i) {
+        const Port& p = ps[i];
+        rte_eth_stats st{};
+        rte_eth_stats_get(p.id, &st);
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(p.id, &link);
+        json per_worker = json::array();
+        uint64_t rx = 0, tx = 0;
+        for (size_t w = 0; w < pubs.size(); ++w) {
+            per_worker.push_back({{"worker", w},
+                                  {"rx_packets", pubs[w].stats.rx_packets[i]},
+                                  {"tx_packets", pubs[w].stats.tx_packets[i]}});
+            rx += pubs[w].stats.rx_packets[i];
+            tx += pubs[w].stats.tx_packets[i];
+        }
+        ports.push_back({{"name", p.config.name},
+                         {"role", to_string(p.config.role)},
+                         {"device", p.config.device},
+                         {"driver", p.config.driver()},
+                         {"port_id", p.id},
+                         {"numa_node", rte_eth_dev_socket_id(p.id)},
+                         {"rx_queues", p.rx_queues},
+                         {"tx_queues", p.tx_queues},
+                         {"link_up", link.link_status == RTE_ETH_LINK_UP},
+                         {"link_speed_mbps", link.link_speed},
+                         {"rx_packets", rx},
+                         {"tx_packets", tx},
+                         {"workers", per_worker},
+                         {"driver_counters",
+                          {{"rx_packets", st.ipackets},
+                           {"tx_packets", st.opackets},
+                           {"rx_bytes", st.ibytes},
+                           {"tx_bytes", st.obytes},
+                           {"rx_missed", st.imissed},
+                           {"rx_errors", st.ierrors},
+                           {"tx_errors", st.oerrors},
+                           {"rx_no_mbuf", st.rx_nombuf}}}});
+    }
+    return {{"schema", "weft.ports/1"}, {"mode", to_string(config_.mode)}, {"ports", ports}};
+}
+
+std::string Instance::format_ports() const {
+    nlohmann::json j = ports_json();
+    std::string s =
+        fmt::format("{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n", "PORT", "ROLE",
+                    "DEVICE", "LINK", "QUEUES", "RX", "TX", "RX MISSED", "ERRORS");
+    for (const auto& p : j["ports"]) {
+        const auto& d = p["driver_counters"];
+        s += fmt::format(
+            "{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n",
+            p["name"].get<std::string>(), p["role"].get<std::string>(),
+            p["device"].get<std::string>(), p["link_up"].get<bool>() ? "up" : "down",
+            fmt::format("{}/{}", p["rx_queues"].get<unsigned>(), p["tx_queues"].get<unsigned>()),
+            p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
+            d["rx_missed"].get<uint64_t>(),
+            d["rx_errors"].get<uint64_t>() + d["tx_errors"].get<uint64_t>());
+    }
     return s;
 }
 

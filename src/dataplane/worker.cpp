@@ -134,12 +134,45 @@ void Worker::process(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
     received_.store(stats_.totals.frames, std::memory_order_relaxed);
 }
 
+void Worker::publish(uint64_t now_ns) {
+    WorkerPublication p;
+    p.stats = stats_;
+    p.table = table_.counters();
+    p.flows_live = table_.size();
+    p.extensions_live = table_.extensions_in_use();
+    p.tsc_ns = now_ns;
+    published_.store(p);
+}
+
+void Worker::serve_flow_request(uint32_t max_records) {
+    uint64_t want = flow_request_.requested.load(std::memory_order_acquire);
+    if (want == answered_) return;
+    if (serving_ != want) {
+        copier_.start(flow_request_.buffer);
+        serving_ = want;
+    }
+    if (!copier_.step(table_, max_records)) return;
+    flow_request_.copied = copier_.copied();
+    flow_request_.missed = copier_.missed();
+    flow_request_.answered.store(want, std::memory_order_release);
+    answered_ = want;
+}
+
 void Worker::run(const std::atomic<bool>& stop) {
     std::array<rte_mbuf*, kBurst> burst;
     const auto& ports = ports_.ports();
     uint64_t next_eviction = tsc_ns() + 1'000'000'000ull;
+    uint64_t next_publish = 0;
     uint32_t empty_polls = 0;
     while (!stop.load(std::memory_order_relaxed)) {
+        // Telemetry costs a clock read per loop, a counter copy per millisecond, and a
+        // bounded slice of table copy while a snapshot is pending (telemetry.hpp).
+        uint64_t now = tsc_ns();
+        if (now >= next_publish) {
+            publish(now);
+            next_publish = now + 1'000'000;
+        }
+        serve_flow_request(256);
         if (idle_sleep_us_ && empty_polls > 1024) rte_delay_us_sleep(idle_sleep_us_);
         bool idle = true;
         for (uint16_t pi = 0; pi < ports.size(); ++pi) {
@@ -156,7 +189,6 @@ void Worker::run(const std::atomic<bool>& stop) {
             // Idle flows go when there is time for it, a bounded scan at a time. Flow
             // times are the packets' (a capture's own clock for a pcap port), so "now" is
             // the latest packet time seen, never the wall clock.
-            uint64_t now = tsc_ns();
             if (now >= next_eviction) {
                 table_.evict_idle(latest_ns_, 4096);
                 next_eviction = now + 1'000'000'000ull;
@@ -164,6 +196,8 @@ void Worker::run(const std::atomic<bool>& stop) {
         }
     }
     flush();
+    publish(tsc_ns());
+    serve_flow_request(UINT32_MAX);  // a request pending at stop is answered in full
 }
 
 }  // namespace weft::dataplane

@@ -40,6 +40,25 @@ std::string opcode_name(uint8_t op) {
 
 }  // namespace
 
+namespace {
+constexpr std::pair<FlowFilter::SortKey, const char*> kSortKeys[] = {
+    {FlowFilter::SortKey::Bytes, "bytes"},       {FlowFilter::SortKey::Packets, "packets"},
+    {FlowFilter::SortKey::Messages, "messages"}, {FlowFilter::SortKey::Naks, "naks"},
+    {FlowFilter::SortKey::Gaps, "gaps"}};
+}  // namespace
+
+const char* to_string(FlowFilter::SortKey k) {
+    for (auto& [key, name] : kSortKeys)
+        if (key == k) return name;
+    return "bytes";
+}
+
+std::optional<FlowFilter::SortKey> sort_key_from(std::string_view name) {
+    for (auto& [key, n] : kSortKeys)
+        if (name == n) return key;
+    return std::nullopt;
+}
+
 std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const FlowFilter& filter) {
     std::vector<size_t> out;
     for (size_t i = 0; i < flows.size(); ++i) {

@@ -19,10 +19,15 @@ uint64_t FlowSummary::nak_total() const {
 }
 
 FlowSummary summarize(const Table& table, const FlowRecord& r) {
+    return summarize(r, table.extension(r), table.hosts().address(r.key.src_host),
+                     table.hosts().address(r.key.dst_host));
+}
+
+FlowSummary summarize(const FlowRecord& r, const FlowExtension* x, const roce::IpAddress& src,
+                      const roce::IpAddress& dst) {
     FlowSummary s;
-    const FlowExtension* x = table.extension(r);
-    s.src = table.hosts().address(r.key.src_host);
-    s.dst = table.hosts().address(r.key.dst_host);
+    s.src = src;
+    s.dst = dst;
     s.dest_qp = r.key.dest_qp;
     if (r.packets > 0) s.src_ports.push_back(r.sport[0]);
     if (r.sport[1] != 0) s.src_ports.push_back(r.sport[1]);

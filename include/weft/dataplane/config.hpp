@@ -49,7 +49,10 @@ struct Config {
     uint32_t idle_sleep_us = 0;
     bool exit_on_eof = false;
     std::string dump_flows;  // write the flows (weft.flows/1) here on exit
-    std::string source;      // where this came from, for messages
+    // control and telemetry
+    std::optional<std::string> control_socket;  // unset: /run/weft/<file prefix>.sock; "": none
+    std::string metrics_listen;                 // "": no Prometheus endpoint; PORT = loopback
+    std::string source;                         // where this came from, for messages
 };
 
 // Vdev drivers weftd knows how to run; anything else is refused by name.
@@ -63,6 +66,9 @@ std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
                                           std::string& error);
 // Checks the whole plan: roles against the mode, names, drivers, counts, limits.
 std::vector<std::string> validate(const Config& c);
+// The control socket's path ("" when disabled): the configured one, else named after the
+// DPDK file prefix (weftd-<pid> when none is set).
+std::string control_socket_path(const Config& c);
 // A few lines saying what this configuration will do.
 std::string describe(const Config& c);
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "weft/dataplane/placement.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/worker.hpp"
+#include "weft/flow/report.hpp"
 
 namespace weft::dataplane {
 
@@ -27,12 +30,29 @@ class Instance {
     // the reason it stopped, in words.
     std::string run(std::atomic<bool>& stop);
 
+    // Everything below may be called from any thread, while the workers run or after:
+    // counters come from the workers' publications, flows from snapshots the workers copy
+    // out between bursts (telemetry.hpp), so the pipeline never stops for a reader.
+
     // The flows of every worker, paired across workers, in the schema of
     // `weftctl analyze --json` (weft.flows/1), with a "dataplane" section of weftd's own
-    // counters beside it.
-    nlohmann::json flows_document() const;
+    // counters beside it. Throws DataplaneError if a running worker does not answer.
+    nlohmann::json flows_document(const flow::FlowFilter& filter = {}) const;
+    std::string format_flows(const flow::FlowFilter& filter) const;
+    // weft.status/1 and weft.ports/1 (docs/SCHEMA.md).
+    nlohmann::json status_json() const;
+    nlohmann::json ports_json() const;
+    std::string format_status() const;
+    std::string format_ports() const;
+    // Per-port and per-worker counters ("dataplane" in the flows document).
     nlohmann::json counters_json() const;
     std::string format_counters() const;
+    // The Prometheus text exposition (format 0.0.4) of every counter.
+    std::string metrics_text() const;
+
+    // Where the control socket and metrics endpoint listen, for status (set by weftd).
+    void set_endpoints(std::string control_socket, std::string metrics_address);
+    const Config& config() const { return config_; }
 
   private:
     Config config_;
@@ -41,6 +61,19 @@ class Instance {
     std::unique_ptr<PortSet> ports_;
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
+    std::atomic<bool> running_{false};
+    std::chrono::system_clock::time_point started_;
+    std::string control_socket_, metrics_address_;
+    // One flow snapshot at a time: each worker has one request mailbox.
+    mutable std::mutex snapshot_mutex_;
+    mutable uint64_t snapshot_seq_ = 0;
+    struct Snapshot {
+        std::vector<flow::FlowSummary> flows;
+        flow::Totals totals;
+        flow::TableCounters table;
+        size_t missed = 0;  // live flows that did not fit any buffer (grew meanwhile)
+    };
+    Snapshot snapshot() const;
 };
 
 }  // namespace weft::dataplane

@@ -13,6 +13,7 @@
 
 #include "weft/dataplane/config.hpp"
 #include "weft/dataplane/ports.hpp"
+#include "weft/dataplane/telemetry.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/flow/table.hpp"
 #include "weft/roce/packet.hpp"
@@ -35,6 +36,16 @@ struct WorkerStats {
     std::array<uint64_t, kMaxPorts> tx_packets{};
 };
 
+// What a worker publishes for the control plane (telemetry.hpp): its counters, its
+// table's, and the table's size, as of `tsc_ns`.
+struct WorkerPublication {
+    WorkerStats stats;
+    flow::TableCounters table;
+    uint64_t flows_live = 0;
+    uint64_t extensions_live = 0;
+    uint64_t tsc_ns = 0;
+};
+
 class Worker {
   public:
     Worker(unsigned index, const Config& c, const PortSet& ports);
@@ -51,6 +62,11 @@ class Worker {
     unsigned index() const { return index_; }
     const flow::Table& table() const { return table_; }
     const WorkerStats& stats() const { return stats_; }
+    // Counters as last published (about every millisecond while running, and on exit):
+    // safe from any thread at any time.
+    WorkerPublication published() const { return published_.load(); }
+    // The flow snapshot mailbox (telemetry.hpp); answered by run() between bursts.
+    FlowRequest& flow_request() { return flow_request_; }
     // Frames received so far, readable from another thread while the worker runs.
     uint64_t received() const { return received_.load(std::memory_order_relaxed); }
 
@@ -61,6 +77,9 @@ class Worker {
         std::array<rte_mbuf*, kBurst * 2> mbufs{};
     };
     void enqueue(uint16_t port_index, rte_mbuf* m);
+    void publish(uint64_t now_ns);
+    // Copies up to `max_records` of the table for a pending snapshot request.
+    void serve_flow_request(uint32_t max_records);
     void drain(uint16_t port_index);
 
     unsigned index_;
@@ -78,6 +97,11 @@ class Worker {
     std::vector<uint64_t> timestamp_scale_;  // per port: to nanoseconds
     uint64_t latest_ns_ = 0;                 // the latest packet time seen
     std::atomic<uint64_t> received_{0};
+    Published<WorkerPublication> published_;
+    FlowRequest flow_request_;
+    flow::TableCopier copier_;
+    uint64_t serving_ = 0;   // the request being copied
+    uint64_t answered_ = 0;  // the last request answered
 };
 
 flow::TableConfig worker_table_config(const Config& c);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,10 @@ struct FlowFilter {
     size_t top = 0;  // keep the N largest by bytes (0: all)
     enum class SortKey { Bytes, Packets, Messages, Naks, Gaps } sort = SortKey::Bytes;
 };
+
+// "bytes", "packets", "messages", "naks", "gaps".
+const char* to_string(FlowFilter::SortKey k);
+std::optional<FlowFilter::SortKey> sort_key_from(std::string_view name);
 
 // Indices into `flows` that pass the filter, sorted largest first.
 std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const FlowFilter& filter);

@@ -47,6 +47,9 @@ struct FlowSummary {
 };
 
 FlowSummary summarize(const Table& table, const FlowRecord& record);
+// The same from a record, its extension (or null) and its resolved host addresses.
+FlowSummary summarize(const FlowRecord& record, const FlowExtension* extension,
+                      const roce::IpAddress& src, const roce::IpAddress& dst);
 std::vector<FlowSummary> summarize_all(const Table& table);
 
 // Pairs the two directions of RC connections. RC packets carry only the destination QPN,

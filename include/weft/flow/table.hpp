@@ -63,6 +63,8 @@ class Table {
             if (records_[i].state & kLive) f(i, records_[i]);
     }
     const FlowRecord& record(uint32_t index) const { return records_[index]; }
+    // Records [0, record_span()) have held a flow at some time; only kLive ones hold one now.
+    uint32_t record_span() const { return high_water_; }
     const FlowExtension* extension(const FlowRecord& r) const {
         return r.ext == kNoIndex ? nullptr : &extensions_[r.ext];
     }

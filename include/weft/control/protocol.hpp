@@ -1,0 +1,75 @@
+// weft.control/1: how weftctl talks to a running weftd over its local control socket.
+// One definition for both ends (and the tests):
+//   request:  one JSON object on one line, at most kMaxRequestBytes, e.g.
+//             {"command":"flows","format":"json","filter":{"hosts":["10.0.0.1"],"top":10}}
+//   reply:    one JSON object, then the server closes the connection. A failed request
+//             gets {"schema":"weft.control/1","error":"..."}.
+// Commands: status, ports, flows. "format":"text" asks for the human rendering in a
+// "text" member instead of the JSON document (so the table code lives in one place).
+// The socket is a unix stream socket, mode 0600 (root's by default): it shows every flow.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "weft/flow/report.hpp"
+
+namespace weft::control {
+
+inline constexpr const char* kProtocol = "weft.control/1";
+inline constexpr size_t kMaxRequestBytes = 64 * 1024;
+inline constexpr size_t kMaxReplyBytes = size_t(1) << 30;
+inline constexpr const char* kSocketDir = "/run/weft";
+
+struct ControlError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// /run/weft/<name>.sock: weftd's default, named after its DPDK file prefix.
+std::string default_socket_path(std::string_view instance_name);
+// The sockets in /run/weft that a weftd answers on (stale files skipped).
+std::vector<std::string> live_sockets();
+
+// A request for `command` with the filter (flows only) and format.
+nlohmann::json make_request(std::string_view command, bool text,
+                            const flow::FlowFilter* filter = nullptr);
+// Sends `request`, returns the reply. Throws ControlError when weftd cannot be reached,
+// does not answer in time, or replies with an error.
+nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Filters travel as {"hosts":[...], "dest_qp":N, "top":N, "sort":"bytes"}.
+nlohmann::json filter_to_json(const flow::FlowFilter& f);
+// Empty on success, else what is wrong with `j`.
+std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out);
+
+// Server side: a listening unix socket at `path` with mode 0600, its directory created
+// (0700) when missing. A socket file nobody answers on is a leftover and is replaced; one
+// that answers belongs to another weftd and is an error. The file goes with the object.
+class Listener {
+  public:
+    explicit Listener(std::string path);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+    int fd() const { return fd_; }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+    int fd_ = -1;
+};
+
+// Reads one request line from `fd` within `timeout`. Throws ControlError on a request
+// that is too long, not JSON or not an object.
+nlohmann::json read_request(int fd, std::chrono::milliseconds timeout);
+// Writes `reply` and a newline; false when the client went away.
+bool write_reply(int fd, const nlohmann::json& reply);
+nlohmann::json error_reply(std::string_view message);
+
+}  // namespace weft::control

@@ -1,0 +1,260 @@
+#include "weft/control/protocol.hpp"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace weft::control {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+sockaddr_un address_of(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path)
+        throw ControlError(
+            fmt::format("{}: socket path longer than {} bytes", path, sizeof a.sun_path - 1));
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    return a;
+}
+
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Connects to `path`; -1 with errno when nobody answers.
+int connect_unix(const std::string& path) {
+    sockaddr_un a = address_of(path);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int ms_left(Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return left.count() > 0 ? int(left.count()) : 0;
+}
+
+// Waits for `events` on fd until the deadline; false on timeout.
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int r = ::poll(&p, 1, ms_left(deadline));
+        if (r > 0) return true;
+        if (r == 0) return false;
+        if (errno != EINTR) return false;
+    }
+}
+
+bool write_all(int fd, const char* data, size_t n, Clock::time_point deadline) {
+    while (n) {
+        ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            data += w;
+            n -= size_t(w);
+        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (!wait_for(fd, POLLOUT, deadline)) return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string default_socket_path(std::string_view instance_name) {
+    return fmt::format("{}/{}.sock", kSocketDir, instance_name);
+}
+
+std::vector<std::string> live_sockets() {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(kSocketDir);
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name.size() < 6 || name.compare(name.size() - 5, 5, ".sock") != 0) continue;
+        std::string path = fmt::format("{}/{}", kSocketDir, name);
+        int fd = connect_unix(path);
+        if (fd >= 0) {
+            ::close(fd);
+            out.push_back(path);
+        }
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+nlohmann::json make_request(std::string_view command, bool text, const flow::FlowFilter* filter) {
+    nlohmann::json r = {{"command", command}, {"format", text ? "text" : "json"}};
+    if (filter) r["filter"] = filter_to_json(*filter);
+    return r;
+}
+
+nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
+                    std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    Fd s;
+    s.fd = connect_unix(socket_path);
+    if (s.fd < 0) {
+        int e = errno;
+        throw ControlError(fmt::format(
+            "cannot reach weftd at {}: {}{}", socket_path, std::strerror(e),
+            e == ENOENT || e == ECONNREFUSED ? " (is weftd running? give its socket with -s)"
+            : e == EACCES                    ? " (the socket is root's: run as root)"
+                                             : ""));
+    }
+    std::string line = request.dump() + "\n";
+    if (line.size() > kMaxRequestBytes) throw ControlError("request too long");
+    if (!write_all(s.fd, line.data(), line.size(), deadline))
+        throw ControlError(fmt::format("{}: cannot send the request", socket_path));
+    std::string reply;
+    char buf[65536];
+    for (;;) {
+        if (!wait_for(s.fd, POLLIN, deadline))
+            throw ControlError(
+                fmt::format("{}: no reply within {} ms", socket_path, timeout.count()));
+        ssize_t n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) continue;
+            throw ControlError(fmt::format("{}: {}", socket_path, std::strerror(errno)));
+        }
+        reply.append(buf, size_t(n));
+        if (reply.size() > kMaxReplyBytes) throw ControlError("reply larger than 1 GiB");
+    }
+    nlohmann::json doc = nlohmann::json::parse(reply, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        throw ControlError(fmt::format("{}: the reply is not a JSON object", socket_path));
+    if (auto e = doc.find("error"); e != doc.end() && e->is_string())
+        throw ControlError(fmt::format("weftd: {}", e->get<std::string>()));
+    return doc;
+}
+
+nlohmann::json filter_to_json(const flow::FlowFilter& f) {
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const auto& h : f.hosts) hosts.push_back(h.to_string());
+    nlohmann::json j = {{"hosts", hosts}, {"top", f.top}, {"sort", flow::to_string(f.sort)}};
+    if (f.dest_qp) j["dest_qp"] = *f.dest_qp;
+    return j;
+}
+
+std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out) {
+    if (!j.is_object()) return "filter: must be an object";
+    out = {};
+    for (auto& [key, v] : j.items()) {
+        if (key == "hosts") {
+            if (!v.is_array()) return "filter.hosts: must be an array of IP addresses";
+            for (const auto& h : v) {
+                auto ip =
+                    h.is_string() ? roce::IpAddress::parse(h.get<std::string>()) : std::nullopt;
+                if (!ip) return fmt::format("filter.hosts: {} is not an IP address", h.dump());
+                out.hosts.push_back(*ip);
+            }
+        } else if (key == "dest_qp") {
+            if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffffff)
+                return "filter.dest_qp: must be a 24-bit QP number";
+            out.dest_qp = v.get<uint32_t>();
+        } else if (key == "top") {
+            if (!v.is_number_unsigned()) return "filter.top: must be a count";
+            out.top = v.get<size_t>();
+        } else if (key == "sort") {
+            auto k = v.is_string() ? flow::sort_key_from(v.get<std::string>()) : std::nullopt;
+            if (!k) return "filter.sort: must be bytes, packets, messages, naks or gaps";
+            out.sort = *k;
+        } else {
+            return fmt::format("filter.{}: unknown key", key);
+        }
+    }
+    return {};
+}
+
+Listener::Listener(std::string path) : path_(std::move(path)) {
+    sockaddr_un a = address_of(path_);
+    std::string dir = path_.substr(0, path_.rfind('/'));
+    if (!dir.empty() && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw ControlError(
+            fmt::format("control socket: cannot create {}: {}", dir, std::strerror(errno)));
+    if (int other = connect_unix(path_); other >= 0) {
+        ::close(other);
+        throw ControlError(
+            fmt::format("control socket {} is in use by another weftd (give each instance its own "
+                        "--control-socket or --file-prefix)",
+                        path_));
+    }
+    ::unlink(path_.c_str());  // a leftover from an instance that died
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd_ < 0) throw ControlError(fmt::format("control socket: {}", std::strerror(errno)));
+    // Created 0600 from the start: no window in which another user could connect.
+    mode_t old = ::umask(0177);
+    int rc = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    int e = errno;
+    ::umask(old);
+    if (rc != 0 || ::listen(fd_, 16) != 0) {
+        if (rc == 0) e = errno;
+        ::close(fd_);
+        fd_ = -1;
+        throw ControlError(fmt::format("control socket {}: {}", path_, std::strerror(e)));
+    }
+}
+
+Listener::~Listener() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+}
+
+nlohmann::json read_request(int fd, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::string line;
+    char buf[4096];
+    for (;;) {
+        if (!wait_for(fd, POLLIN, deadline)) throw ControlError("no request within the timeout");
+        ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) break;
+        line.append(buf, size_t(n));
+        if (line.find('\n') != std::string::npos) break;
+        if (line.size() > kMaxRequestBytes)
+            throw ControlError(fmt::format("request longer than {} bytes", kMaxRequestBytes));
+    }
+    line = line.substr(0, line.find('\n'));
+    if (line.size() > kMaxRequestBytes)
+        throw ControlError(fmt::format("request longer than {} bytes", kMaxRequestBytes));
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw ControlError("the request is not a JSON object on one line");
+    return j;
+}
+
+bool write_reply(int fd, const nlohmann::json& reply) {
+    std::string text = reply.dump() + "\n";
+    return write_all(fd, text.data(), text.size(), Clock::now() + std::chrono::seconds(30));
+}
+
+nlohmann::json error_reply(std::string_view message) {
+    return {{"schema", kProtocol}, {"error", message}};
+}
+
+}  // namespace weft::control

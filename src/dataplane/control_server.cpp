@@ -1,0 +1,93 @@
+#include "weft/dataplane/control_server.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "weft/dataplane/eal.hpp"
+#include "weft/dataplane/instance.hpp"
+
+namespace weft::dataplane {
+
+nlohmann::json handle_control_request(const Instance& instance, const nlohmann::json& request) {
+    using nlohmann::json;
+    std::string command = request.value("command", "");
+    std::string format = request.value("format", "json");
+    if (format != "json" && format != "text")
+        return control::error_reply(fmt::format("format {}: must be json or text", format));
+    bool text = format == "text";
+    auto as_text = [](std::string t) {
+        return json{{"schema", control::kProtocol}, {"text", std::move(t)}};
+    };
+    try {
+        if (command == "status")
+            return text ? as_text(instance.format_status()) : instance.status_json();
+        if (command == "ports")
+            return text ? as_text(instance.format_ports()) : instance.ports_json();
+        if (command == "flows") {
+            flow::FlowFilter filter;
+            if (auto f = request.find("filter"); f != request.end())
+                if (std::string e = control::filter_from_json(*f, filter); !e.empty())
+                    return control::error_reply(e);
+            return text ? as_text(instance.format_flows(filter)) : instance.flows_document(filter);
+        }
+    } catch (const std::exception& e) {
+        return control::error_reply(e.what());
+    }
+    return control::error_reply(
+        fmt::format("unknown command '{}' (status, ports or flows)", command));
+}
+
+ControlServer::ControlServer(const Instance& instance, const std::string& path)
+    : instance_(instance), listener_(path) {
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw control::ControlError(fmt::format("eventfd: {}", std::strerror(errno)));
+    thread_ = std::thread([this] { serve(); });
+}
+
+ControlServer::~ControlServer() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    if (thread_.joinable()) thread_.join();
+    ::close(wake_fd_);
+}
+
+void ControlServer::serve() {
+    for (;;) {
+        pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (fds[1].revents) return;
+        int client = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;
+        nlohmann::json reply;
+        try {
+            reply = handle_control_request(instance_,
+                                           control::read_request(client, std::chrono::seconds(2)));
+        } catch (const control::ControlError& e) {
+            reply = control::error_reply(e.what());
+        }
+        control::write_reply(client, reply);
+        // Closing with unread input would reset the connection and could take the reply
+        // with it (an oversized request): end our side, then drain briefly until EOF.
+        ::shutdown(client, SHUT_WR);
+        char sink[4096];
+        for (size_t drained = 0; drained < (1u << 20);) {
+            pollfd p{client, POLLIN, 0};
+            if (::poll(&p, 1, 200) <= 0) break;
+            ssize_t n = ::recv(client, sink, sizeof sink, MSG_DONTWAIT);
+            if (n <= 0) break;
+            drained += size_t(n);
+        }
+        ::close(client);
+    }
+}
+
+}  // namespace weft::dataplane
