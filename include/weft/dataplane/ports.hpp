@@ -45,5 +45,9 @@ class PortSet {
 // Frames up to this size fit in one mbuf: a 4096-byte RoCE payload with every header,
 // and 9000-byte jumbo frames of other traffic.
 inline constexpr uint32_t kMbufDataRoom = 9216 + 128;
+// AF_XDP hands the kernel each mbuf as one UMEM chunk, which must fit in a 4 KB page:
+// mbuf header, headroom and this data room leave room for RoCE MTU 2048 frames (XDP on
+// veth refuses MTUs above ~3.5 KB anyway).
+inline constexpr uint32_t kAfXdpMbufDataRoom = 3072;
 
 }  // namespace weft::dataplane
