@@ -41,9 +41,8 @@ struct Rig {
         plan.main_lcore = 0;
         plan.worker_lcores = {0};
         std::vector<std::string> args = eal_arguments(config, plan);
-        // one lcore is enough: the benchmark thread is the worker
-        for (size_t i = 0; i + 1 < args.size(); ++i)
-            if (args[i] == "-l") args[i + 1].assign(1, '0');  // GCC 12 -Wrestrict: not = "0"
+        // worker lcore 0 and the main lcore share CPU 0: the benchmark thread (main) is the
+        // worker
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         if (rte_eal_init(int(argv.size()), argv.data()) < 0)

@@ -26,12 +26,13 @@ bool free_hugepages() {
 
 std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     std::vector<std::string> a = {"weftd"};
-    std::string lcores = std::to_string(p.main_lcore);
-    for (unsigned w : p.worker_lcores) {
-        lcores += ',';
-        lcores += std::to_string(w);
-    }
-    a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(p.main_lcore)});
+    // --lcores maps lcore ids to CPUs: worker i is lcore i, the main lcore comes last.
+    std::string lcores;
+    for (size_t i = 0; i < p.worker_lcores.size(); ++i)
+        lcores += fmt::format("{}@{},", i, p.worker_lcores[i]);
+    const std::string main_lcore = std::to_string(p.worker_lcores.size());
+    lcores += main_lcore + "@" + std::to_string(p.main_lcore);
+    a.insert(a.end(), {"--lcores", lcores, "--main-lcore", main_lcore});
     a.insert(a.end(), {"--file-prefix",
                        c.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.file_prefix});
     if (c.hugepages.value_or(free_hugepages())) {

@@ -1,9 +1,12 @@
 #include "weft/dataplane/instance.hpp"
 
 #include <fmt/format.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <chrono>
 #include <thread>
@@ -64,18 +67,41 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
             }
     eal_ = std::make_unique<Eal>(c, p);
     ports_ = std::make_unique<PortSet>(c);
+    // Each worker sends on its own TX queue of every port: no locks on the TX path.
     if (c.mode == Mode::inline_)
         for (const Port& port : ports_->ports())
-            if (port.tx_queues < c.workers || port.rx_queues < c.workers)
+            if (port.tx_queues < c.workers)
                 throw DataplaneError(fmt::format(
-                    "port {}: its driver gives {} RX / {} TX queue(s), fewer than the {} workers "
+                    "port {}: its driver gives {} TX queue(s), fewer than the {} workers "
                     "(net_af_packet: add qpairs={} to its args)",
-                    port.config.name, port.rx_queues, port.tx_queues, c.workers, c.workers));
+                    port.config.name, port.tx_queues, c.workers, c.workers));
     for (unsigned i = 0; i < c.workers; ++i)
         workers_.push_back(std::make_unique<Worker>(i, c, *ports_));
+    // A port with fewer RX queues than workers is read by the workers that have a queue,
+    // and each frame handed to its flow's owner through that worker's inbox (dispatch.hpp).
+    bool dispatch = std::any_of(ports_->ports().begin(), ports_->ports().end(),
+                                [&](const Port& p) { return p.rx_queues < c.workers; });
+    if (dispatch && c.workers > 1) {
+        for (unsigned i = 0; i < c.workers; ++i) {
+            std::string name = fmt::format("weftd_inbox_{}", i);
+            rte_ring* r =
+                rte_ring_create(name.c_str(), kInboxSize, int(rte_socket_id()), RING_F_SC_DEQ);
+            if (!r)
+                throw DataplaneError(
+                    fmt::format("cannot create {}: {}", name, rte_strerror(rte_errno)));
+            inboxes_.push_back(r);
+        }
+        for (auto& w : workers_) w->set_inboxes(inboxes_);
+    }
 }
 
 Instance::~Instance() {
+    // frames still in an inbox when the workers stopped go back to their pools first
+    for (rte_ring* r : inboxes_) {
+        void* m = nullptr;
+        while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(r);
+    }
     workers_.clear();
     ports_.reset();
     eal_.reset();
@@ -88,13 +114,13 @@ std::string Instance::run(std::atomic<bool>& stop) {
     launches.reserve(workers_.size());
     for (size_t i = 0; i < workers_.size(); ++i) {
         launches.push_back({workers_[i].get(), &stop});
-        int rc = rte_eal_remote_launch(worker_main, &launches.back(), plan_.worker_lcores[i]);
+        int rc = rte_eal_remote_launch(worker_main, &launches.back(), unsigned(i));
         if (rc != 0) {
             stop = true;
             rte_eal_mp_wait_lcore();
             running_.store(false, std::memory_order_release);
-            throw DataplaneError(
-                fmt::format("cannot launch worker {} on lcore {}", i, plan_.worker_lcores[i]));
+            throw DataplaneError(fmt::format("cannot launch worker {} on lcore {} (CPU {})", i, i,
+                                             plan_.worker_lcores[i]));
         }
     }
     std::string reason = "stopped by signal";
@@ -224,7 +250,8 @@ nlohmann::json Instance::counters_json() const {
         WorkerPublication pub = w->published();
         const WorkerStats& s = pub.stats;
         workers.push_back({{"worker", w->index()},
-                           {"lcore", plan_.worker_lcores[w->index()]},
+                           {"lcore", w->index()},
+                           {"cpu", plan_.worker_lcores[w->index()]},
                            {"frames", s.totals.frames},
                            {"roce_packets", s.totals.roce_packets},
                            {"forwarded_roce", s.forwarded_roce},
@@ -232,6 +259,8 @@ nlohmann::json Instance::counters_json() const {
                            {"dropped_malformed", s.dropped_malformed},
                            {"dropped_bad_icrc", s.dropped_bad_icrc},
                            {"dropped_tx_full", s.dropped_tx_full},
+                           {"dispatched", s.dispatched},
+                           {"dropped_dispatch_full", s.dropped_dispatch_full},
                            {"flows", pub.flows_live}});
         for (size_t i = 0; i < kMaxPorts; ++i) {
             sum.rx_packets[i] += s.rx_packets[i];
@@ -268,9 +297,9 @@ std::string Instance::format_counters() const {
             p["driver_tx_errors"].get<uint64_t>());
     for (const auto& w : j["workers"])
         s += fmt::format(
-            "worker {} (lcore {}): frames {}, RoCE {}, forwarded RoCE {} other {}, dropped "
+            "worker {} (CPU {}): frames {}, RoCE {}, forwarded RoCE {} other {}, dropped "
             "malformed {} bad ICRC {} TX full {}, flows {}\n",
-            w["worker"].get<unsigned>(), w["lcore"].get<unsigned>(), w["frames"].get<uint64_t>(),
+            w["worker"].get<unsigned>(), w["cpu"].get<unsigned>(), w["frames"].get<uint64_t>(),
             w["roce_packets"].get<uint64_t>(), w["forwarded_roce"].get<uint64_t>(),
             w["forwarded_other"].get<uint64_t>(), w["dropped_malformed"].get<uint64_t>(),
             w["dropped_bad_icrc"].get<uint64_t>(), w["dropped_tx_full"].get<uint64_t>(),

@@ -197,6 +197,11 @@ std::string Instance::metrics_text() const {
         for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), c.get(pubs[w]));
     }
     {
+        Family f(out, "weft_dispatched_packets_total", "counter",
+                 "frames handed to their flow's worker (ports with fewer RX queues than workers)");
+        for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), pubs[w].stats.dispatched);
+    }
+    {
         Family f(out, "weft_flows", "gauge", "queue-pair flows in the flow table");
         for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), pubs[w].flows_live);
     }
@@ -222,6 +227,7 @@ std::string Instance::metrics_text() const {
             f.sample(worker(w) + ",reason=\"malformed\"", pubs[w].stats.dropped_malformed);
             f.sample(worker(w) + ",reason=\"bad_icrc\"", pubs[w].stats.dropped_bad_icrc);
             f.sample(worker(w) + ",reason=\"tx_full\"", pubs[w].stats.dropped_tx_full);
+            f.sample(worker(w) + ",reason=\"dispatch_full\"", pubs[w].stats.dropped_dispatch_full);
         }
     }
     const auto& ps = ports_->ports();

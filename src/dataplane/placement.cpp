@@ -122,15 +122,23 @@ Plan make_plan(const Config& c) {
     std::vector<unsigned> order = first_pus;
     order.insert(order.end(), siblings.begin(), siblings.end());
     if (order.empty()) throw PlanError("no allowed CPU on the ports' NUMA node");
-    // The main lcore only does control work: give it the last candidate so workers take
-    // the first whole cores; with a single CPU there is no room for a worker.
-    if (order.size() < size_t(c.workers) + 1)
+    // The main lcore only does control work (it sleeps between checks): give it the last
+    // candidate so workers take the first whole cores, and when there is no CPU left for
+    // it, let it share the last worker's.
+    if (order.size() < size_t(c.workers))
         throw PlanError(fmt::format(
-            "{} worker(s) need {} CPUs (one each, plus the main lcore) on NUMA node {}, but only "
-            "{} are available: lower `workers`",
-            c.workers, c.workers + 1, plan.numa_node < 0 ? 0 : plan.numa_node, order.size()));
-    plan.main_lcore = order.back();
-    order.pop_back();
+            "{} worker(s) need {} CPUs (one each) on NUMA node {}, but only {} are available: "
+            "lower `workers`",
+            c.workers, c.workers, plan.numa_node < 0 ? 0 : plan.numa_node, order.size()));
+    if (order.size() == size_t(c.workers)) {
+        plan.main_lcore = order.back();
+        plan.notes.push_back(
+            fmt::format("the main lcore shares CPU {} with worker {} (it only wakes every 10 ms)",
+                        order.back(), c.workers - 1));
+    } else {
+        plan.main_lcore = order.back();
+        order.pop_back();
+    }
     plan.worker_lcores.assign(order.begin(), order.begin() + c.workers);
     for (unsigned w : plan.worker_lcores)
         if (std::find(siblings.begin(), siblings.end(), w) != siblings.end()) {
@@ -148,8 +156,8 @@ std::string format(const Plan& p) {
                          pp.numa_node ? std::to_string(*pp.numa_node) : "any", pp.how);
     s += fmt::format("main lcore: CPU {} (control, telemetry)\n", p.main_lcore);
     for (size_t i = 0; i < p.worker_lcores.size(); ++i)
-        s += fmt::format("worker {}: CPU {} (RX queue {} of every port)\n", i, p.worker_lcores[i],
-                         i);
+        s += fmt::format("worker {}: CPU {} (lcore {}; RX queue {} of every port that has one)\n",
+                         i, p.worker_lcores[i], i, i);
     for (const std::string& n : p.notes) s += "note: " + n + "\n";
     return s;
 }

@@ -33,8 +33,7 @@ PortSet::PortSet(const Config& c) {
             int socket = rte_eth_dev_socket_id(p.id);
             if (socket < 0) socket = int(rte_socket_id());
             std::string pool_name = fmt::format("weftd_pool_{}", p.id);
-            uint32_t data_room =
-                pc.driver() == "net_af_xdp" ? kAfXdpMbufDataRoom : kMbufDataRoom;
+            uint32_t data_room = pc.driver() == "net_af_xdp" ? kAfXdpMbufDataRoom : kMbufDataRoom;
             p.pool = rte_pktmbuf_pool_create(pool_name.c_str(), c.mbufs_per_port, 256, 0,
                                              uint16_t(data_room + RTE_PKTMBUF_HEADROOM), socket);
             if (!p.pool)

@@ -5,7 +5,9 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
+#include "weft/dataplane/dispatch.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/flow/account.hpp"
 #include "weft/flow/hash.hpp"
@@ -60,6 +62,57 @@ Worker::Worker(unsigned index, const Config& c, const PortSet& ports)
     int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
     timestamp_flag_ = bit >= 0 ? 1ull << bit : 0;
     if (bit < 0) timestamp_offset_ = -1;
+}
+
+void Worker::set_inboxes(const std::vector<rte_ring*>& inboxes) {
+    inboxes_ = inboxes;
+    outbound_.assign(inboxes.size(), {});
+    for (auto& o : outbound_) o.reserve(kBurst);
+    const auto& ports = ports_.ports();
+    for (size_t i = 0; i < ports.size(); ++i) port_index_of_[ports[i].id & 0xff] = uint8_t(i);
+}
+
+void Worker::dispatch(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
+    const size_t workers = inboxes_.size();
+    std::array<rte_mbuf*, kBurst> local;
+    uint16_t nlocal = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+        size_t owner = size_t(dispatch_hash(frame) % workers);
+        if (owner == index_)
+            local[nlocal++] = m;
+        else
+            outbound_[owner].push_back(m);  // capacity kBurst, reserved: no allocation
+    }
+    if (nlocal) process(port_index, local.data(), nlocal);
+    for (size_t w = 0; w < workers; ++w) {
+        auto& out = outbound_[w];
+        if (out.empty()) continue;
+        unsigned sent = rte_ring_mp_enqueue_burst(inboxes_[w], reinterpret_cast<void**>(out.data()),
+                                                  unsigned(out.size()), nullptr);
+        stats_.dispatched += sent;
+        if (sent < out.size()) {
+            stats_.dropped_dispatch_full += out.size() - sent;
+            rte_pktmbuf_free_bulk(out.data() + sent, unsigned(out.size() - sent));
+        }
+        out.clear();
+    }
+}
+
+bool Worker::drain_inbox() {
+    std::array<rte_mbuf*, kBurst> burst;
+    unsigned n = rte_ring_sc_dequeue_burst(inboxes_[index_], reinterpret_cast<void**>(burst.data()),
+                                           kBurst, nullptr);
+    // process() takes one port per call: cut the burst into runs of one port
+    for (unsigned start = 0; start < n;) {
+        uint16_t port = burst[start]->port;
+        unsigned end = start + 1;
+        while (end < n && burst[end]->port == port) ++end;
+        process(port_index_of_[port & 0xff], burst.data() + start, uint16_t(end - start));
+        start = end;
+    }
+    return n > 0;
 }
 
 void Worker::enqueue(uint16_t port_index, rte_mbuf* m) {
@@ -180,9 +233,13 @@ void Worker::run(const std::atomic<bool>& stop) {
             uint16_t n = rte_eth_rx_burst(ports[pi].id, uint16_t(index_), burst.data(), kBurst);
             if (n) {
                 idle = false;
-                process(pi, burst.data(), n);
+                if (!inboxes_.empty() && ports[pi].rx_queues < inboxes_.size())
+                    dispatch(pi, burst.data(), n);
+                else
+                    process(pi, burst.data(), n);
             }
         }
+        if (!inboxes_.empty() && drain_inbox()) idle = false;
         if (!passive_) flush();
         // A pending snapshot takes a small slice after a busy poll (64 records, ~2 us
         // with the table out of cache) and a large one after an idle poll.

@@ -1,14 +1,18 @@
 // libFuzzer target: frame parsing, ICRC, flow tracking and report building.
 // Input: a sequence of frames, each as a 2-byte little-endian length and that many
 // bytes (a trailing partial frame is used as is), so one input drives a flow's state
-// machine across packets as a capture would. Sanitizers do the checking.
+// machine across packets as a capture would. Sanitizers do the checking, plus one
+// property: weftd's dispatch hash keeps a RoCE flow on one worker.
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
+#include "weft/dataplane/dispatch.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/roce/bytes.hpp"
 #include "weft/roce/icrc.hpp"
 #include "weft/roce/packet.hpp"
 
@@ -33,6 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         roce::Packet p;
         roce::Verdict v = roce::parse(frame, p);
         ++totals.verdicts[size_t(v)];
+        // weftd's software dispatch reads the same bytes with its own bounds checks, and
+        // must give a RoCE flow one owner whatever its UDP source port
+        uint64_t owner = dataplane::dispatch_hash(frame);
+        if (v == roce::Verdict::Ok) {
+            std::vector<uint8_t> moved(frame.begin(), frame.end());
+            roce::store_be16(moved.data() + p.l4_offset, uint16_t(p.src_port ^ 0x5a5a));
+            if (dataplane::dispatch_hash(moved) != owner) __builtin_trap();
+        }
         now += 300;
         if (v == roce::Verdict::Ok) {
             bool ok = roce::icrc_valid(p);

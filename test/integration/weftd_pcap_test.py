@@ -46,11 +46,17 @@ subprocess.run([weft_gen, "gradient", "-o", v6, "--ipv6", "--vlan=42", "--hosts=
                 "--message-size=64K", "--iterations=1"], check=True, capture_output=True)
 captures.append((v6, True))
 
-for path, nanosecond in captures:
+# one worker, then two: net_pcap has one RX queue, so worker 0 reads it and hands each
+# frame to its flow's owner (software dispatch); the flows must not change
+runs = [(path, ns, 1) for path, ns in captures] + [(path, ns, 2) for path, ns in captures]
+for path, nanosecond, workers in runs:
     name = os.path.basename(os.path.dirname(path)) if path.endswith("capture.pcap") else os.path.basename(path)
-    dump = os.path.join(WORK, name + ".weftd.json")
+    if workers > 1:
+        name += f" ({workers} workers)"
+    dump = os.path.join(WORK, name.replace(" ", "_") + ".weftd.json")
     r = subprocess.run([weftd, "--passive", "--pcap", path, "--exit-on-eof", "--dump-flows", dump,
-                        "--file-prefix", f"weftd-test-{os.getpid()}"],
+                        "--file-prefix", f"weftd-test-{os.getpid()}", "--workers", str(workers),
+                        "--control-socket", "none"],
                        capture_output=True, text=True, timeout=120)
     check(f"{name}: weftd ran to the end of the file", r.returncode == 0 and "end of input" in r.stderr,
           r.stderr[-800:])
@@ -71,9 +77,15 @@ for path, nanosecond in captures:
                 detail += f" {k} differs;"
     check(f"{name}: weftd's flows == weftctl analyze's ({want['totals']['frames']} frames, "
           f"{len(want['flows'])} flows, {want['totals']['malformed']} malformed)", same, detail)
-    check(f"{name}: every frame reached the worker and nothing was forwarded in passive mode",
+    check(f"{name}: every frame reached a worker and nothing was forwarded in passive mode",
           dataplane["ports"][0]["rx_packets"] == want["totals"]["frames"]
-          and dataplane["workers"][0]["forwarded_roce"] == 0)
+          and all(w["forwarded_roce"] == 0 for w in dataplane["workers"]))
+    if workers > 1:
+        w0, w1 = dataplane["workers"][0], dataplane["workers"][1]
+        check(f"{name}: worker 0 dispatched worker 1's share ({w1['frames']} of "
+              f"{want['totals']['frames']} frames), nothing dropped",
+              w1["frames"] > 0 and w0["dispatched"] == w1["frames"]
+              and w0["dropped_dispatch_full"] == 0, dataplane["workers"])
 
 # configuration errors are one clear line each, before anything starts
 r = subprocess.run([weftd, "--inline", "--port", "host:net_bogus0", "--port", "mirror:net_null0",

@@ -19,6 +19,8 @@
 #include "weft/dataplane/worker.hpp"
 #include "weft/flow/report.hpp"
 
+struct rte_ring;
+
 namespace weft::dataplane {
 
 class Instance {
@@ -62,6 +64,8 @@ class Instance {
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
+    static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
+    std::vector<rte_ring*> inboxes_;              // software dispatch, when needed
     std::chrono::system_clock::time_point started_;
     std::string control_socket_, metrics_address_;
     // One flow snapshot at a time: each worker has one request mailbox.

@@ -22,8 +22,10 @@ struct PortPlacement {
 
 struct Plan {
     unsigned main_lcore = 0;
-    std::vector<unsigned> worker_lcores;  // OS CPU numbers, one per worker
-    int numa_node = -1;                   // the node the workers are on (-1: no NUMA info)
+    // OS CPU numbers, one per worker. EAL lcore ids are the worker indices (worker i runs
+    // on lcore i) and the main lcore is lcore `workers`, so two lcores may share a CPU.
+    std::vector<unsigned> worker_lcores;
+    int numa_node = -1;  // the node the workers are on (-1: no NUMA info)
     unsigned numa_nodes = 1;
     unsigned cores = 0, pus = 0;
     std::vector<PortPlacement> ports;

@@ -37,7 +37,7 @@ class Published {
         std::array<uint64_t, kWords> w;
         for (size_t i = 0; i < kWords; ++i) w[i] = words_[i].load(std::memory_order_relaxed);
         T value;
-        std::memcpy(&value, w.data(), sizeof value);
+        std::memcpy(static_cast<void*>(&value), w.data(), sizeof value);  // trivially copyable
         return value;
     }
 

@@ -19,6 +19,7 @@
 #include "weft/roce/packet.hpp"
 
 struct rte_mbuf;
+struct rte_ring;
 
 namespace weft::dataplane {
 
@@ -29,9 +30,11 @@ struct WorkerStats {
     flow::Totals totals;  // frames, bytes, verdicts, ICRC: as in weftctl analyze
     uint64_t forwarded_roce = 0;
     uint64_t forwarded_other = 0;
-    uint64_t dropped_malformed = 0;  // RoCE the parser refused (by verdict in totals)
-    uint64_t dropped_bad_icrc = 0;   // with firewall.drop_bad_icrc
-    uint64_t dropped_tx_full = 0;    // the TX queue had no room
+    uint64_t dropped_malformed = 0;      // RoCE the parser refused (by verdict in totals)
+    uint64_t dropped_bad_icrc = 0;       // with firewall.drop_bad_icrc
+    uint64_t dropped_tx_full = 0;        // the TX queue had no room
+    uint64_t dispatched = 0;             // frames handed to another worker (software dispatch)
+    uint64_t dropped_dispatch_full = 0;  // that worker's inbox had no room
     std::array<uint64_t, kMaxPorts> rx_packets{};
     std::array<uint64_t, kMaxPorts> tx_packets{};
 };
@@ -51,6 +54,11 @@ class Worker {
     Worker(unsigned index, const Config& c, const PortSet& ports);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
+
+    // Software dispatch (dispatch.hpp): every worker's inbox, indexed by worker; this
+    // worker dequeues its own and enqueues to the others. Set before run() when some port
+    // has fewer RX queues than there are workers.
+    void set_inboxes(const std::vector<rte_ring*>& inboxes);
 
     // Polls until `stop` is set, then flushes its TX queues.
     void run(const std::atomic<bool>& stop);
@@ -77,6 +85,10 @@ class Worker {
         std::array<rte_mbuf*, kBurst * 2> mbufs{};
     };
     void enqueue(uint16_t port_index, rte_mbuf* m);
+    // Frames from a port polled on behalf of every worker: each goes to its flow's owner.
+    void dispatch(uint16_t port_index, rte_mbuf** pkts, uint16_t n);
+    // Frames other workers handed over, in bursts grouped by their port.
+    bool drain_inbox();
     void publish(uint64_t now_ns);
     // Copies up to `max_records` of the table for a pending snapshot request.
     void serve_flow_request(uint32_t max_records);
@@ -97,6 +109,9 @@ class Worker {
     std::vector<uint64_t> timestamp_scale_;  // per port: to nanoseconds
     uint64_t latest_ns_ = 0;                 // the latest packet time seen
     std::atomic<uint64_t> received_{0};
+    std::vector<rte_ring*> inboxes_;
+    std::vector<std::vector<rte_mbuf*>> outbound_;  // per target worker, one burst each
+    std::array<uint8_t, 256> port_index_of_{};      // DPDK port id -> index in ports()
     Published<WorkerPublication> published_;
     FlowRequest flow_request_;
     flow::TableCopier copier_;
