@@ -21,17 +21,6 @@ uint64_t tsc_ns() {
     return uint64_t(double(rte_get_tsc_cycles()) * ns_per_cycle);
 }
 
-// ECMP over the fabric ports: the RoCEv2 5-tuple (protocol and destination port are
-// fixed), so one QP keeps one path, as a switch's ECMP would keep it.
-uint64_t ecmp_hash(const roce::Packet& p) {
-    uint64_t a = 0, b = 0;
-    for (size_t i = 0; i < 8; ++i) {
-        a = a << 8 | p.src.bytes[8 + i];
-        b = b << 8 | p.dst.bytes[8 + i];
-    }
-    return flow::hash_combine(uint64_t(p.src_port) << 16 | p.dst_port, a, b);
-}
-
 }  // namespace
 
 flow::TableConfig worker_table_config(const Config& c) {
@@ -175,8 +164,12 @@ void Worker::process(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
         }
         uint16_t dest;
         if (int(port_index) == host) {
-            dest = out.verdict == roce::Verdict::Ok ? fabric[ecmp_hash(pkt_) % fabric.size()]
-                                                    : fabric[0];
+            // the policy hook: where RoCE goes; everything else takes the first uplink
+            dest = out.verdict == roce::Verdict::Ok
+                       ? fabric[policy_.choose_uplink(
+                             pkt_, out.flow == flow::kNoIndex ? nullptr : &table_.record(out.flow),
+                             uint32_t(fabric.size()))]
+                       : fabric[0];
         } else {
             dest = uint16_t(host);
         }

@@ -1,8 +1,8 @@
 // One weftd worker lcore: RX burst from its queue of every port -> account_frame (parse,
-// ICRC, per-QP flow state; the same code as weftctl analyze) -> firewall -> forwarding
-// decision -> TX burst. Nothing allocated, locked or thrown per packet. Each worker owns
-// its flow table; a QP stays on one worker because RSS (or AF_PACKET fanout) hashes its
-// 5-tuple, and RoCE keeps a QP's UDP source port fixed.
+// ICRC, per-QP flow state; the same code as weftctl analyze) -> firewall -> policy hook
+// (policy.hpp: which uplink) -> TX burst. Nothing allocated, locked or thrown per packet.
+// Each worker owns its flow table; a QP stays on one worker because RSS, AF_PACKET fanout
+// or software dispatch (dispatch.hpp) sends each flow to one worker.
 #pragma once
 
 #include <array>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "weft/dataplane/config.hpp"
+#include "weft/dataplane/policy.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/telemetry.hpp"
 #include "weft/flow/report.hpp"
@@ -101,6 +102,7 @@ class Worker {
     bool drop_bad_icrc_;
     uint32_t idle_sleep_us_;
     flow::Table table_;
+    ForwardingPolicy policy_;
     WorkerStats stats_;
     roce::Packet pkt_;
     std::vector<TxQueue> tx_;

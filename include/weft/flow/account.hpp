@@ -15,7 +15,8 @@ namespace weft::flow {
 
 struct FrameOutcome {
     roce::Verdict verdict;
-    bool icrc_ok;  // true when not checked
+    bool icrc_ok;              // true when not checked
+    uint32_t flow = kNoIndex;  // the packet's flow record, kNoIndex if none
 };
 
 inline FrameOutcome account_frame(std::span<const uint8_t> frame, uint32_t wire_len,
@@ -36,7 +37,7 @@ inline FrameOutcome account_frame(std::span<const uint8_t> frame, uint32_t wire_
             icrc_ok = roce::icrc_valid(pkt);
             if (!icrc_ok) ++t.icrc_errors;
         }
-        table.touch(pkt, wire_len, timestamp_ns, icrc_ok);
+        return {v, icrc_ok, table.touch(pkt, wire_len, timestamp_ns, icrc_ok)};
     }
     return {v, icrc_ok};
 }

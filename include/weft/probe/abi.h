@@ -1,0 +1,115 @@
+/* weft-probe's kernel/user ABI: the keys, values and events the TC programs in ebpf/
+ * write and src/probe reads. C, included by both sides (clang -target bpf and C++), so
+ * only <linux/types.h> types and fixed-size layouts. Addresses are 16 bytes, IPv4 as
+ * ::ffff:a.b.c.d, as in weft::roce::IpAddress. */
+#ifndef WEFT_PROBE_ABI_H
+#define WEFT_PROBE_ABI_H
+
+#include <linux/types.h>
+
+#define WEFT_PROBE_MAX_QPS 65536
+#define WEFT_PROBE_MAX_PEERS 16384
+#define WEFT_PROBE_RINGBUF_BYTES (1u << 20)
+
+/* Global counters (an array map indexed by these). */
+enum weft_probe_counter {
+    WP_PACKETS = 0,          /* every frame the programs saw */
+    WP_ROCE,                 /* well-formed RoCEv2 */
+    WP_TCP,                  /* east-west TCP over IPv4/IPv6 */
+    WP_UDP,                  /* UDP that is not RoCEv2 */
+    WP_OTHER,                /* not IP, or IP that is neither TCP nor UDP */
+    WP_MALFORMED,            /* RoCEv2 (UDP 4791) refused, total of the reasons below */
+    WP_MALFORMED_IP_LENGTH,  /* IP total/payload length beyond the frame */
+    WP_MALFORMED_UDP_LENGTH, /* UDP length shorter than its header or beyond the IP payload */
+    WP_MALFORMED_TRUNCATED,  /* shorter than BTH + ICRC */
+    WP_MALFORMED_VERSION,    /* BTH transport header version is not 0 */
+    WP_MALFORMED_OPCODE,     /* opcode the IBA does not define (0xff, ...) */
+    WP_MALFORMED_LENGTH,     /* shorter than its opcode's headers + pad + ICRC */
+    WP_QP_MAP_FULL,          /* a new QP flow found the QP map full: not tracked */
+    WP_PEER_MAP_FULL,        /* a new peer pair found the peer map full: not tracked */
+    WP_RINGBUF_DROPS,        /* events lost: the ring buffer was full */
+    WP_COUNTER_COUNT
+};
+
+/* Opcode classes, from weft::roce::Operation (ebpf/gen: generated table). */
+enum weft_probe_op_class {
+    WP_OP_INVALID = 0,
+    WP_OP_SEND,
+    WP_OP_WRITE,
+    WP_OP_READ_REQUEST,
+    WP_OP_READ_RESPONSE,
+    WP_OP_ACK,
+    WP_OP_ATOMIC,
+    WP_OP_ATOMIC_ACK,
+    WP_OP_CNP,
+    WP_OP_OTHER,
+    WP_OP_CLASS_COUNT
+};
+
+/* AETH kinds: the order of weft::roce::AckKind. */
+#define WP_ACK_KIND_COUNT 8
+
+struct weft_qp_key {
+    __u8 src[16];
+    __u8 dst[16];
+    __u32 dest_qp;
+    __u32 ifindex;
+};
+
+struct weft_qp_stats {
+    __u64 packets;
+    __u64 bytes; /* wire bytes (skb->len) */
+    __u64 first_ns;
+    __u64 last_ns;
+    __u64 op_class[WP_OP_CLASS_COUNT];
+    __u64 ack_kind[WP_ACK_KIND_COUNT]; /* [0] ACKs, then RNR NAK and the NAK codes */
+    __u64 ecn_ce;
+    __u64 read_request_bytes; /* RETH DMA lengths of READ requests */
+    __u64 payload_bytes;
+    __u32 last_psn;
+    __u32 ingress; /* 1: last seen on ingress, 0: egress */
+};
+
+struct weft_peer_key {
+    __u8 src[16];
+    __u8 dst[16];
+    __u32 ifindex;
+    __u32 pad;
+};
+
+struct weft_peer_stats {
+    __u64 roce_packets;
+    __u64 roce_bytes;
+    __u64 tcp_packets;
+    __u64 tcp_bytes;
+    __u64 tcp_syns; /* SYN without ACK: connection attempts */
+    __u64 udp_packets;
+    __u64 udp_bytes;
+    __u64 first_ns;
+    __u64 last_ns;
+};
+
+enum weft_probe_event_type {
+    WP_EV_NEW_PEER = 1, /* first packet of a (src, dst) pair on an interface */
+    WP_EV_NEW_QP,       /* first packet of a QP flow */
+    WP_EV_NAK,          /* an AETH NAK or RNR NAK */
+    WP_EV_MALFORMED,    /* a refused RoCEv2 packet; `reason` is its weft_probe_counter */
+};
+
+struct weft_probe_event {
+    __u64 ts_ns; /* bpf_ktime_get_ns() */
+    __u32 type;
+    __u32 ifindex;
+    __u8 src[16];
+    __u8 dst[16];
+    __u32 dest_qp;
+    __u32 psn;
+    __u8 opcode;
+    __u8 syndrome;
+    __u8 reason;
+    __u8 ingress;
+    __u8 l4; /* IPPROTO_UDP or IPPROTO_TCP (new peer) */
+    __u8 pad[3];
+};
+
+#endif

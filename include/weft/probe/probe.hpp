@@ -1,0 +1,77 @@
+// weft-probe's loader: opens and loads the TC programs (ebpf/weft_probe.bpf.c, through
+// its libbpf skeleton), attaches them to interfaces (clsact ingress and egress), and
+// reads what they keep: global counters, per-QP and per-peer-pair counters, and the ring
+// buffer of events. One Probe per process; destroying it detaches every filter it added.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "weft/probe/abi.h"
+#include "weft/roce/ip_address.hpp"
+
+struct weft_probe;
+struct ring_buffer;
+
+namespace weft::probe {
+
+struct ProbeError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct QpCounters {
+    roce::IpAddress src, dst;
+    uint32_t dest_qp = 0;
+    uint32_t ifindex = 0;
+    weft_qp_stats stats{};
+};
+
+struct PeerCounters {
+    roce::IpAddress src, dst;
+    uint32_t ifindex = 0;
+    weft_peer_stats stats{};
+};
+
+using Counters = std::array<uint64_t, WP_COUNTER_COUNT>;
+const char* counter_name(weft_probe_counter c);  // "malformed_opcode", ...
+
+class Probe {
+  public:
+    // Loads the programs and maps into the kernel. Throws ProbeError with the reason.
+    Probe();
+    ~Probe();
+    Probe(const Probe&) = delete;
+    Probe& operator=(const Probe&) = delete;
+
+    // Attaches to `iface` on ingress and egress. A filter left on it by an earlier
+    // weft-probe that died is replaced, not duplicated.
+    void attach(const std::string& iface);
+    void detach_all();
+    const std::vector<std::string>& interfaces() const { return interfaces_; }
+
+    Counters counters() const;  // summed over CPUs
+    std::vector<QpCounters> qps() const;
+    std::vector<PeerCounters> peers() const;
+    // Hands each pending event to `on_event`, waiting up to `timeout_ms` for the first.
+    // Returns how many were consumed.
+    int poll_events(const std::function<void(const weft_probe_event&)>& on_event, int timeout_ms);
+
+    // Program file descriptors, for BPF_PROG_TEST_RUN.
+    int ingress_fd() const;
+    int egress_fd() const;
+
+  private:
+    weft_probe* skel_ = nullptr;
+    ::ring_buffer* ring_ = nullptr;
+    std::function<void(const weft_probe_event&)> on_event_;
+    std::vector<std::string> interfaces_;
+    std::vector<int> ifindexes_;
+    std::vector<bool> created_qdisc_;
+    static int ring_callback(void* ctx, void* data, size_t size);
+};
+
+}  // namespace weft::probe

@@ -1,0 +1,202 @@
+#include "weft/probe/probe.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "weft_probe.skel.h"
+
+namespace weft::probe {
+
+namespace {
+
+// Our filters' handle and priority on every interface: fixed, so a restarted probe
+// finds (and replaces) what a crashed one left.
+constexpr uint32_t kHandle = 0x5746;  // "WF"
+constexpr uint32_t kPriority = 0xc0de;
+
+std::string libbpf_error(int err) {
+    char buf[128];
+    libbpf_strerror(err, buf, sizeof buf);
+    return buf;
+}
+
+}  // namespace
+
+const char* counter_name(weft_probe_counter c) {
+    static const char* const names[WP_COUNTER_COUNT] = {"packets",
+                                                        "roce",
+                                                        "tcp",
+                                                        "udp",
+                                                        "other",
+                                                        "malformed",
+                                                        "malformed_ip_length",
+                                                        "malformed_udp_length",
+                                                        "malformed_truncated",
+                                                        "malformed_version",
+                                                        "malformed_opcode",
+                                                        "malformed_length",
+                                                        "qp_map_full",
+                                                        "peer_map_full",
+                                                        "ringbuf_drops"};
+    return c < WP_COUNTER_COUNT ? names[c] : "?";
+}
+
+Probe::Probe() {
+    skel_ = weft_probe__open_and_load();
+    if (!skel_)
+        throw ProbeError(
+            fmt::format("cannot load the BPF programs: {} (root, or CAP_BPF and "
+                        "CAP_NET_ADMIN, is needed)",
+                        std::strerror(errno)));
+    ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.weft_events), &Probe::ring_callback, this,
+                             nullptr);
+    if (!ring_) {
+        weft_probe__destroy(skel_);
+        throw ProbeError(
+            fmt::format("cannot open the event ring buffer: {}", std::strerror(errno)));
+    }
+}
+
+Probe::~Probe() {
+    detach_all();
+    ring_buffer__free(ring_);
+    weft_probe__destroy(skel_);
+}
+
+void Probe::attach(const std::string& iface) {
+    int ifindex = int(if_nametoindex(iface.c_str()));
+    if (ifindex == 0) throw ProbeError(fmt::format("{}: no such interface", iface));
+    bpf_tc_hook hook{};
+    hook.sz = sizeof hook;
+    hook.ifindex = ifindex;
+    hook.attach_point = BPF_TC_INGRESS;
+    int rc = bpf_tc_hook_create(&hook);  // the clsact qdisc (both directions)
+    bool created = rc == 0;
+    if (rc != 0 && rc != -EEXIST)
+        throw ProbeError(
+            fmt::format("{}: cannot add the clsact qdisc: {}", iface, libbpf_error(rc)));
+    for (auto [point, prog] : {std::pair{BPF_TC_INGRESS, skel_->progs.weft_ingress},
+                               std::pair{BPF_TC_EGRESS, skel_->progs.weft_egress}}) {
+        hook.attach_point = point;
+        bpf_tc_opts opts{};
+        opts.sz = sizeof opts;
+        opts.handle = kHandle;
+        opts.priority = kPriority;
+        opts.prog_fd = bpf_program__fd(prog);
+        opts.flags = BPF_TC_F_REPLACE;
+        if (int r = bpf_tc_attach(&hook, &opts); r != 0)
+            throw ProbeError(fmt::format("{}: cannot attach the {} program: {}", iface,
+                                         point == BPF_TC_INGRESS ? "ingress" : "egress",
+                                         libbpf_error(r)));
+    }
+    interfaces_.push_back(iface);
+    ifindexes_.push_back(ifindex);
+    created_qdisc_.push_back(created);
+}
+
+void Probe::detach_all() {
+    for (size_t i = 0; i < ifindexes_.size(); ++i) {
+        bpf_tc_hook hook{};
+        hook.sz = sizeof hook;
+        hook.ifindex = ifindexes_[i];
+        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+            hook.attach_point = point;
+            bpf_tc_opts opts{};
+            opts.sz = sizeof opts;
+            opts.handle = kHandle;
+            opts.priority = kPriority;
+            bpf_tc_detach(&hook, &opts);  // gone already (interface deleted): nothing to do
+        }
+        if (created_qdisc_[i]) {
+            // the clsact qdisc was ours: remove it too (both hooks at once)
+            hook.attach_point = bpf_tc_attach_point(BPF_TC_INGRESS | BPF_TC_EGRESS);
+            bpf_tc_hook_destroy(&hook);
+        }
+    }
+    interfaces_.clear();
+    ifindexes_.clear();
+    created_qdisc_.clear();
+}
+
+Counters Probe::counters() const {
+    Counters out{};
+    int fd = bpf_map__fd(skel_->maps.weft_counters);
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per_cpu(size_t(cpus > 0 ? cpus : 1));
+    for (uint32_t k = 0; k < WP_COUNTER_COUNT; ++k) {
+        if (bpf_map_lookup_elem(fd, &k, per_cpu.data()) != 0) continue;
+        for (uint64_t v : per_cpu) out[k] += v;
+    }
+    return out;
+}
+
+std::vector<QpCounters> Probe::qps() const {
+    std::vector<QpCounters> out;
+    int fd = bpf_map__fd(skel_->maps.weft_qps);
+    weft_qp_key key{}, next{};
+    void* cursor = nullptr;
+    while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
+        key = next;
+        cursor = &key;
+        QpCounters q;
+        if (bpf_map_lookup_elem(fd, &key, &q.stats) != 0) continue;  // removed meanwhile
+        q.src = roce::IpAddress::from_v6(key.src);
+        q.dst = roce::IpAddress::from_v6(key.dst);
+        q.dest_qp = key.dest_qp;
+        q.ifindex = key.ifindex;
+        out.push_back(q);
+    }
+    return out;
+}
+
+std::vector<PeerCounters> Probe::peers() const {
+    std::vector<PeerCounters> out;
+    int fd = bpf_map__fd(skel_->maps.weft_peers);
+    weft_peer_key key{}, next{};
+    void* cursor = nullptr;
+    while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
+        key = next;
+        cursor = &key;
+        PeerCounters p;
+        if (bpf_map_lookup_elem(fd, &key, &p.stats) != 0) continue;
+        p.src = roce::IpAddress::from_v6(key.src);
+        p.dst = roce::IpAddress::from_v6(key.dst);
+        p.ifindex = key.ifindex;
+        out.push_back(p);
+    }
+    return out;
+}
+
+int Probe::ring_callback(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Probe*>(ctx);
+    if (size < sizeof(weft_probe_event) || !self->on_event_) return 0;
+    weft_probe_event e;
+    std::memcpy(&e, data, sizeof e);
+    self->on_event_(e);
+    return 0;
+}
+
+int Probe::poll_events(const std::function<void(const weft_probe_event&)>& on_event,
+                       int timeout_ms) {
+    on_event_ = on_event;
+    int n = ring_buffer__poll(ring_, timeout_ms);
+    on_event_ = nullptr;
+    return n < 0 && n != -EINTR ? throw ProbeError(fmt::format("ring buffer: {}", libbpf_error(n)))
+                                : (n < 0 ? 0 : n);
+}
+
+int Probe::ingress_fd() const {
+    return bpf_program__fd(skel_->progs.weft_ingress);
+}
+
+int Probe::egress_fd() const {
+    return bpf_program__fd(skel_->progs.weft_egress);
+}
+
+}  // namespace weft::probe

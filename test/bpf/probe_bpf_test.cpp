@@ -1,0 +1,211 @@
+// weft-probe's TC programs under BPF_PROG_TEST_RUN, in the spirit of Katran's tester:
+// frames in (built by the project's frame writer, or real SoftRoCE captures), map
+// contents, events and verdicts out. Needs root (CAP_BPF + CAP_NET_ADMIN).
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
+
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "../unit/test_packets.hpp"
+#include "weft/analyze/analyzer.hpp"
+#include "weft/capture/pcap_file.hpp"
+#include "weft/probe/probe.hpp"
+
+namespace weft::probe {
+namespace {
+
+using test::Bytes;
+namespace op = roce::opcode;
+
+// Runs one frame through the ingress (or egress) program; returns its verdict.
+int run(const Probe& p, const Bytes& frame, bool ingress = true) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = uint32_t(frame.size()), .repeat = 1);
+    int fd = ingress ? p.ingress_fd() : p.egress_fd();
+    EXPECT_EQ(bpf_prog_test_run_opts(fd, &opts), 0) << "BPF_PROG_TEST_RUN failed";
+    return int(opts.retval);
+}
+
+std::vector<weft_probe_event> events(Probe& p) {
+    std::vector<weft_probe_event> out;
+    p.poll_events([&](const weft_probe_event& e) { out.push_back(e); }, 0);
+    return out;
+}
+
+const QpCounters* find_qp(const std::vector<QpCounters>& qps, const char* src, const char* dst,
+                          uint32_t qp) {
+    for (const auto& q : qps)
+        if (q.src == test::ip(src) && q.dst == test::ip(dst) && q.dest_qp == qp) return &q;
+    return nullptr;
+}
+
+TEST(ProbeBpf, CountsAWellFormedSendAndAnnouncesItsQpAndPeers) {
+    Probe p;
+    Bytes f = test::build(test::flow_packet("10.0.0.1", "10.0.0.2", 0x42, op::kRcSendOnly, 7, 256));
+    EXPECT_EQ(run(p, f), TC_ACT_OK) << "observe only: the packet always continues";
+    EXPECT_EQ(run(p, f), TC_ACT_OK);
+    Counters c = p.counters();
+    EXPECT_EQ(c[WP_PACKETS], 2u);
+    EXPECT_EQ(c[WP_ROCE], 2u);
+    EXPECT_EQ(c[WP_MALFORMED], 0u);
+    auto qps = p.qps();
+    ASSERT_EQ(qps.size(), 1u);
+    const QpCounters* q = find_qp(qps, "10.0.0.1", "10.0.0.2", 0x42);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->stats.packets, 2u);
+    EXPECT_EQ(q->stats.bytes, 2 * f.size());
+    EXPECT_EQ(q->stats.op_class[WP_OP_SEND], 2u);
+    EXPECT_EQ(q->stats.payload_bytes, 2 * 256u);
+    EXPECT_EQ(q->stats.last_psn, 7u);
+    auto peers = p.peers();
+    ASSERT_EQ(peers.size(), 1u);
+    EXPECT_EQ(peers[0].stats.roce_packets, 2u);
+    auto ev = events(p);
+    ASSERT_EQ(ev.size(), 2u) << "one new QP, one new peer pair; nothing for the repeat";
+    EXPECT_EQ(ev[0].type, WP_EV_NEW_QP);
+    EXPECT_EQ(ev[0].dest_qp, 0x42u);
+    EXPECT_EQ(ev[1].type, WP_EV_NEW_PEER);
+}
+
+TEST(ProbeBpf, RefusesMalformedRoceByReason) {
+    Probe p;
+    Bytes good = test::build(test::spec_for(op::kRcSendOnly, 64));
+    const size_t l3 = 14, udp = l3 + 20;
+    struct Case {
+        const char* what;
+        Bytes frame;
+        weft_probe_counter reason;
+    };
+    std::vector<Case> cases;
+    Bytes opcode = good;
+    opcode[udp + 8] = 0xff;  // the opcode that makes rxe read out of bounds
+    cases.push_back({"opcode 0xff", opcode, WP_MALFORMED_OPCODE});
+    Bytes version = good;
+    version[udp + 8 + 1] |= 0x01;  // BTH TVer 1
+    cases.push_back({"BTH version 1", version, WP_MALFORMED_VERSION});
+    Bytes udp_len = good;
+    roce::store_be16(udp_len.data() + udp + 4, uint16_t(good.size() - udp + 100));
+    cases.push_back({"UDP length beyond the IP payload", udp_len, WP_MALFORMED_UDP_LENGTH});
+    Bytes ip_len = good;
+    roce::store_be16(ip_len.data() + l3 + 2, uint16_t(good.size() - l3 + 40));
+    cases.push_back({"IP total length beyond the frame", ip_len, WP_MALFORMED_IP_LENGTH});
+    Bytes short_for_opcode = test::build(test::spec_for(op::kRcReadRequest));
+    // cut the READ request's RETH in half, with lengths that agree with the cut
+    short_for_opcode = test::resize_before_icrc(short_for_opcode, -10);
+    cases.push_back({"READ request without its whole RETH", short_for_opcode, WP_MALFORMED_LENGTH});
+    for (const Case& c : cases) EXPECT_EQ(run(p, c.frame), TC_ACT_OK) << c.what;
+    Counters n = p.counters();
+    EXPECT_EQ(n[WP_MALFORMED], cases.size());
+    EXPECT_EQ(n[WP_ROCE], 0u);
+    for (const Case& c : cases) EXPECT_EQ(n[c.reason], 1u) << c.what;
+    EXPECT_TRUE(p.qps().empty()) << "a refused packet creates no QP flow";
+    auto ev = events(p);
+    ASSERT_EQ(ev.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); ++i) {
+        EXPECT_EQ(ev[i].type, WP_EV_MALFORMED);
+        EXPECT_EQ(ev[i].reason, cases[i].reason) << cases[i].what;
+    }
+    EXPECT_EQ(ev[0].opcode, 0xff);
+}
+
+TEST(ProbeBpf, NaksByKindWithAnEvent) {
+    Probe p;
+    const std::pair<roce::AckKind, size_t> kinds[] = {{roce::AckKind::Ack, 0},
+                                                      {roce::AckKind::NakPsnSequenceError, 2},
+                                                      {roce::AckKind::NakRemoteAccessError, 4},
+                                                      {roce::AckKind::RnrNak, 1}};
+    for (auto [kind, index] : kinds) {
+        roce::FrameSpec s = test::flow_packet("10.0.0.2", "10.0.0.1", 0x99, op::kRcAcknowledge, 5);
+        s.aeth.syndrome = roce::Aeth::syndrome_for(kind);
+        run(p, test::build(s));
+    }
+    const QpCounters* q = find_qp(p.qps(), "10.0.0.2", "10.0.0.1", 0x99);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->stats.op_class[WP_OP_ACK], 4u);
+    for (auto [kind, index] : kinds) EXPECT_EQ(q->stats.ack_kind[index], 1u) << index;
+    size_t naks = 0;
+    for (const auto& e : events(p))
+        if (e.type == WP_EV_NAK) {
+            ++naks;
+            EXPECT_NE(e.syndrome >> 5, 0) << "an ACK is not a NAK event";
+        }
+    EXPECT_EQ(naks, 3u);
+}
+
+TEST(ProbeBpf, ReadRequestBytesEcnIpv6AndVlans) {
+    Probe p;
+    roce::FrameSpec read = test::spec_for(op::kRcReadRequest, 0, test::Family::V6, 2);
+    read.reth.dma_length = 1 << 20;
+    read.ecn = 3;  // CE
+    run(p, test::build(read), false);
+    auto qps = p.qps();
+    ASSERT_EQ(qps.size(), 1u);
+    EXPECT_EQ(qps[0].src, test::ip("fd00::1"));
+    EXPECT_EQ(qps[0].stats.read_request_bytes, 1u << 20);
+    EXPECT_EQ(qps[0].stats.op_class[WP_OP_READ_REQUEST], 1u);
+    EXPECT_EQ(qps[0].stats.ecn_ce, 1u);
+    EXPECT_EQ(qps[0].stats.ingress, 0u) << "seen by the egress program";
+}
+
+TEST(ProbeBpf, TcpAndUdpPeersForFanOut) {
+    Probe p;
+    // a TCP SYN and a UDP datagram: the frame writer's UDP frame with another port
+    roce::FrameSpec u = test::spec_for(op::kRcSendOnly, 32);
+    u.dst_port = 53;
+    Bytes udp = test::build(u);
+    Bytes tcp = udp;
+    const size_t l3 = 14, l4 = l3 + 20;
+    tcp[l3 + 9] = 6;        // protocol TCP
+    tcp[l4 + 12] = 5 << 4;  // data offset: 20 bytes
+    tcp[l4 + 13] = 0x02;    // SYN
+    test::refresh_ipv4_checksum(tcp, l3);
+    run(p, udp);
+    run(p, tcp);
+    Counters c = p.counters();
+    EXPECT_EQ(c[WP_UDP], 1u);
+    EXPECT_EQ(c[WP_TCP], 1u);
+    EXPECT_EQ(c[WP_ROCE], 0u);
+    auto peers = p.peers();
+    ASSERT_EQ(peers.size(), 1u);
+    EXPECT_EQ(peers[0].stats.udp_packets, 1u);
+    EXPECT_EQ(peers[0].stats.tcp_packets, 1u);
+    EXPECT_EQ(peers[0].stats.tcp_syns, 1u);
+}
+
+// Real SoftRoCE traffic: the kernel programs must see exactly the analyzer's flows.
+TEST(ProbeBpf, RealSoftRoceCapturesAgreeWithTheAnalyzer) {
+    for (const char* fixture : {"softroce-small", "softroce-loss"}) {
+        std::string path =
+            std::string(WEFT_SOURCE_ROOT) + "/test/fixtures/" + fixture + "/capture.pcap";
+        Probe p;
+        capture::PcapReader reader(path);
+        capture::Record rec;
+        size_t frames = 0;
+        while (reader.next(rec)) {
+            Bytes f(rec.data.begin(), rec.data.end());
+            run(p, f);
+            ++frames;
+        }
+        analyze::Options opt;
+        analyze::Result want = analyze::analyze_file(path, opt);
+        Counters c = p.counters();
+        EXPECT_EQ(c[WP_PACKETS], frames) << fixture;
+        EXPECT_EQ(c[WP_ROCE], want.totals.roce_packets) << fixture;
+        EXPECT_EQ(c[WP_MALFORMED], want.totals.malformed()) << fixture;
+        std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, uint64_t> got, expected;
+        for (const auto& q : p.qps()) got[{q.src, q.dst, q.dest_qp}] = q.stats.packets;
+        for (const auto& f : want.flows) expected[{f.src, f.dst, f.dest_qp}] = f.packets;
+        EXPECT_EQ(got, expected) << fixture << ": per-QP packets differ from weftctl analyze";
+        uint64_t naks = 0, want_naks = 0;
+        for (const auto& q : p.qps())
+            for (size_t k = 1; k < WP_ACK_KIND_COUNT; ++k) naks += q.stats.ack_kind[k];
+        for (const auto& f : want.flows) want_naks += f.nak_total();
+        EXPECT_EQ(naks, want_naks) << fixture;
+    }
+}
+
+}  // namespace
+}  // namespace weft::probe
