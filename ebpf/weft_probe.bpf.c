@@ -198,6 +198,25 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
         q->last_ns = now;
         q->last_psn = psn;
         q->ingress = ingress;
+        /* PSN window of requests (responses and ACKs echo the requester's PSNs) */
+        if (op_class == WP_OP_SEND || op_class == WP_OP_WRITE || op_class == WP_OP_READ_REQUEST ||
+            op_class == WP_OP_ATOMIC) {
+            if (q->psn_valid) {
+                __u32 ahead = (psn - q->next_request_psn) & 0xffffff;
+                __u32 behind = (q->next_request_psn - psn) & 0xffffff;
+                if (ahead > WEFT_PROBE_PSN_WINDOW && behind > WEFT_PROBE_PSN_WINDOW) {
+                    __sync_fetch_and_add(&q->psn_out_of_window, 1);
+                    count(WP_PSN_OUT_OF_WINDOW);
+                    emit(WP_EV_PSN_JUMP, ifindex, &l3, dest_qp, psn, opcode, ahead < behind ? 1 : 2,
+                         0, ingress);
+                    /* the sequence stays the legitimate one: injected PSNs do not move it */
+                    goto psn_done;
+                }
+            }
+            q->next_request_psn = (psn + 1) & 0xffffff;
+            q->psn_valid = 1;
+        }
+    psn_done:;
     }
     __u8 aeth_off = weft_op_aeth_offset[opcode];
     if (aeth_off != 0xff) {

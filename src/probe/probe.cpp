@@ -43,7 +43,8 @@ const char* counter_name(weft_probe_counter c) {
                                                         "malformed_length",
                                                         "qp_map_full",
                                                         "peer_map_full",
-                                                        "ringbuf_drops"};
+                                                        "ringbuf_drops",
+                                                        "psn_out_of_window"};
     return c < WP_COUNTER_COUNT ? names[c] : "?";
 }
 

@@ -175,6 +175,32 @@ TEST(ProbeBpf, TcpAndUdpPeersForFanOut) {
     EXPECT_EQ(peers[0].stats.tcp_syns, 1u);
 }
 
+TEST(ProbeBpf, PsnFarOutsideTheSequenceIsFlaggedRetransmissionIsNot) {
+    Probe p;
+    auto send = [&](uint32_t psn) {
+        run(p,
+            test::build(test::flow_packet("10.0.0.1", "10.0.0.2", 0x77, op::kRcSendOnly, psn, 8)));
+    };
+    for (uint32_t psn = 1000; psn < 1010; ++psn) send(psn);
+    send(995);  // go-back-N replays a few PSNs: legitimate
+    send(996);
+    send(1000 + (1u << 23));  // an injected packet half the PSN space away
+    send(997);                // the real sequence carries on
+    Counters c = p.counters();
+    EXPECT_EQ(c[WP_PSN_OUT_OF_WINDOW], 1u);
+    const QpCounters* q = find_qp(p.qps(), "10.0.0.1", "10.0.0.2", 0x77);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->stats.psn_out_of_window, 1u);
+    EXPECT_EQ(q->stats.next_request_psn, 998u) << "the injected PSN did not move the sequence";
+    size_t jumps = 0;
+    for (const auto& e : events(p))
+        if (e.type == WP_EV_PSN_JUMP) {
+            ++jumps;
+            EXPECT_EQ(e.psn, 1000u + (1u << 23));
+        }
+    EXPECT_EQ(jumps, 1u);
+}
+
 // Real SoftRoCE traffic: the kernel programs must see exactly the analyzer's flows.
 TEST(ProbeBpf, RealSoftRoceCapturesAgreeWithTheAnalyzer) {
     for (const char* fixture : {"softroce-small", "softroce-loss"}) {
@@ -204,6 +230,8 @@ TEST(ProbeBpf, RealSoftRoceCapturesAgreeWithTheAnalyzer) {
             for (size_t k = 1; k < WP_ACK_KIND_COUNT; ++k) naks += q.stats.ack_kind[k];
         for (const auto& f : want.flows) want_naks += f.nak_total();
         EXPECT_EQ(naks, want_naks) << fixture;
+        EXPECT_EQ(c[WP_PSN_OUT_OF_WINDOW], 0u)
+            << fixture << ": real go-back-N retransmissions are not PSN anomalies";
     }
 }
 

@@ -10,6 +10,11 @@
 #define WEFT_PROBE_MAX_QPS 65536
 #define WEFT_PROBE_MAX_PEERS 16384
 #define WEFT_PROBE_RINGBUF_BYTES (1u << 20)
+/* A request PSN further than this from its QP's sequence (either way, modulo 2^24) is
+ * not a retransmission (go-back-N replays at most the outstanding window) nor a READ's
+ * jump (a READ request advances the PSN by its response packets): 2^20 allows a 4 GB
+ * READ at 4 KB MTU, and a random injected PSN still falls outside with p = 7/8. */
+#define WEFT_PROBE_PSN_WINDOW (1u << 20)
 
 /* Global counters (an array map indexed by these). */
 enum weft_probe_counter {
@@ -28,6 +33,7 @@ enum weft_probe_counter {
     WP_QP_MAP_FULL,          /* a new QP flow found the QP map full: not tracked */
     WP_PEER_MAP_FULL,        /* a new peer pair found the peer map full: not tracked */
     WP_RINGBUF_DROPS,        /* events lost: the ring buffer was full */
+    WP_PSN_OUT_OF_WINDOW,    /* requests whose PSN is far outside their QP's sequence */
     WP_COUNTER_COUNT
 };
 
@@ -66,7 +72,10 @@ struct weft_qp_stats {
     __u64 ecn_ce;
     __u64 read_request_bytes; /* RETH DMA lengths of READ requests */
     __u64 payload_bytes;
+    __u64 psn_out_of_window; /* requests more than WEFT_PROBE_PSN_WINDOW from the sequence */
     __u32 last_psn;
+    __u32 next_request_psn; /* one past the last request's PSN (valid when psn_valid) */
+    __u32 psn_valid;
     __u32 ingress; /* 1: last seen on ingress, 0: egress */
 };
 
@@ -94,6 +103,7 @@ enum weft_probe_event_type {
     WP_EV_NEW_QP,       /* first packet of a QP flow */
     WP_EV_NAK,          /* an AETH NAK or RNR NAK */
     WP_EV_MALFORMED,    /* a refused RoCEv2 packet; `reason` is its weft_probe_counter */
+    WP_EV_PSN_JUMP,     /* a request PSN outside its QP's window (`syndrome`: 1 ahead, 2 behind) */
 };
 
 struct weft_probe_event {
