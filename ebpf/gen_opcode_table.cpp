@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
           [](unsigned o) { return op_class(opcode_info(uint8_t(o))); });
     table(f, "__u8", "weft_op_ext_bytes", "bytes of extension headers after the 12-byte BTH",
           [](unsigned o) { return unsigned(opcode_info(uint8_t(o)).header_bytes); });
+    table(f, "__u8", "weft_op_payload", "1: the opcode may carry a payload",
+          [](unsigned o) { return unsigned(opcode_info(uint8_t(o)).payload); });
     table(f, "__u8", "weft_op_aeth_offset", "AETH offset after the BTH; 0xff: none",
           [](unsigned o) { return offset_of(opcode_info(uint8_t(o)), kAeth); });
     table(f, "__u8", "weft_op_reth_offset", "RETH offset after the BTH; 0xff: none",

@@ -169,8 +169,12 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
         malformed(WP_MALFORMED_OPCODE, ifindex, &l3, dest_qp, opcode, ingress);
         return TC_ACT_OK;
     }
-    __u32 need = WEFT_BTH_BYTES + weft_op_ext_bytes[opcode] + pad + WEFT_ICRC_BYTES;
-    if (roce_len < need) {
+    /* the parser's rule: headers and ICRC fit; a payload-less opcode has neither payload
+     * nor pad; a payload is padded to four bytes and the pad fits in it */
+    __u32 headers = WEFT_BTH_BYTES + weft_op_ext_bytes[opcode] + WEFT_ICRC_BYTES;
+    __u32 padded = roce_len >= headers ? roce_len - headers : 0;
+    if (roce_len < headers || (!weft_op_payload[opcode] && (padded || pad)) ||
+        (weft_op_payload[opcode] && ((padded & 3) || pad > padded))) {
         malformed(WP_MALFORMED_LENGTH, ifindex, &l3, dest_qp, opcode, ingress);
         return TC_ACT_OK;
     }
@@ -192,7 +196,7 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     if (q) {
         __sync_fetch_and_add(&q->packets, 1);
         __sync_fetch_and_add(&q->bytes, skb->len);
-        __sync_fetch_and_add(&q->payload_bytes, roce_len - need);
+        __sync_fetch_and_add(&q->payload_bytes, padded - pad);
         if (op_class < WP_OP_CLASS_COUNT) __sync_fetch_and_add(&q->op_class[op_class], 1);
         if (l3.ecn == 3) __sync_fetch_and_add(&q->ecn_ce, 1);
         q->last_ns = now;

@@ -1,0 +1,233 @@
+#include "weft/probe/detectors.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace weft::probe {
+
+namespace {
+
+constexpr uint8_t kNakRemoteAccessError = 0x62;
+
+roce::IpAddress addr(const uint8_t (&a)[16]) {
+    return roce::IpAddress::from_v6(a);
+}
+
+Alert make(const char* detector, const char* severity, uint64_t t, uint32_t ifindex,
+           const roce::IpAddress& src, const roce::IpAddress& dst) {
+    Alert a;
+    a.time_ns = t;
+    a.detector = detector;
+    a.severity = severity;
+    a.ifindex = ifindex;
+    a.src = src;
+    a.dst = dst;
+    return a;
+}
+
+}  // namespace
+
+bool Detectors::Window::add(uint64_t now, uint64_t span, uint64_t n) {
+    bool fresh = count == 0 || now - start >= span;
+    if (fresh) {
+        start = now;
+        count = 0;
+        alerted = false;
+    }
+    count += n;
+    return fresh;
+}
+
+Detectors::Detectors(DetectorConfig config, uint64_t start_ns)
+    : config_(std::move(config)), start_ns_(start_ns) {}
+
+bool Detectors::allowed(const roce::IpAddress& a) const {
+    return config_.job_allowlist.empty() ||
+           std::find(config_.job_allowlist.begin(), config_.job_allowlist.end(), a) !=
+               config_.job_allowlist.end();
+}
+
+void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
+    const uint64_t t = e.ts_ns;
+    const roce::IpAddress src = addr(e.src), dst = addr(e.dst);
+    switch (e.type) {
+        case WP_EV_NEW_QP: {
+            // qpn-scan: one source reaching many destination QPs on one host
+            Pair key{src, dst};
+            Window& w = scan_windows_[key];
+            if (w.add(t, config_.window_ns)) scan_qps_[key].clear();
+            auto& qps = scan_qps_[key];
+            qps.insert(e.dest_qp);
+            if (!w.alerted && qps.size() >= config_.qpn_scan_distinct_qps && !in_baseline(t)) {
+                w.alerted = true;
+                Alert a = make("qpn-scan", "high", t, e.ifindex, src, dst);
+                a.qps.assign(qps.begin(), qps.end());
+                a.evidence = {{"distinct_qps", qps.size()},
+                              {"window_ms", config_.window_ns / 1'000'000},
+                              {"threshold", config_.qpn_scan_distinct_qps}};
+                out.push_back(std::move(a));
+            }
+            break;
+        }
+        case WP_EV_NEW_PEER: {
+            Pair key{src, dst};
+            if (in_baseline(t)) {
+                baseline_pairs_.insert(key);
+                break;
+            }
+            if (!allowed(dst) || !allowed(src)) {
+                if (alerted_outsiders_.insert(key).second) {
+                    Alert a = make("fan-out", "high", t, e.ifindex, src, dst);
+                    a.evidence = {{"reason", "peer outside the job allowlist"},
+                                  {"l4", e.l4 == 6 ? "tcp" : "udp"}};
+                    out.push_back(std::move(a));
+                }
+                break;
+            }
+            if (baseline_pairs_.count(key)) break;
+            Window& w = fan_out_windows_[src];
+            w.add(t, config_.fan_out_window_ns);
+            if (!w.alerted && w.count >= config_.fan_out_new_peers) {
+                w.alerted = true;
+                Alert a = make("fan-out", "medium", t, e.ifindex, src, dst);
+                a.evidence = {{"reason", "more new peers than the baseline"},
+                              {"new_peers", w.count},
+                              {"window_ms", config_.fan_out_window_ns / 1'000'000},
+                              {"threshold", config_.fan_out_new_peers}};
+                out.push_back(std::move(a));
+            }
+            break;
+        }
+        case WP_EV_NAK: {
+            // the NAK travels responder -> requester: the requester (dst) is the suspect
+            if (e.syndrome == kNakRemoteAccessError) {
+                Window& w = rkey_windows_[dst];
+                w.add(t, config_.window_ns);
+                if (!w.alerted && w.count >= config_.rkey_guessing_naks) {
+                    w.alerted = true;
+                    Alert a = make("rkey-guessing", "high", t, e.ifindex, dst, src);
+                    a.qps = {e.dest_qp};
+                    a.evidence = {{"remote_access_error_naks", w.count},
+                                  {"window_ms", config_.window_ns / 1'000'000},
+                                  {"threshold", config_.rkey_guessing_naks}};
+                    out.push_back(std::move(a));
+                }
+            }
+            Window& storm = nak_windows_[e.ifindex];
+            storm.add(t, config_.window_ns);
+            if (!storm.alerted && storm.count >= config_.nak_storm_naks) {
+                storm.alerted = true;
+                Alert a = make("nak-storm", "medium", t, e.ifindex, src, dst);
+                a.evidence = {{"naks", storm.count},
+                              {"window_ms", config_.window_ns / 1'000'000},
+                              {"threshold", config_.nak_storm_naks},
+                              {"last_syndrome", fmt::format("0x{:02x}", e.syndrome)}};
+                out.push_back(std::move(a));
+            }
+            break;
+        }
+        case WP_EV_MALFORMED: {
+            Window& w = malformed_windows_[src];
+            w.add(t, config_.window_ns);
+            if (!w.alerted && w.count >= config_.malformed_packets) {
+                w.alerted = true;
+                Alert a = make("malformed-roce", "high", t, e.ifindex, src, dst);
+                if (e.dest_qp) a.qps = {e.dest_qp};
+                a.evidence = {{"reason", counter_name(weft_probe_counter(e.reason))},
+                              {"opcode", fmt::format("0x{:02x}", e.opcode)},
+                              {"packets", w.count}};
+                out.push_back(std::move(a));
+            }
+            break;
+        }
+        case WP_EV_PSN_JUMP: {
+            Window& w = psn_windows_[{src, dst, e.dest_qp}];
+            w.add(t, config_.window_ns);
+            if (!w.alerted && w.count >= config_.psn_injection_packets) {
+                w.alerted = true;
+                Alert a = make("psn-injection", "high", t, e.ifindex, src, dst);
+                a.qps = {e.dest_qp};
+                a.evidence = {{"psn", e.psn},
+                              {"direction", e.syndrome == 1 ? "ahead" : "behind"},
+                              {"packets", w.count}};
+                out.push_back(std::move(a));
+            }
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+void Detectors::on_poll(uint64_t now, const std::vector<QpCounters>& qps, std::vector<Alert>& out) {
+    std::map<uint32_t, uint64_t> cnps;  // new CNPs per interface since the last poll
+    std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, uint64_t>
+        reads;  // (reader, owner, if)
+    for (const QpCounters& q : qps) {
+        auto key = std::make_tuple(q.src, q.dst, q.dest_qp, q.ifindex);
+        uint64_t c = q.stats.op_class[WP_OP_CNP], r = q.stats.read_request_bytes;
+        auto [it, fresh] = last_qp_.try_emplace(key, 0, 0);
+        cnps[q.ifindex] += c - std::min(c, it->second.first);
+        reads[{q.src, q.dst, q.ifindex}] += r - std::min(r, it->second.second);
+        it->second = {c, r};
+    }
+    for (auto [ifindex, n] : cnps) {
+        if (n == 0) continue;
+        Window& w = cnp_windows_[ifindex];
+        w.add(now, config_.window_ns, n);
+        if (!w.alerted && w.count >= config_.cnp_storm_cnps) {
+            w.alerted = true;
+            Alert a = make("cnp-storm", "medium", now, ifindex, {}, {});
+            a.evidence = {{"cnps", w.count},
+                          {"window_ms", config_.window_ns / 1'000'000},
+                          {"threshold", config_.cnp_storm_cnps}};
+            out.push_back(std::move(a));
+        }
+    }
+    for (auto& [key, bytes] : reads) {
+        if (bytes == 0) continue;
+        const auto& [reader, owner, ifindex] = key;
+        Pair pair{reader, owner};
+        if (in_baseline(now)) {
+            baseline_pairs_.insert(pair);
+            continue;
+        }
+        if (baseline_pairs_.count(pair)) continue;
+        Window& w = bulk_windows_[pair];
+        w.add(now, config_.fan_out_window_ns, bytes);
+        if (!w.alerted && w.count >= config_.bulk_read_bytes) {
+            w.alerted = true;
+            Alert a = make("bulk-read", "high", now, ifindex, reader, owner);
+            a.evidence = {{"read_bytes", w.count},
+                          {"window_ms", config_.fan_out_window_ns / 1'000'000},
+                          {"threshold_bytes", config_.bulk_read_bytes},
+                          {"reason", "READs from a peer outside the baseline"}};
+            out.push_back(std::move(a));
+        }
+    }
+}
+
+nlohmann::json alert_to_json(const Alert& a, const std::string& host, const std::string& iface,
+                             int64_t realtime_minus_monotonic_ns) {
+    int64_t wall = int64_t(a.time_ns) + realtime_minus_monotonic_ns;
+    auto secs = std::chrono::sys_seconds(std::chrono::seconds(wall / 1'000'000'000));
+    nlohmann::json qps = nlohmann::json::array();
+    for (uint32_t q : a.qps) qps.push_back(q);
+    return {{"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:09d}Z", secs, wall % 1'000'000'000)},
+            {"host", host},
+            {"interface", iface},
+            {"detector", a.detector},
+            {"severity", a.severity},
+            {"src", a.src == roce::IpAddress{} ? nlohmann::json(nullptr)
+                                               : nlohmann::json(a.src.to_string())},
+            {"dst", a.dst == roce::IpAddress{} ? nlohmann::json(nullptr)
+                                               : nlohmann::json(a.dst.to_string())},
+            {"qps", qps},
+            {"evidence", a.evidence},
+            {"monotonic_ns", a.time_ns}};
+}
+
+}  // namespace weft::probe

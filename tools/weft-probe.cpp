@@ -1,0 +1,249 @@
+// weft-probe: Weft's per-host eBPF agent. Argument parsing and wiring only; the probe
+// module loads the programs and runs the detectors.
+#include <fmt/format.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <toml++/toml.h>
+
+#include "weft/probe/detectors.hpp"
+#include "weft/probe/probe.hpp"
+#include "weft/tools/cli.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+    g_stop = true;
+}
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+int64_t realtime_minus_monotonic() {
+    timespec rt{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    return (int64_t(rt.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000ll +
+           (int64_t(rt.tv_nsec) - int64_t(mono.tv_nsec));
+}
+
+// [detectors] in the TOML file: every threshold of DetectorConfig, by name.
+std::vector<std::string> load_config(const std::string& path, weft::probe::DetectorConfig& c) {
+    std::vector<std::string> errors;
+    toml::table doc;
+    try {
+        doc = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        return {fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
+                            e.description())};
+    }
+    for (const auto& [k, v] : doc)
+        if (k != "detectors")
+            errors.push_back(fmt::format("{}: {}: unknown section", path, k.str()));
+    const toml::table* d = doc["detectors"].as_table();
+    if (!d) return errors;
+    auto ms = [](int64_t v) { return uint64_t(v) * 1'000'000ull; };
+    for (const auto& [key, node] : *d) {
+        std::string k(key.str());
+        if (k == "job_allowlist") {
+            const toml::array* a = node.as_array();
+            if (!a) {
+                errors.push_back(
+                    fmt::format("{}: detectors.job_allowlist: must be a list of IPs", path));
+                continue;
+            }
+            for (const auto& item : *a) {
+                auto ip = item.value<std::string>()
+                              ? weft::roce::IpAddress::parse(*item.value<std::string>())
+                              : std::nullopt;
+                if (!ip)
+                    errors.push_back(
+                        fmt::format("{}: detectors.job_allowlist: not an IP address", path));
+                else
+                    c.job_allowlist.push_back(*ip);
+            }
+            continue;
+        }
+        auto v = node.value<int64_t>();
+        if (!v || *v < 0) {
+            errors.push_back(
+                fmt::format("{}: detectors.{}: must be a non-negative integer", path, k));
+            continue;
+        }
+        if (k == "window_ms")
+            c.window_ns = ms(*v);
+        else if (k == "qpn_scan_distinct_qps")
+            c.qpn_scan_distinct_qps = uint32_t(*v);
+        else if (k == "rkey_guessing_naks")
+            c.rkey_guessing_naks = uint32_t(*v);
+        else if (k == "nak_storm_naks")
+            c.nak_storm_naks = uint32_t(*v);
+        else if (k == "cnp_storm_cnps")
+            c.cnp_storm_cnps = uint64_t(*v);
+        else if (k == "fan_out_new_peers")
+            c.fan_out_new_peers = uint32_t(*v);
+        else if (k == "fan_out_window_ms")
+            c.fan_out_window_ns = ms(*v);
+        else if (k == "bulk_read_bytes")
+            c.bulk_read_bytes = uint64_t(*v);
+        else if (k == "baseline_ms")
+            c.baseline_ns = ms(*v);
+        else if (k == "malformed_packets")
+            c.malformed_packets = uint32_t(*v);
+        else if (k == "psn_injection_packets")
+            c.psn_injection_packets = uint32_t(*v);
+        else
+            errors.push_back(fmt::format("{}: detectors.{}: unknown key", path, k));
+    }
+    return errors;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace weft::probe;
+    CLI::App app{
+        "weft-probe: eBPF probes that understand RoCEv2. TC programs on each interface count\n"
+        "every queue pair and peer pair (RoCEv2, TCP, UDP), refuse-and-count malformed RoCE,\n"
+        "and report new peers, new QPs, NAKs, PSN jumps and malformed packets; detectors turn\n"
+        "them into alerts (JSON lines): qpn-scan, psn-injection, rkey-guessing, fan-out,\n"
+        "bulk-read, cnp-storm, nak-storm, malformed-roce. Needs root.\n\n"
+        "  weft-probe --iface eth0 --iface eth1 --alerts /var/log/weft/alerts.jsonl\n"
+        "  weft-probe --iface tap0 --duration 60 --counters-json counters.json"};
+    std::vector<std::string> ifaces;
+    std::string alerts_path = "-", config_path, counters_path;
+    double duration = 0;
+    uint32_t poll_ms = 100;
+    app.add_option("-i,--iface", ifaces, "interface to watch (repeatable)")->required();
+    app.add_option("--alerts", alerts_path, "append alerts as JSON lines here ('-': stdout)")
+        ->capture_default_str();
+    app.add_option("-c,--config", config_path, "TOML file with [detectors] thresholds")
+        ->check(CLI::ExistingFile);
+    app.add_option("--duration", duration,
+                   "stop after this many seconds (0: until SIGINT/SIGTERM)");
+    app.add_option("--poll-ms", poll_ms, "how often the maps are read for the rate detectors")
+        ->check(CLI::Range(10u, 60000u))
+        ->capture_default_str();
+    app.add_option("--counters-json", counters_path,
+                   "on exit, write the global, per-QP and per-peer counters as JSON here");
+    if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
+
+    DetectorConfig config;
+    if (!config_path.empty())
+        if (auto errors = load_config(config_path, config); !errors.empty()) {
+            for (auto& e : errors) fmt::print(stderr, "weft-probe: {}\n", e);
+            return 1;
+        }
+    std::ofstream alerts_file;
+    std::ostream* alerts = &std::cout;
+    if (alerts_path != "-") {
+        alerts_file.open(alerts_path, std::ios::app);
+        if (!alerts_file) {
+            fmt::print(stderr, "weft-probe: cannot open {}\n", alerts_path);
+            return 1;
+        }
+        alerts = &alerts_file;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    try {
+        Probe probe;
+        for (const auto& i : ifaces) probe.attach(i);
+        std::map<uint32_t, std::string> names;
+        for (const auto& i : ifaces) names[if_nametoindex(i.c_str())] = i;
+        fmt::print(stderr, "weft-probe: attached to {}\n", fmt::join(ifaces, ", "));
+        const uint64_t start = monotonic_ns();
+        const int64_t offset = realtime_minus_monotonic();
+        Detectors detectors(config, start);
+        std::vector<Alert> raised;
+        uint64_t next_poll = start, alerts_written = 0;
+        auto write = [&] {
+            for (const Alert& a : raised) {
+                auto it = names.find(a.ifindex);
+                *alerts
+                    << alert_to_json(a, host, it == names.end() ? "" : it->second, offset).dump()
+                    << '\n';
+                ++alerts_written;
+            }
+            if (!raised.empty()) alerts->flush();
+            raised.clear();
+        };
+        while (!g_stop) {
+            probe.poll_events([&](const weft_probe_event& e) { detectors.on_event(e, raised); },
+                              20);
+            uint64_t now = monotonic_ns();
+            if (now >= next_poll) {
+                detectors.on_poll(now, probe.qps(), raised);
+                next_poll = now + uint64_t(poll_ms) * 1'000'000ull;
+            }
+            write();
+            if (duration > 0 && double(now - start) / 1e9 >= duration) break;
+        }
+        // what is still in the ring buffer when we stop is consumed, not lost
+        while (probe.poll_events([&](const weft_probe_event& e) { detectors.on_event(e, raised); },
+                                 0) > 0) {
+        }
+        detectors.on_poll(monotonic_ns(), probe.qps(), raised);
+        write();
+        Counters c = probe.counters();
+        if (!counters_path.empty()) {
+            nlohmann::json doc = {{"schema", "weft.probe-counters/1"}};
+            for (size_t i = 0; i < WP_COUNTER_COUNT; ++i)
+                doc["counters"][counter_name(weft_probe_counter(i))] = c[i];
+            doc["qps"] = nlohmann::json::array();
+            for (const auto& q : probe.qps()) {
+                nlohmann::json classes;
+                static const char* const kClass[WP_OP_CLASS_COUNT] = {
+                    "invalid", "send",   "write",      "read_request", "read_response",
+                    "ack",     "atomic", "atomic_ack", "cnp",          "other"};
+                for (size_t k = 0; k < WP_OP_CLASS_COUNT; ++k)
+                    classes[kClass[k]] = q.stats.op_class[k];
+                doc["qps"].push_back(
+                    {{"src", q.src.to_string()},
+                     {"dst", q.dst.to_string()},
+                     {"dqpn", q.dest_qp},
+                     {"interface", names[q.ifindex]},
+                     {"packets", q.stats.packets},
+                     {"bytes", q.stats.bytes},
+                     {"op_classes", classes},
+                     {"naks", q.stats.ack_kind[1] + q.stats.ack_kind[2] + q.stats.ack_kind[3] +
+                                  q.stats.ack_kind[4] + q.stats.ack_kind[5] + q.stats.ack_kind[6]},
+                     {"ecn_ce", q.stats.ecn_ce},
+                     {"psn_out_of_window", q.stats.psn_out_of_window}});
+            }
+            doc["peers"] = nlohmann::json::array();
+            for (const auto& p : probe.peers())
+                doc["peers"].push_back({{"src", p.src.to_string()},
+                                        {"dst", p.dst.to_string()},
+                                        {"interface", names[p.ifindex]},
+                                        {"roce_packets", p.stats.roce_packets},
+                                        {"tcp_packets", p.stats.tcp_packets},
+                                        {"udp_packets", p.stats.udp_packets}});
+            std::ofstream out(counters_path);
+            out << doc.dump(2) << '\n';
+        }
+        fmt::print(stderr,
+                   "weft-probe: stopped; {} packets, {} RoCE, {} malformed, {} alerts; "
+                   "ring-buffer drops {}, full maps: QP {} peer {}\n",
+                   c[WP_PACKETS], c[WP_ROCE], c[WP_MALFORMED], alerts_written, c[WP_RINGBUF_DROPS],
+                   c[WP_QP_MAP_FULL], c[WP_PEER_MAP_FULL]);
+    } catch (const ProbeError& e) {
+        fmt::print(stderr, "weft-probe: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}
