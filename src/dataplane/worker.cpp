@@ -16,6 +16,8 @@ namespace weft::dataplane {
 
 namespace {
 
+constexpr uint16_t kPrefetchAhead = 4;
+
 uint64_t tsc_ns() {
     static const double ns_per_cycle = 1e9 / double(rte_get_tsc_hz());
     return uint64_t(double(rte_get_tsc_cycles()) * ns_per_cycle);
@@ -136,9 +138,14 @@ void Worker::process(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
     std::array<rte_mbuf*, kBurst> to_free;
     uint16_t nfree = 0;
     stats_.rx_packets[port_index] += n;
+    for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        // headers of a packet a few ahead: a burst's frames sit in L3 (DDIO) or memory,
+        // and parsing waits on their first line otherwise
+        if (i + kPrefetchAhead < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
         uint64_t ts = now;
         if (timestamp_offset_ >= 0 && (m->ol_flags & timestamp_flag_))
             ts = *RTE_MBUF_DYNFIELD(m, timestamp_offset_, uint64_t*) * timestamp_scale_[port_index];

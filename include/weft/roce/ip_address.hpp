@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,7 +24,16 @@ struct IpAddress {
     uint32_t v4() const;  // host order; meaningful only when is_v4()
     std::string to_string() const;
 
-    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    // Two 8-byte compares, inline: the per-packet host lookups compare addresses, and the
+    // defaulted operator called memcmp (15% of weftd's pipeline without the ICRC).
+    friend bool operator==(const IpAddress& a, const IpAddress& b) {
+        uint64_t a0, a1, b0, b1;
+        std::memcpy(&a0, a.bytes.data(), 8);
+        std::memcpy(&a1, a.bytes.data() + 8, 8);
+        std::memcpy(&b0, b.bytes.data(), 8);
+        std::memcpy(&b1, b.bytes.data() + 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 
