@@ -11,9 +11,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 
 #include <toml++/toml.h>
 
+#include "weft/probe/alert_server.hpp"
 #include "weft/probe/detectors.hpp"
 #include "weft/probe/probe.hpp"
 #include "weft/tools/cli.hpp"
@@ -138,6 +140,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--counters-json", counters_path,
                    "on exit, write the global, per-QP and per-peer counters as JSON here");
+    std::string socket_path = kDefaultAlertSocket;
+    app.add_option("--socket", socket_path,
+                   "unix socket (mode 0600) where `weftctl alerts` reads the alerts; 'none': off")
+        ->capture_default_str();
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
 
     DetectorConfig config;
@@ -161,6 +167,8 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     try {
+        std::unique_ptr<AlertServer> server;
+        if (socket_path != "none") server = std::make_unique<AlertServer>(socket_path);
         Probe probe;
         for (const auto& i : ifaces) probe.attach(i);
         std::map<uint32_t, std::string> names;
@@ -174,9 +182,10 @@ int main(int argc, char** argv) {
         auto write = [&] {
             for (const Alert& a : raised) {
                 auto it = names.find(a.ifindex);
-                *alerts
-                    << alert_to_json(a, host, it == names.end() ? "" : it->second, offset).dump()
-                    << '\n';
+                nlohmann::json j =
+                    alert_to_json(a, host, it == names.end() ? "" : it->second, offset);
+                *alerts << j.dump() << '\n';
+                if (server) server->publish(j);
                 ++alerts_written;
             }
             if (!raised.empty()) alerts->flush();
@@ -191,6 +200,7 @@ int main(int argc, char** argv) {
                 next_poll = now + uint64_t(poll_ms) * 1'000'000ull;
             }
             write();
+            if (server) server->service();
             if (duration > 0 && double(now - start) / 1e9 >= duration) break;
         }
         // what is still in the ring buffer when we stop is consumed, not lost
@@ -241,6 +251,9 @@ int main(int argc, char** argv) {
                    "ring-buffer drops {}, full maps: QP {} peer {}\n",
                    c[WP_PACKETS], c[WP_ROCE], c[WP_MALFORMED], alerts_written, c[WP_RINGBUF_DROPS],
                    c[WP_QP_MAP_FULL], c[WP_PEER_MAP_FULL]);
+    } catch (const weft::control::ControlError& e) {
+        fmt::print(stderr, "weft-probe: {}\n", e.what());
+        return 1;
     } catch (const ProbeError& e) {
         fmt::print(stderr, "weft-probe: {}\n", e.what());
         return 1;

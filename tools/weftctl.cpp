@@ -162,6 +162,53 @@ int run_live(const std::string& command, std::string socket, bool json,
     return 0;
 }
 
+// One alert as a line for people: time, severity, detector, who, where, the evidence.
+std::string format_alert(const nlohmann::json& a) {
+    std::string evidence;
+    const nlohmann::json details = a.value("evidence", nlohmann::json::object());
+    for (auto& [k, v] : details.items())
+        evidence += fmt::format(" {}={}", k, v.is_string() ? v.get<std::string>() : v.dump());
+    auto ip = [&](const char* key) {
+        return a.contains(key) && a[key].is_string() ? a[key].get<std::string>() : std::string("-");
+    };
+    return fmt::format(
+        "{}  {:<6} {:<15} {} -> {}  {}{}{}\n", a.value("time", "?"), a.value("severity", "?"),
+        a.value("detector", "?"), ip("src"), ip("dst"), a.value("interface", ""),
+        a.contains("qps") && !a["qps"].empty() ? "  qps " + a["qps"].dump() : "", evidence);
+}
+
+int run_alerts(std::string socket, bool follow, bool json) {
+    using namespace weft;
+    if (socket.empty()) socket = control::kProbeAlertSocket;
+    nlohmann::json request = {{"command", "alerts"}, {"follow", follow}};
+    try {
+        if (!follow) {
+            auto reply = control::call(socket, request);
+            if (json) {
+                std::cout << reply.dump(2) << '\n';
+            } else {
+                const nlohmann::json list = reply.value("alerts", nlohmann::json::array());
+                for (const auto& a : list) std::cout << format_alert(a);
+                if (list.empty()) std::cout << "no alerts\n";
+            }
+            return 0;
+        }
+        control::stream(socket, request, [&](const std::string& line) {
+            auto a = nlohmann::json::parse(line, nullptr, false);
+            if (a.is_discarded()) return;
+            if (json)
+                std::cout << a.dump() << std::endl;
+            else
+                std::cout << format_alert(a) << std::flush;
+        });
+    } catch (const control::ControlError& e) {
+        fmt::print(stderr, "weftctl alerts: {} (is weft-probe running? -s gives its --socket)\n",
+                   e.what());
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,7 +216,8 @@ int main(int argc, char** argv) {
         "weftctl: operate Weft, the RoCEv2 fabric monitor, encryptor and load balancer.\n"
         "`weftctl analyze CAPTURE` shows every RoCEv2 queue-pair flow in a pcap;\n"
         "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs;\n"
-        "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd."};
+        "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd;\n"
+        "`weftctl alerts [--follow]` reads weft-probe's alerts."};
     app.require_subcommand(1);
     app.footer("Run `weftctl SUBCOMMAND --help` for the options of each subcommand.");
 
@@ -226,7 +274,18 @@ int main(int argc, char** argv) {
                     "emit the weft.flows/1 JSON document (with \"dataplane\")");
     add_filter_options(flows, live_filter);
 
+    bool alerts_follow = false, alerts_json = false;
+    auto* alerts = app.add_subcommand(
+        "alerts",
+        "weft-probe's alerts (qpn-scan, psn-injection, rkey-guessing, fan-out, bulk-read,\n"
+        "cnp-storm, nak-storm, malformed-roce): the recent ones, or --follow for new ones as\n"
+        "they are raised. Reads weft-probe's socket (-s, default /run/weft/probe/alerts.sock).");
+    alerts->add_flag("-f,--follow", alerts_follow, "keep printing new alerts until interrupted");
+    alerts->add_flag("--json", alerts_json,
+                     "JSON: the weft.alerts/1 document, or with --follow one alert per line");
+
     if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
+    if (alerts->parsed()) return run_alerts(socket, alerts_follow, alerts_json);
     if (status->parsed()) return run_live("status", socket, live_json, std::nullopt);
     if (ports->parsed()) return run_live("ports", socket, live_json, std::nullopt);
     if (flows->parsed()) {

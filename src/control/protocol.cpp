@@ -151,6 +151,30 @@ nlohmann::json call(const std::string& socket_path, const nlohmann::json& reques
     return doc;
 }
 
+void stream(const std::string& socket_path, const nlohmann::json& request,
+            const std::function<void(const std::string&)>& on_line) {
+    Fd s;
+    s.fd = connect_unix(socket_path);
+    if (s.fd < 0)
+        throw ControlError(fmt::format("cannot reach {}: {}", socket_path, std::strerror(errno)));
+    std::string line = request.dump() + "\n";
+    if (!write_all(s.fd, line.data(), line.size(), Clock::now() + std::chrono::seconds(10)))
+        throw ControlError(fmt::format("{}: cannot send the request", socket_path));
+    std::string pending;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        pending.append(buf, size_t(n));
+        for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+            on_line(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+        }
+    }
+    if (!pending.empty()) on_line(pending);
+}
+
 nlohmann::json filter_to_json(const flow::FlowFilter& f) {
     nlohmann::json hosts = nlohmann::json::array();
     for (const auto& h : f.hosts) hosts.push_back(h.to_string());
@@ -191,10 +215,15 @@ std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out) {
 
 Listener::Listener(std::string path) : path_(std::move(path)) {
     sockaddr_un a = address_of(path_);
+    // the socket's directories, created 0700 where missing
     std::string dir = path_.substr(0, path_.rfind('/'));
-    if (!dir.empty() && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-        throw ControlError(
-            fmt::format("control socket: cannot create {}: {}", dir, std::strerror(errno)));
+    for (size_t at = 1; at <= dir.size(); ++at) {
+        if (at != dir.size() && dir[at] != '/') continue;
+        std::string part = dir.substr(0, at);
+        if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+            throw ControlError(
+                fmt::format("socket {}: cannot create {}: {}", path_, part, std::strerror(errno)));
+    }
     if (int other = connect_unix(path_); other >= 0) {
         ::close(other);
         throw ControlError(

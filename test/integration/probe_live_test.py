@@ -75,19 +75,34 @@ try:
         want = json.loads(sh(weftctl, "analyze", "--json", "-q", pcap, check=True).stdout)
         alerts_path = os.path.join(WORK, scenario + ".alerts.jsonl")
         counters_path = os.path.join(WORK, scenario + ".counters.json")
+        sock = os.path.join(WORK, "alerts.sock")
         p = subprocess.Popen(["ip", "netns", "exec", NS_RX, probe, "--iface", "rx0", "--config", config,
-                              "--alerts", alerts_path, "--counters-json", counters_path],
+                              "--alerts", alerts_path, "--counters-json", counters_path, "--socket", sock],
                              stderr=subprocess.PIPE, text=True)
         line = p.stderr.readline()
         if "attached" not in line:
             check(f"{scenario}: weft-probe attached", False, line + p.stderr.read())
             p.kill()
             continue
+        # an operator following the alerts while it happens
+        follow = subprocess.Popen([weftctl, "-s", sock, "alerts", "--follow", "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
         sent = int(sh("ip", "netns", "exec", NS_TX, "python3", sender, "tx0", pcap, check=True).stdout)
         time.sleep(0.5)
+        listed = sh(weftctl, "-s", sock, "alerts", "--json")
+        try:
+            listed = {a["detector"] for a in json.loads(listed.stdout)["alerts"]}
+        except (ValueError, KeyError):
+            listed = {"<unreadable>"}
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
         check(f"{scenario}: weft-probe stopped cleanly on SIGTERM", p.returncode == 0, p.returncode)
+        followed = follow.communicate(timeout=10)[0]
+        followed = {json.loads(l)["detector"] for l in followed.splitlines() if l.strip()}
+        check(f"{scenario}: weftctl alerts (list) and alerts --follow saw the same alerts",
+              listed == followed == want_alerts, (listed, followed))
+        check(f"{scenario}: the alert socket is gone", not os.path.exists(sock))
         try:
             got = json.load(open(counters_path))
         except (OSError, ValueError):

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +26,8 @@ inline constexpr const char* kProtocol = "weft.control/1";
 inline constexpr size_t kMaxRequestBytes = 64 * 1024;
 inline constexpr size_t kMaxReplyBytes = size_t(1) << 30;
 inline constexpr const char* kSocketDir = "/run/weft";
+// weft-probe's alert socket (its own directory, so weftd discovery never finds it).
+inline constexpr const char* kProbeAlertSocket = "/run/weft/probe/alerts.sock";
 
 struct ControlError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -42,6 +45,12 @@ nlohmann::json make_request(std::string_view command, bool text,
 // does not answer in time, or replies with an error.
 nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Sends `request` and hands each line of the reply to `on_line` as it arrives, until the
+// server closes (a follow stream: weftctl alerts --follow). Throws ControlError when the
+// server cannot be reached.
+void stream(const std::string& socket_path, const nlohmann::json& request,
+            const std::function<void(const std::string&)>& on_line);
 
 // Filters travel as {"hosts":[...], "dest_qp":N, "top":N, "sort":"bytes"}.
 nlohmann::json filter_to_json(const flow::FlowFilter& f);
