@@ -32,6 +32,19 @@ struct {
     __type(value, struct weft_peer_stats);
 } weft_peers SEC(".maps");
 
+/* Room to build a new map value: a zeroed 200-byte struct on the 512-byte BPF stack,
+ * beside the keys, does not fit. */
+union weft_scratch_value {
+    struct weft_qp_stats qp;
+    struct weft_peer_stats peer;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, union weft_scratch_value);
+} weft_scratch SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, WEFT_PROBE_RINGBUF_BYTES);
@@ -81,8 +94,12 @@ static __always_inline struct weft_peer_stats* peer(const struct weft_l3* l3, __
     k.ifindex = ifindex;
     struct weft_peer_stats* s = bpf_map_lookup_elem(&weft_peers, &k);
     if (s) return s;
-    struct weft_peer_stats fresh = {.first_ns = now};
-    if (bpf_map_update_elem(&weft_peers, &k, &fresh, BPF_NOEXIST) != 0) {
+    __u32 zero = 0;
+    union weft_scratch_value* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
+    if (!fresh) return 0;
+    __builtin_memset(&fresh->peer, 0, sizeof(fresh->peer));
+    fresh->peer.first_ns = now;
+    if (bpf_map_update_elem(&weft_peers, &k, &fresh->peer, BPF_NOEXIST) != 0) {
         /* lost a race with the other direction's CPU, or the map is full */
         s = bpf_map_lookup_elem(&weft_peers, &k);
         if (!s) count(WP_PEER_MAP_FULL);
@@ -99,7 +116,9 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     void* data = (void*)(long)skb->data;
     void* data_end = (void*)(long)skb->data_end;
     __u32 ifindex = skb->ifindex;
-    __u64 now = bpf_ktime_get_ns();
+    /* the tick-resolution clock for map times (a few ns, not a few tens); events read the
+     * exact one */
+    __u64 now = bpf_ktime_get_coarse_ns();
     struct weft_l3 l3 = {};
     if (!weft_parse_l3(data, data_end, &l3)) {
         count(WP_OTHER);
@@ -187,9 +206,15 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     k.ifindex = ifindex;
     struct weft_qp_stats* q = bpf_map_lookup_elem(&weft_qps, &k);
     if (!q) {
-        struct weft_qp_stats fresh = {.first_ns = now};
-        if (bpf_map_update_elem(&weft_qps, &k, &fresh, BPF_NOEXIST) == 0)
+        __u32 zero = 0;
+        union weft_scratch_value* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
+        if (!fresh) return TC_ACT_OK;
+        __builtin_memset(&fresh->qp, 0, sizeof(fresh->qp));
+        fresh->qp.first_ns = now;
+        if (bpf_map_update_elem(&weft_qps, &k, &fresh->qp, BPF_NOEXIST) == 0) {
             emit(WP_EV_NEW_QP, ifindex, &l3, dest_qp, psn, opcode, 0, 0, ingress);
+            peer(&l3, ifindex, now, ingress); /* a new QP may be a new peer pair */
+        }
         q = bpf_map_lookup_elem(&weft_qps, &k);
         if (!q) count(WP_QP_MAP_FULL);
     }
@@ -241,12 +266,6 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
                 (__u32)reth[12] << 24 | (__u32)reth[13] << 16 | (__u32)reth[14] << 8 | reth[15];
             __sync_fetch_and_add(&q->read_request_bytes, dma_len);
         }
-    }
-    struct weft_peer_stats* s = peer(&l3, ifindex, now, ingress);
-    if (s) {
-        __sync_fetch_and_add(&s->roce_packets, 1);
-        __sync_fetch_and_add(&s->roce_bytes, skb->len);
-        s->last_ns = now;
     }
     return TC_ACT_OK;
 }

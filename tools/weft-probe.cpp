@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
                 doc["peers"].push_back({{"src", p.src.to_string()},
                                         {"dst", p.dst.to_string()},
                                         {"interface", names[p.ifindex]},
-                                        {"roce_packets", p.stats.roce_packets},
+                                        {"roce_packets", p.roce_packets},
                                         {"tcp_packets", p.stats.tcp_packets},
                                         {"udp_packets", p.stats.udp_packets}});
             std::ofstream out(counters_path);

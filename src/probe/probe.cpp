@@ -171,6 +171,14 @@ std::vector<PeerCounters> Probe::peers() const {
         p.ifindex = key.ifindex;
         out.push_back(p);
     }
+    // RoCE per pair: the sum of its QPs (the kernel side keeps it once, per QP)
+    for (const QpCounters& q : qps())
+        for (PeerCounters& p : out)
+            if (p.src == q.src && p.dst == q.dst && p.ifindex == q.ifindex) {
+                p.roce_packets += q.stats.packets;
+                p.roce_bytes += q.stats.bytes;
+                break;
+            }
     return out;
 }
 

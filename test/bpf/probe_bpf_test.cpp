@@ -62,7 +62,8 @@ TEST(ProbeBpf, CountsAWellFormedSendAndAnnouncesItsQpAndPeers) {
     EXPECT_EQ(q->stats.last_psn, 7u);
     auto peers = p.peers();
     ASSERT_EQ(peers.size(), 1u);
-    EXPECT_EQ(peers[0].stats.roce_packets, 2u);
+    EXPECT_EQ(peers[0].roce_packets, 2u);
+    EXPECT_EQ(peers[0].roce_bytes, 2 * f.size());
     auto ev = events(p);
     ASSERT_EQ(ev.size(), 2u) << "one new QP, one new peer pair; nothing for the repeat";
     EXPECT_EQ(ev[0].type, WP_EV_NEW_QP);

@@ -65,7 +65,7 @@ struct weft_qp_key {
 struct weft_qp_stats {
     __u64 packets;
     __u64 bytes; /* wire bytes (skb->len) */
-    __u64 first_ns;
+    __u64 first_ns; /* bpf_ktime_get_coarse_ns(): map times are coarse (a tick), event times exact */
     __u64 last_ns;
     __u64 op_class[WP_OP_CLASS_COUNT];
     __u64 ack_kind[WP_ACK_KIND_COUNT]; /* [0] ACKs, then RNR NAK and the NAK codes */
@@ -86,9 +86,9 @@ struct weft_peer_key {
     __u32 pad;
 };
 
+/* RoCE per peer pair is the sum of its QPs (user space adds them up): the RoCE path
+ * touches one map, not two. */
 struct weft_peer_stats {
-    __u64 roce_packets;
-    __u64 roce_bytes;
     __u64 tcp_packets;
     __u64 tcp_bytes;
     __u64 tcp_syns; /* SYN without ACK: connection attempts */

@@ -33,7 +33,9 @@ struct QpCounters {
 struct PeerCounters {
     roce::IpAddress src, dst;
     uint32_t ifindex = 0;
-    weft_peer_stats stats{};
+    weft_peer_stats stats{};    // TCP and UDP, from the kernel
+    uint64_t roce_packets = 0;  // the sum of the pair's QPs
+    uint64_t roce_bytes = 0;
 };
 
 using Counters = std::array<uint64_t, WP_COUNTER_COUNT>;
