@@ -137,40 +137,40 @@ Counters Probe::counters() const {
     return out;
 }
 
-std::vector<QpCounters> Probe::qps() const {
-    std::vector<QpCounters> out;
-    int fd = bpf_map__fd(skel_->maps.weft_qps);
-    weft_qp_key key{}, next{};
+namespace {
+
+// Every (key, value) of a hash map, through `f`; entries removed meanwhile are skipped.
+template <class Key, class Value, class F>
+void for_each_entry(int fd, F&& f) {
+    Key key{}, next{};
     void* cursor = nullptr;
     while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
         key = next;
         cursor = &key;
-        QpCounters q;
-        if (bpf_map_lookup_elem(fd, &key, &q.stats) != 0) continue;  // removed meanwhile
-        q.src = roce::IpAddress::from_v6(key.src);
-        q.dst = roce::IpAddress::from_v6(key.dst);
-        q.dest_qp = key.dest_qp;
-        q.ifindex = key.ifindex;
-        out.push_back(q);
+        Value v{};
+        if (bpf_map_lookup_elem(fd, &key, &v) == 0) f(key, v);
     }
+}
+
+}  // namespace
+
+std::vector<QpCounters> Probe::qps() const {
+    std::vector<QpCounters> out;
+    for_each_entry<weft_qp_key, weft_qp_stats>(
+        bpf_map__fd(skel_->maps.weft_qps), [&](const weft_qp_key& k, const weft_qp_stats& v) {
+            out.push_back({roce::IpAddress::from_v6(k.src), roce::IpAddress::from_v6(k.dst),
+                           k.dest_qp, k.ifindex, v});
+        });
     return out;
 }
 
 std::vector<PeerCounters> Probe::peers() const {
     std::vector<PeerCounters> out;
-    int fd = bpf_map__fd(skel_->maps.weft_peers);
-    weft_peer_key key{}, next{};
-    void* cursor = nullptr;
-    while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
-        key = next;
-        cursor = &key;
-        PeerCounters p;
-        if (bpf_map_lookup_elem(fd, &key, &p.stats) != 0) continue;
-        p.src = roce::IpAddress::from_v6(key.src);
-        p.dst = roce::IpAddress::from_v6(key.dst);
-        p.ifindex = key.ifindex;
-        out.push_back(p);
-    }
+    for_each_entry<weft_peer_key, weft_peer_stats>(
+        bpf_map__fd(skel_->maps.weft_peers), [&](const weft_peer_key& k, const weft_peer_stats& v) {
+            out.push_back(
+                {roce::IpAddress::from_v6(k.src), roce::IpAddress::from_v6(k.dst), k.ifindex, v});
+        });
     // RoCE per pair: the sum of its QPs (the kernel side keeps it once, per QP)
     for (const QpCounters& q : qps())
         for (PeerCounters& p : out)
