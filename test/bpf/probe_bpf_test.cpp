@@ -35,6 +35,8 @@ std::vector<weft_probe_event> events(Probe& p) {
     return out;
 }
 
+// Not from a temporary: the pointer would dangle (ASan caught one).
+const QpCounters* find_qp(std::vector<QpCounters>&&, const char*, const char*, uint32_t) = delete;
 const QpCounters* find_qp(const std::vector<QpCounters>& qps, const char* src, const char* dst,
                           uint32_t qp) {
     for (const auto& q : qps)
@@ -123,7 +125,8 @@ TEST(ProbeBpf, NaksByKindWithAnEvent) {
         s.aeth.syndrome = roce::Aeth::syndrome_for(kind);
         run(p, test::build(s));
     }
-    const QpCounters* q = find_qp(p.qps(), "10.0.0.2", "10.0.0.1", 0x99);
+    auto all_qps = p.qps();
+    const QpCounters* q = find_qp(all_qps, "10.0.0.2", "10.0.0.1", 0x99);
     ASSERT_NE(q, nullptr);
     EXPECT_EQ(q->stats.op_class[WP_OP_ACK], 4u);
     for (auto [kind, index] : kinds) EXPECT_EQ(q->stats.ack_kind[index], 1u) << index;
@@ -189,7 +192,8 @@ TEST(ProbeBpf, PsnFarOutsideTheSequenceIsFlaggedRetransmissionIsNot) {
     send(997);                // the real sequence carries on
     Counters c = p.counters();
     EXPECT_EQ(c[WP_PSN_OUT_OF_WINDOW], 1u);
-    const QpCounters* q = find_qp(p.qps(), "10.0.0.1", "10.0.0.2", 0x77);
+    auto all_qps = p.qps();
+    const QpCounters* q = find_qp(all_qps, "10.0.0.1", "10.0.0.2", 0x77);
     ASSERT_NE(q, nullptr);
     EXPECT_EQ(q->stats.psn_out_of_window, 1u);
     EXPECT_EQ(q->stats.next_request_psn, 998u) << "the injected PSN did not move the sequence";

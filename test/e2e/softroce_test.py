@@ -22,6 +22,7 @@ SRC, BUILD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 RUN_OPTIONS = sys.argv[4:]
 LOSSY = "--loss" in RUN_OPTIONS
 VIA_WEFTD = "--via-weftd" in RUN_OPTIONS
+PROBE = "--probe" in RUN_OPTIONS
 sys.path.insert(0, os.path.join(SRC, "test", "oracle"))
 import tshark_oracle  # noqa: E402
 
@@ -163,6 +164,44 @@ else:
         dups = sum(f["psn"]["duplicates"] for f in doc["flows"])
         check(f"loss shows as NAKs or retransmissions in the analysis (naks {naks}, duplicates {dups})",
               naks + dups > 0)
+
+if PROBE:
+    # weft-probe on both taps through the whole run, then a QPN scan injected on the bridge
+    log = read(os.path.join(OUT, "probe.log"))
+    check("weft-probe attached to both taps and stopped cleanly", "attached to tap0, tap1" in log
+          and "stopped;" in log, log[-600:])
+    try:
+        pc = json.loads(read(os.path.join(OUT, "probe-counters.json")))
+    except ValueError:
+        pc = None
+    check("weft-probe wrote its counters", pc is not None)
+    if pc:
+        rxe = {g: counters(g) for g in GUESTS}
+        c = pc["counters"]
+        check("weft-probe lost nothing (ring buffer, maps) and saw no malformed RoCE",
+              c["ringbuf_drops"] == c["qp_map_full"] == c["peer_map_full"] == c["malformed"] == 0, c)
+        # g1's frames enter the bridge on tap0 (ingress) and leave on tap1 (egress):
+        # on each tap, each guest's RoCE must equal what its rxe sent
+        for tap in ("tap0", "tap1"):
+            for g, ip in GUESTS.items():
+                seen = sum(q["packets"] for q in pc["qps"] if q["interface"] == tap and q["src"] == ip)
+                check(f"weft-probe on {tap}: {g}'s RoCE packets ({seen}) == {g} rxe sent_pkts "
+                      f"({rxe[g].get('sent_pkts')})", seen == rxe[g].get("sent_pkts"))
+        if os.path.exists(capture):
+            cap = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
+                                            capture_output=True, text=True, check=True).stdout)
+            probe_qps = {(q["src"], q["dst"], q["dqpn"]): q["packets"] for q in pc["qps"]
+                         if q["interface"] == "tap0" and q["src"] in GUESTS.values()}
+            check("weft-probe's per-QP packets on tap0 == weftctl analyze of the bridge capture",
+                  probe_qps == {(f["src"], f["dst"], f["dqpn"]): f["packets"] for f in cap["flows"]})
+    alerts = [json.loads(l) for l in read(os.path.join(OUT, "probe-alerts.jsonl")).splitlines() if l.strip()]
+    attack_start = read(os.path.join(OUT, "attack-start.txt")).strip()
+    benign = [a for a in alerts if a["time"] < attack_start]
+    check("no alert for the benign run (pingpong, perftest, weft-verbs incl. one wrong rkey)",
+          benign == [], benign[:3])
+    scans = [a for a in alerts if a["detector"] == "qpn-scan" and a["src"] not in GUESTS.values()]
+    check(f"the injected QPN scan raised qpn-scan ({len(scans)} alert(s), "
+          f"{read(os.path.join(OUT, 'attack-sent.txt')).strip()} frames sent)", len(scans) >= 1, alerts[:3])
 
 if VIA_WEFTD:
     # weftd inline between the guests: its own flow table against rxe and the capture

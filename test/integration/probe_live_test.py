@@ -22,7 +22,7 @@ os.makedirs(WORK)
 probe = os.path.join(BUILD, "tools", "weft-probe")
 weftctl = os.path.join(BUILD, "tools", "weftctl")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
-sender = os.path.join(SRC, "test", "integration", "pcap_send.py")
+sender = os.path.join(SRC, "scripts", "pcap-send.py")
 NS_TX, NS_RX = f"wptx{os.getpid()}", f"wprx{os.getpid()}"
 passed = failed = 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Replays a pcap's frames out of an interface through an AF_PACKET socket, in order and
 as fast as the socket takes them (the live half of weft-gen's scenarios).
-usage: pcap_send.py IFACE FILE.pcap"""
+usage: scripts/pcap-send.py IFACE FILE.pcap   (prints how many frames it sent)"""
 import socket
 import struct
 import sys
