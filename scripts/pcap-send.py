@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Replays a pcap's frames out of an interface through an AF_PACKET socket, in order and
-as fast as the socket takes them (the live half of weft-gen's scenarios).
-usage: scripts/pcap-send.py IFACE FILE.pcap   (prints how many frames it sent)"""
+"""Replays a pcap's frames out of an interface through an AF_PACKET socket, in order,
+as fast as the socket takes them or at --rate frames per second (the live half of
+weft-gen's scenarios). Prints how many frames it sent.
+usage: scripts/pcap-send.py [--rate FPS] IFACE FILE.pcap"""
+import argparse
 import socket
 import struct
-import sys
+import time
 
 
 def frames(path):
@@ -20,11 +22,21 @@ def frames(path):
             yield f.read(incl)
 
 
-iface, path = sys.argv[1], sys.argv[2]
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--rate", type=float, default=0, help="frames per second (0: as fast as possible)")
+parser.add_argument("iface")
+parser.add_argument("pcap")
+args = parser.parse_args()
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
+s.bind((args.iface, 0))
 n = 0
-for frame in frames(path):
+start = time.monotonic()
+for frame in frames(args.pcap):
+    if args.rate > 0:
+        # pace against the start, so sleeps do not accumulate error
+        delay = start + n / args.rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
     s.send(frame)
     n += 1
 print(n)
