@@ -24,12 +24,14 @@ def frames(path):
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--rate", type=float, default=0, help="frames per second (0: as fast as possible)")
+parser.add_argument("--times", help="write each frame's send time (CLOCK_MONOTONIC ns), one per line, here")
 parser.add_argument("iface")
 parser.add_argument("pcap")
 args = parser.parse_args()
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((args.iface, 0))
 n = 0
+sent_at = []
 start = time.monotonic()
 for frame in frames(args.pcap):
     if args.rate > 0:
@@ -38,5 +40,10 @@ for frame in frames(args.pcap):
         if delay > 0:
             time.sleep(delay)
     s.send(frame)
+    if args.times:
+        sent_at.append(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
     n += 1
+if args.times:
+    with open(args.times, "w") as f:
+        f.write("".join(f"{t}\n" for t in sent_at))
 print(n)

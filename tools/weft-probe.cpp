@@ -184,6 +184,8 @@ int main(int argc, char** argv) {
                 auto it = names.find(a.ifindex);
                 nlohmann::json j =
                     alert_to_json(a, host, it == names.end() ? "" : it->second, offset);
+                // when the alert left the probe: detection latency is measured to here
+                j["raised_monotonic_ns"] = monotonic_ns();
                 *alerts << j.dump() << '\n';
                 if (server) server->publish(j);
                 ++alerts_written;

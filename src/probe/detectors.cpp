@@ -227,7 +227,7 @@ nlohmann::json alert_to_json(const Alert& a, const std::string& host, const std:
                                                : nlohmann::json(a.dst.to_string())},
             {"qps", qps},
             {"evidence", a.evidence},
-            {"monotonic_ns", a.time_ns}};
+            {"monotonic_ns", a.time_ns}};  // the triggering packet, as the kernel saw it
 }
 
 }  // namespace weft::probe

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""weft-probe's detection rate, false-positive rate and detection latency over scripted
+scenarios (docs/DETECTION.md). Two network namespaces joined by a veth; for each weft-gen
+attack and benign scenario and each seed, weft-probe watches one end while the pcap is
+replayed out of the other (scripts/pcap-send.py, which records each frame's send time).
+
+- detection: a run of an attack scenario raised its detector's alert;
+- false positive: a run of a benign scenario (a window of healthy traffic) raised any;
+- latency: from the send time of the first malicious frame (found by the scenario's
+  rule below, on the frames themselves) to the moment the alert left the probe
+  (`raised_monotonic_ns`), both CLOCK_MONOTONIC.
+usage: bench/detection_eval.py BUILD_DIR [SEEDS]   (root)"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+probe = os.path.join(BUILD, "tools", "weft-probe")
+weft_gen = os.path.join(BUILD, "tools", "weft-gen")
+sender = os.path.join(SRC, "scripts", "pcap-send.py")
+NS_TX, NS_RX = f"detx{os.getpid()}", f"derx{os.getpid()}"
+WORK = tempfile.mkdtemp(prefix="weft-detection.")
+SMALL = ["--hosts=4", "--iterations=1", "--message-size=64K", "--clients=4", "--requests=4",
+         "--kv-block=32K", "--attack-count=64", "--mtu=1024"]
+RING = {f"10.0.0.{i}" for i in range(1, 5)}
+
+
+def frames(path):
+    with open(path, "rb") as f:
+        f.read(24)
+        while rec := f.read(16):
+            incl = struct.unpack("<IIII", rec)[2]
+            yield f.read(incl)
+
+
+def fields(fr):
+    ip = fr[14:34]
+    ihl = (ip[0] & 15) * 4
+    udp = 14 + ihl
+    d = {"src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
+         "ip_len": struct.unpack("!H", ip[2:4])[0], "frame": len(fr)}
+    if len(fr) >= udp + 8:
+        d["udp_len"] = struct.unpack("!H", fr[udp + 4:udp + 6])[0]
+    if len(fr) >= udp + 20:
+        b = fr[udp + 8:udp + 20]
+        d.update(opcode=b[0], tver=b[1] & 15, dqpn=int.from_bytes(b[5:8], "big"),
+                 psn=int.from_bytes(b[9:12], "big"))
+    return d
+
+
+def first_malicious(scenario, path):
+    """Index of the scenario's first malicious frame, by a rule on the frames alone."""
+    last_psn = {}
+    for i, fr in enumerate(frames(path)):
+        f = fields(fr)
+        if scenario in ("qpn-scan", "rkey-guessing") and f["src"] not in RING:
+            return i
+        if scenario == "bulk-read" and (f["src"] not in RING or f["dst"] not in RING):
+            return i
+        if scenario == "fan-out" and (f["src"] not in RING or f["dst"] not in RING):
+            return i
+        if scenario == "malformed" and (f.get("opcode") in (0xFF, 0x15) or f.get("tver", 0) != 0
+                                        or f["ip_len"] + 14 > f["frame"] or "opcode" not in f
+                                        or f.get("udp_len", 0) != f["ip_len"] - 20):
+            return i
+        if scenario == "psn-injection" and "psn" in f and f["opcode"] < 0x11:  # requests
+            key = (f["src"], f["dst"], f["dqpn"])
+            if key in last_psn and ((f["psn"] - last_psn[key]) & 0xFFFFFF) >= 1 << 21:
+                return i
+            last_psn.setdefault(key, f["psn"])
+            if ((f["psn"] - last_psn[key]) & 0xFFFFFF) < 1 << 21:
+                last_psn[key] = f["psn"]
+    return None
+
+
+ATTACKS = {"qpn-scan": "qpn-scan", "psn-injection": "psn-injection", "rkey-guessing": "rkey-guessing",
+           "fan-out": "fan-out", "bulk-read": "bulk-read", "malformed": "malformed-roce"}
+BENIGN = ["gradient", "inference", "congestion", "loss"]
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def run_once(scenario, seed, config):
+    pcap = os.path.join(WORK, f"{scenario}-{seed}.pcap")
+    sh(weft_gen, scenario, "-q", "-o", pcap, f"--seed={seed}", *SMALL, check=True)
+    alerts_path, times_path = pcap + ".alerts", pcap + ".times"
+    p = subprocess.Popen(["ip", "netns", "exec", NS_RX, probe, "--iface", "rx0", "--config", config,
+                          "--alerts", alerts_path, "--socket", "none"], stderr=subprocess.PIPE, text=True)
+    p.stderr.readline()
+    sh("ip", "netns", "exec", NS_TX, "python3", sender, "--times", times_path, "tx0", pcap, check=True)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    alerts = [json.loads(l) for l in open(alerts_path)] if os.path.exists(alerts_path) else []
+    times = [int(l) for l in open(times_path)]
+    return pcap, alerts, times
+
+
+def pct(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else None
+
+
+try:
+    for ns in (NS_TX, NS_RX):
+        sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", "tx0", "netns", NS_TX, "type", "veth", "peer", "name", "rx0", "netns", NS_RX)
+    for ns, dev in ((NS_TX, "tx0"), (NS_RX, "rx0")):
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    config = os.path.join(WORK, "probe.toml")
+    with open(config, "w") as f:
+        f.write("[detectors]\nbulk_read_bytes = 4194304\n")
+    rows = []
+    for scenario, detector in ATTACKS.items():
+        detected, latencies = 0, []
+        for seed in range(1, SEEDS + 1):
+            pcap, alerts, times = run_once(scenario, seed, config)
+            hit = [a for a in alerts if a["detector"] == detector]
+            first = first_malicious(scenario, pcap)
+            if hit:
+                detected += 1
+                if first is not None:
+                    latencies.append((min(a["raised_monotonic_ns"] for a in hit) - times[first]) / 1e6)
+        rows.append((scenario, detector, SEEDS, detected, latencies))
+    fp = {}
+    for scenario in BENIGN:
+        flagged = 0
+        for seed in range(1, SEEDS + 1):
+            _, alerts, _ = run_once(scenario, seed, config)
+            flagged += bool(alerts)
+        fp[scenario] = flagged
+finally:
+    for ns in (NS_TX, NS_RX):
+        sh("ip", "netns", "del", ns)
+
+print(f"| attack scenario | detector | runs | detected | rate | latency p50 ms | p99 ms | max ms |")
+print("|---|---|---|---|---|---|---|---|")
+for scenario, detector, runs, detected, lat in rows:
+    fmt = lambda x: "-" if x is None else f"{x:.2f}"
+    print(f"| {scenario} | `{detector}` | {runs} | {detected} | {100 * detected / runs:.0f} % | "
+          f"{fmt(pct(lat, 0.5))} | {fmt(pct(lat, 0.99))} | {fmt(max(lat) if lat else None)} |")
+print()
+print("| benign scenario | runs (windows) | windows with any alert |")
+print("|---|---|---|")
+for scenario, flagged in fp.items():
+    print(f"| {scenario} | {SEEDS} | {flagged} |")
