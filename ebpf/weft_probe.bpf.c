@@ -222,7 +222,11 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
         __sync_fetch_and_add(&q->packets, 1);
         __sync_fetch_and_add(&q->bytes, skb->len);
         __sync_fetch_and_add(&q->payload_bytes, padded - pad);
-        if (op_class < WP_OP_CLASS_COUNT) __sync_fetch_and_add(&q->op_class[op_class], 1);
+        if (op_class < WP_OP_CLASS_COUNT) {
+            __u64 before = __sync_fetch_and_add(&q->op_class[op_class], 1);
+            if (op_class == WP_OP_CNP && (before & 63) == 63)
+                emit(WP_EV_VOLUME, ifindex, &l3, dest_qp, psn, opcode, 2, 0, ingress);
+        }
         if (l3.ecn == 3) __sync_fetch_and_add(&q->ecn_ce, 1);
         q->last_ns = now;
         q->last_psn = psn;
@@ -264,7 +268,9 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
         if ((void*)(reth + 16) <= data_end) {
             __u32 dma_len =
                 (__u32)reth[12] << 24 | (__u32)reth[13] << 16 | (__u32)reth[14] << 8 | reth[15];
-            __sync_fetch_and_add(&q->read_request_bytes, dma_len);
+            __u64 before = __sync_fetch_and_add(&q->read_request_bytes, dma_len);
+            if ((before >> 20) != ((before + dma_len) >> 20))
+                emit(WP_EV_VOLUME, ifindex, &l3, dest_qp, psn, opcode, 1, 0, ingress);
         }
     }
     return TC_ACT_OK;

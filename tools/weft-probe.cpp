@@ -194,10 +194,15 @@ int main(int argc, char** argv) {
             raised.clear();
         };
         while (!g_stop) {
-            probe.poll_events([&](const weft_probe_event& e) { detectors.on_event(e, raised); },
-                              20);
+            bool volume = false;  // a QP crossed a READ or CNP mark: read the maps now
+            probe.poll_events(
+                [&](const weft_probe_event& e) {
+                    volume |= e.type == WP_EV_VOLUME;
+                    detectors.on_event(e, raised);
+                },
+                20);
             uint64_t now = monotonic_ns();
-            if (now >= next_poll) {
+            if (now >= next_poll || volume) {
                 detectors.on_poll(now, probe.qps(), raised);
                 next_poll = now + uint64_t(poll_ms) * 1'000'000ull;
             }

@@ -152,6 +152,13 @@ TEST(ProbeBpf, ReadRequestBytesEcnIpv6AndVlans) {
     EXPECT_EQ(qps[0].stats.op_class[WP_OP_READ_REQUEST], 1u);
     EXPECT_EQ(qps[0].stats.ecn_ce, 1u);
     EXPECT_EQ(qps[0].stats.ingress, 0u) << "seen by the egress program";
+    size_t volume = 0;
+    for (const auto& e : events(p))
+        if (e.type == WP_EV_VOLUME) {
+            ++volume;
+            EXPECT_EQ(e.syndrome, 1) << "a READ volume mark";
+        }
+    EXPECT_EQ(volume, 1u) << "1 MiB of READ requests crosses one MiB mark";
 }
 
 TEST(ProbeBpf, TcpAndUdpPeersForFanOut) {

@@ -65,7 +65,8 @@ struct weft_qp_key {
 struct weft_qp_stats {
     __u64 packets;
     __u64 bytes; /* wire bytes (skb->len) */
-    __u64 first_ns; /* bpf_ktime_get_coarse_ns(): map times are coarse (a tick), event times exact */
+    __u64
+        first_ns; /* bpf_ktime_get_coarse_ns(): map times are coarse (a tick), event times exact */
     __u64 last_ns;
     __u64 op_class[WP_OP_CLASS_COUNT];
     __u64 ack_kind[WP_ACK_KIND_COUNT]; /* [0] ACKs, then RNR NAK and the NAK codes */
@@ -104,6 +105,9 @@ enum weft_probe_event_type {
     WP_EV_NAK,          /* an AETH NAK or RNR NAK */
     WP_EV_MALFORMED,    /* a refused RoCEv2 packet; `reason` is its weft_probe_counter */
     WP_EV_PSN_JUMP,     /* a request PSN outside its QP's window (`syndrome`: 1 ahead, 2 behind) */
+    WP_EV_VOLUME,       /* a QP's READ bytes crossed a MiB, or its CNPs a multiple of 64
+                           (`syndrome` 1 or 2): the agent reads the maps now, not at its next
+                           poll, so volume detectors are as quick as event ones */
 };
 
 struct weft_probe_event {
