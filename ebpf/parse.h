@@ -36,7 +36,10 @@ static __always_inline void weft_v4_mapped(__u8 out[16], __be32 a) {
 }
 
 /* Ethernet + VLANs + IP. Returns 0 when the frame is not IP (or too short to tell). */
-static __always_inline int weft_parse_l3(void* data, void* data_end, struct weft_l3* l3) {
+/* `frame_len` is the whole frame's length (skb->len): headers are read from the linear
+ * part, but lengths are checked against the frame. */
+static __always_inline int weft_parse_l3(void* data, void* data_end, __u32 frame_len,
+                                         struct weft_l3* l3) {
     struct ethhdr* eth = data;
     if ((void*)(eth + 1) > data_end) return 0;
     __u16 proto = eth->h_proto;
@@ -59,7 +62,7 @@ static __always_inline int weft_parse_l3(void* data, void* data_end, struct weft
         l3->proto = ip->protocol;
         l3->ecn = ip->tos & 3;
         __u32 total = bpf_ntohs(ip->tot_len);
-        __u32 room = (__u32)((long)data_end - (long)data) - off;
+        __u32 room = frame_len - off;
         if (total > room || total < ihl) {
             l3->bad_length = 1;
             total = total < ihl ? ihl : room;
@@ -79,7 +82,7 @@ static __always_inline int weft_parse_l3(void* data, void* data_end, struct weft
         l3->ecn = (ip6->flow_lbl[0] >> 4) & 3;
         __u32 payload = bpf_ntohs(ip6->payload_len);
         l3->l4_offset = off + sizeof(*ip6);
-        __u32 room = (__u32)((long)data_end - (long)data) - l3->l4_offset;
+        __u32 room = frame_len - l3->l4_offset;
         if (payload > room) {
             l3->bad_length = 1;
             payload = room;

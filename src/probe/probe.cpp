@@ -134,6 +134,8 @@ Counters Probe::counters() const {
         if (bpf_map_lookup_elem(fd, &k, per_cpu.data()) != 0) continue;
         for (uint64_t v : per_cpu) out[k] += v;
     }
+    // the kernel counts each packet once, in its class; the total is their sum
+    out[WP_PACKETS] = out[WP_ROCE] + out[WP_TCP] + out[WP_UDP] + out[WP_OTHER] + out[WP_MALFORMED];
     return out;
 }
 

@@ -18,7 +18,7 @@
 
 /* Global counters (an array map indexed by these). */
 enum weft_probe_counter {
-    WP_PACKETS = 0,          /* every frame the programs saw */
+    WP_PACKETS = 0,          /* every frame: the sum of the five classes, added in user space */
     WP_ROCE,                 /* well-formed RoCEv2 */
     WP_TCP,                  /* east-west TCP over IPv4/IPv6 */
     WP_UDP,                  /* UDP that is not RoCEv2 */
