@@ -9,7 +9,7 @@ replayed out of the other (scripts/pcap-send.py, which records each frame's send
 - latency: from the send time of the first malicious frame (found by the scenario's
   rule below, on the frames themselves) to the moment the alert left the probe
   (`raised_monotonic_ns`), both CLOCK_MONOTONIC.
-usage: bench/detection_eval.py BUILD_DIR [SEEDS]   (root)"""
+usage: bench/detection_eval.py BUILD_DIR [SEEDS [BENIGN_SEEDS]]   (root; SEEDS 0: benign only)"""
 import json
 import os
 import signal
@@ -22,6 +22,7 @@ import time
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+BENIGN_SEEDS = int(sys.argv[3]) if len(sys.argv) > 3 else SEEDS
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 probe = os.path.join(BUILD, "tools", "weft-probe")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
@@ -136,7 +137,7 @@ try:
     fp = {}
     for scenario in BENIGN:
         flagged = 0
-        for seed in range(1, SEEDS + 1):
+        for seed in range(1, BENIGN_SEEDS + 1):
             _, alerts, _ = run_once(scenario, seed, config)
             flagged += bool(alerts)
         fp[scenario] = flagged
@@ -146,7 +147,7 @@ finally:
 
 print(f"| attack scenario | detector | runs | detected | rate | latency p50 ms | p99 ms | max ms |")
 print("|---|---|---|---|---|---|---|---|")
-for scenario, detector, runs, detected, lat in rows:
+for scenario, detector, runs, detected, lat in (r for r in rows if r[2]):
     fmt = lambda x: "-" if x is None else f"{x:.2f}"
     print(f"| {scenario} | `{detector}` | {runs} | {detected} | {100 * detected / runs:.0f} % | "
           f"{fmt(pct(lat, 0.5))} | {fmt(pct(lat, 0.99))} | {fmt(max(lat) if lat else None)} |")
@@ -154,4 +155,4 @@ print()
 print("| benign scenario | runs (windows) | windows with any alert |")
 print("|---|---|---|")
 for scenario, flagged in fp.items():
-    print(f"| {scenario} | {SEEDS} | {flagged} |")
+    print(f"| {scenario} | {BENIGN_SEEDS} | {flagged} |")

@@ -213,6 +213,53 @@ TEST(ProbeBpf, PsnFarOutsideTheSequenceIsFlaggedRetransmissionIsNot) {
     EXPECT_EQ(jumps, 1u);
 }
 
+TEST(ProbeBpf, TruncatedBthAndCnpsWithTheirVolumeMark) {
+    Probe p;
+    // a UDP 4791 datagram too short for BTH + ICRC
+    roce::FrameSpec s = test::spec_for(op::kRcSendOnly, 0);
+    Bytes f = test::build(s);
+    const size_t l3 = 14, udp = l3 + 20;
+    Bytes cut(f.begin(), f.begin() + long(udp + 8 + 10));
+    test::set_ip_udp_lengths(cut, l3, cut.size());
+    run(p, cut);
+    EXPECT_EQ(p.counters()[WP_MALFORMED_TRUNCATED], 1u);
+    // 64 CNPs on one QP: counted as a class, and one volume mark at the 64th
+    for (int i = 0; i < 64; ++i)
+        run(p, test::build(test::flow_packet("10.0.0.2", "10.0.0.1", 0x33, op::kCnp, 0)));
+    auto qps = p.qps();
+    const QpCounters* q = find_qp(qps, "10.0.0.2", "10.0.0.1", 0x33);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->stats.op_class[WP_OP_CNP], 64u);
+    size_t marks = 0;
+    for (const auto& e : events(p))
+        if (e.type == WP_EV_VOLUME) {
+            ++marks;
+            EXPECT_EQ(e.syndrome, 2) << "a CNP mark";
+        }
+    EXPECT_EQ(marks, 1u);
+}
+
+TEST(ProbeBpf, AFullPeerMapIsCountedNotSilent) {
+    Probe p;
+    // UDP datagrams between WEFT_PROBE_MAX_PEERS + 5 distinct pairs
+    roce::FrameSpec u = test::spec_for(op::kRcSendOnly, 8);
+    u.dst_port = 53;
+    for (uint32_t i = 0; i < WEFT_PROBE_MAX_PEERS + 5; ++i) {
+        u.src = roce::IpAddress::from_v4(0x0a000000u + 1 + i);
+        run(p, test::build(u));
+    }
+    Counters c = p.counters();
+    EXPECT_EQ(c[WP_UDP], WEFT_PROBE_MAX_PEERS + 5u);
+    EXPECT_EQ(c[WP_PEER_MAP_FULL], 5u);
+    EXPECT_EQ(p.peers().size(), size_t(WEFT_PROBE_MAX_PEERS));
+    size_t announced = 0;
+    while (p.poll_events([&](const weft_probe_event& e) { announced += e.type == WP_EV_NEW_PEER; },
+                         0) > 0) {
+    }
+    EXPECT_EQ(announced + c[WP_RINGBUF_DROPS], size_t(WEFT_PROBE_MAX_PEERS))
+        << "every new pair announced, or its event counted as dropped";
+}
+
 // Real SoftRoCE traffic: the kernel programs must see exactly the analyzer's flows.
 TEST(ProbeBpf, RealSoftRoceCapturesAgreeWithTheAnalyzer) {
     for (const char* fixture : {"softroce-small", "softroce-loss"}) {
