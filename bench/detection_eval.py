@@ -20,6 +20,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "test", "integration"))
+from harness import sh, veth_between_namespaces  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 BENIGN_SEEDS = int(sys.argv[3]) if len(sys.argv) > 3 else SEEDS
@@ -87,10 +91,6 @@ ATTACKS = {"qpn-scan": "qpn-scan", "psn-injection": "psn-injection", "rkey-guess
 BENIGN = ["gradient", "inference", "congestion", "loss"]
 
 
-def sh(*cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
-
-
 def run_once(scenario, seed, config):
     pcap = os.path.join(WORK, f"{scenario}-{seed}.pcap")
     sh(weft_gen, scenario, "-q", "-o", pcap, f"--seed={seed}", *SMALL, check=True)
@@ -112,13 +112,7 @@ def pct(values, q):
     return v[min(len(v) - 1, int(q * len(v)))] if v else None
 
 
-try:
-    for ns in (NS_TX, NS_RX):
-        sh("ip", "netns", "add", ns)
-    sh("ip", "link", "add", "tx0", "netns", NS_TX, "type", "veth", "peer", "name", "rx0", "netns", NS_RX)
-    for ns, dev in ((NS_TX, "tx0"), (NS_RX, "rx0")):
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        sh("ip", "-n", ns, "link", "set", dev, "up")
+with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
     config = os.path.join(WORK, "probe.toml")
     with open(config, "w") as f:
         f.write("[detectors]\nbulk_read_bytes = 4194304\n")
@@ -141,9 +135,6 @@ try:
             _, alerts, _ = run_once(scenario, seed, config)
             flagged += bool(alerts)
         fp[scenario] = flagged
-finally:
-    for ns in (NS_TX, NS_RX):
-        sh("ip", "netns", "del", ns)
 
 print(f"| attack scenario | detector | runs | detected | rate | latency p50 ms | p99 ms | max ms |")
 print("|---|---|---|---|---|---|---|---|")

@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, sh, veth_between_namespaces  # noqa: E402
+
 SRC, BUILD, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
@@ -24,22 +27,7 @@ weftctl = os.path.join(BUILD, "tools", "weftctl")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
 sender = os.path.join(SRC, "scripts", "pcap-send.py")
 NS_TX, NS_RX = f"wptx{os.getpid()}", f"wprx{os.getpid()}"
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {str(detail)[:1200]}"), flush=True)
-
-
-def sh(*cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
-
-
-def cleanup():
-    for ns in (NS_TX, NS_RX):
-        sh("ip", "netns", "del", ns)
+check = Checks()
 
 
 # the analyzer's verdict names -> the probe's malformed counters
@@ -59,16 +47,7 @@ with open(config, "w") as f:
     # the scenarios are small: a bulk READ of a few MB stands for the real thing
     f.write("[detectors]\nbulk_read_bytes = 4194304\n")
 
-cleanup()
-try:
-    for ns in (NS_TX, NS_RX):
-        sh("ip", "netns", "add", ns)
-    sh("ip", "link", "add", "tx0", "netns", NS_TX, "type", "veth", "peer", "name", "rx0", "netns", NS_RX)
-    for ns, dev in ((NS_TX, "tx0"), (NS_RX, "rx0")):
-        # no IPv6 neighbour discovery or router solicitations in the counts
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-
+with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
     for scenario, want_alerts in SCENARIOS.items():
         pcap = os.path.join(WORK, scenario + ".pcap")
         sh(weft_gen, scenario, "-q", "-o", pcap, *SMALL, check=True)
@@ -152,8 +131,4 @@ try:
     for direction in ("ingress", "egress"):
         left = sh("ip", "netns", "exec", NS_RX, "tc", "filter", "show", "dev", "rx0", direction).stdout
         check(f"no {direction} filter left behind", left.strip() == "", left)
-finally:
-    cleanup()
-
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

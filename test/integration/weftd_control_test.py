@@ -22,19 +22,16 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
+
 SRC, BUILD, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 weftd = os.path.join(BUILD, "tools", "weftd")
 weftctl = os.path.join(BUILD, "tools", "weftctl")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {str(detail)[:1500]}"), flush=True)
+check = Checks()
 
 
 def free_port():
@@ -205,5 +202,4 @@ out = open(os.path.join(WORK, "weftd.log")).read()
 check("SIGTERM: weftd stopped cleanly with its final counters",
       rc == 0 and "stopped by signal" in out and f"frames {frames}" in out, out[-800:])
 check("the control socket is gone", not os.path.exists(sock))
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()
