@@ -12,6 +12,7 @@ replayed out of the other (scripts/pcap-send.py, which records each frame's send
 usage: bench/detection_eval.py BUILD_DIR [SEEDS [BENIGN_SEEDS]]   (root; SEEDS 0: benign only)"""
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -135,6 +136,7 @@ with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
             _, alerts, _ = run_once(scenario, seed, config)
             flagged += bool(alerts)
         fp[scenario] = flagged
+shutil.rmtree(WORK, ignore_errors=True)
 
 print(f"| attack scenario | detector | runs | detected | rate | latency p50 ms | p99 ms | max ms |")
 print("|---|---|---|---|---|---|---|---|")
