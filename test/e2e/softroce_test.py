@@ -143,8 +143,12 @@ else:
         lost = dropped if receiver == "g1" else 0
         rcvd = rxe[receiver].get("rcvd_pkts", -1)
         if not LOSSY:
-            check(f"{sender}->{receiver}: captured ({captured}) == {receiver} rxe rcvd_pkts ({rcvd})",
-                  captured == rcvd)
+            # rxe counts a packet only once its QP is found: the last ACK of a session can
+            # arrive after the receiver destroyed the QP (seen in CI, one packet, without
+            # loss too). The capture and sent_pkts above stay exact.
+            late = captured - rcvd
+            check(f"{sender}->{receiver}: captured ({captured}) == {receiver} rxe rcvd_pkts ({rcvd}) "
+                  f"+ packets for a QP already gone ({late}, at most 2)", 0 <= late <= 2)
         else:
             # rxe counts a packet only once it passes its header checks, so a retransmission
             # that arrives after its QP is gone is not counted: under loss, one run in
@@ -223,8 +227,15 @@ if VIA_WEFTD:
         other = {"g1": "g2", "g2": "g1"}
         for g, ip in GUESTS.items():
             fwd = sum(f["packets"] for f in wd["flows"] if f["src"] == ip)
-            check(f"everything weftd saw from {g} reached {other[g]} (rcvd_pkts {rxe[other[g]].get('rcvd_pkts')})",
-                  fwd == rxe[other[g]].get("rcvd_pkts"))
+            late = fwd - rxe[other[g]].get("rcvd_pkts", -10)
+            check(f"everything weftd saw from {g} reached {other[g]} (rcvd_pkts "
+                  f"{rxe[other[g]].get('rcvd_pkts')} + {late} for a QP already gone, at most 2)",
+                  0 <= late <= 2)
+        # exact on weftd's side: every frame taken from one port left on the other
+        ports = {p["role"]: p for p in wd["dataplane"]["ports"]}
+        check("weftd sent on each port exactly what it took from the other",
+              ports["host"]["tx_packets"] == ports["fabric"]["rx_packets"]
+              and ports["fabric"]["tx_packets"] == ports["host"]["rx_packets"], ports)
         t = wd["totals"]
         check("weftd: every ICRC valid, nothing malformed, nothing dropped",
               t["icrc_errors"] == 0 and t["malformed"] == 0
