@@ -53,13 +53,21 @@ def counters(guest):
     return out
 
 
+def our_namespaces():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.startswith("weftrxe")}
+
+
+# A namespace left by a run killed outright is removed by the next run; what must not
+# happen is this run leaving one: every weftrxe namespace after it must have been there before.
+namespaces_before = our_namespaces()
 env = dict(os.environ, WEFT_BUILD=BUILD)
 r = subprocess.run([os.path.join(SRC, "scripts", "softroce", "run"), "all", *RUN_OPTIONS, OUT],
                    env=env, capture_output=True, text=True, timeout=900)
 print(r.stdout[-2000:], r.stderr[-2000:])
 check("both guests ran every program", r.returncode == 0, f"rc={r.returncode}")
-netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-check("no network namespace left behind", "weftrxe" not in netns, netns)
+left = our_namespaces() - namespaces_before
+check("no network namespace left behind", not left, " ".join(sorted(left)))
 qemu = subprocess.run(["pgrep", "-f", "qemu-system-x86_64 -name g[12] "], capture_output=True, text=True).stdout
 check("no qemu left behind", qemu.strip() == "", qemu)
 
