@@ -21,16 +21,30 @@ struct {
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, WEFT_PROBE_MAX_QPS);
-    __type(key, struct weft_qp_key);
+    __type(key, struct weft_qp_key4);
     __type(value, struct weft_qp_stats);
-} weft_qps SEC(".maps");
+} weft_qps4 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, WEFT_PROBE_MAX_QPS6);
+    __type(key, struct weft_qp_key6);
+    __type(value, struct weft_qp_stats);
+} weft_qps6 SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, WEFT_PROBE_MAX_PEERS);
-    __type(key, struct weft_peer_key);
+    __type(key, struct weft_peer_key4);
     __type(value, struct weft_peer_stats);
-} weft_peers SEC(".maps");
+} weft_peers4 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, WEFT_PROBE_MAX_PEERS6);
+    __type(key, struct weft_peer_key6);
+    __type(value, struct weft_peer_stats);
+} weft_peers6 SEC(".maps");
 
 /* Room to build a new map value: a zeroed 200-byte struct on the 512-byte BPF stack,
  * beside the keys, does not fit. */
@@ -65,8 +79,7 @@ static __always_inline void emit(__u32 type, __u32 ifindex, const struct weft_l3
     e->ts_ns = bpf_ktime_get_ns();
     e->type = type;
     e->ifindex = ifindex;
-    __builtin_memcpy(e->src, l3->src, 16);
-    __builtin_memcpy(e->dst, l3->dst, 16);
+    weft_l3_addresses(l3, e->src, e->dst);
     e->dest_qp = dest_qp;
     e->psn = psn;
     e->opcode = opcode;
@@ -85,28 +98,72 @@ static __always_inline void malformed(__u32 reason, __u32 ifindex, const struct 
     emit(WP_EV_MALFORMED, ifindex, l3, dest_qp, 0, opcode, 0, (__u8)reason, ingress);
 }
 
-/* The peer pair's counters, created on first sight (with an event). */
-static __always_inline struct weft_peer_stats* peer(const struct weft_l3* l3, __u32 ifindex,
-                                                    __u64 now, __u8 ingress) {
-    struct weft_peer_key k = {};
-    __builtin_memcpy(k.src, l3->src, 16);
-    __builtin_memcpy(k.dst, l3->dst, 16);
-    k.ifindex = ifindex;
-    struct weft_peer_stats* s = bpf_map_lookup_elem(&weft_peers, &k);
-    if (s) return s;
+/* A map entry for `key`: the existing one, or a new one made from the zeroed per-CPU
+ * scratch value (a 200-byte value does not fit on the BPF stack beside the keys).
+ * *created says whether this call made it; a full map is counted as `full_counter`. */
+static __always_inline void* find_or_create(void* map, const void* key, __u32 full_counter,
+                                            int* created) {
+    *created = 0;
+    void* v = bpf_map_lookup_elem(map, key);
+    if (v) return v;
     __u32 zero = 0;
     union weft_scratch_value* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
     if (!fresh) return 0;
-    __builtin_memset(&fresh->peer, 0, sizeof(fresh->peer));
-    fresh->peer.first_ns = now;
-    if (bpf_map_update_elem(&weft_peers, &k, &fresh->peer, BPF_NOEXIST) != 0) {
-        /* lost a race with the other direction's CPU, or the map is full */
-        s = bpf_map_lookup_elem(&weft_peers, &k);
-        if (!s) count(WP_PEER_MAP_FULL);
-        return s;
+    __builtin_memset(fresh, 0, sizeof(*fresh));
+    _Static_assert(__builtin_offsetof(struct weft_qp_stats, first_ns) == 0 &&
+                       __builtin_offsetof(struct weft_peer_stats, first_ns) == 0,
+                   "both values start with first_ns");
+    fresh->qp.first_ns = bpf_ktime_get_coarse_ns();
+    /* BPF_NOEXIST fails when another CPU made it meanwhile, or when the map is full */
+    if (bpf_map_update_elem(map, key, fresh, BPF_NOEXIST) == 0) *created = 1;
+    v = bpf_map_lookup_elem(map, key);
+    if (!v) count(full_counter);
+    return v;
+}
+
+/* The peer pair's counters, created on first sight (with an event). */
+static __always_inline struct weft_peer_stats* peer(const struct weft_l3* l3, __u32 ifindex,
+                                                    __u8 ingress) {
+    int created;
+    struct weft_peer_stats* s;
+    if (l3->v6) {
+        struct weft_peer_key6 k = {};
+        __builtin_memcpy(k.src, l3->src6, 16);
+        __builtin_memcpy(k.dst, l3->dst6, 16);
+        k.ifindex = ifindex;
+        s = find_or_create(&weft_peers6, &k, WP_PEER_MAP_FULL, &created);
+    } else {
+        struct weft_peer_key4 k = {.src = l3->src4, .dst = l3->dst4, .ifindex = ifindex};
+        s = find_or_create(&weft_peers4, &k, WP_PEER_MAP_FULL, &created);
     }
-    emit(WP_EV_NEW_PEER, ifindex, l3, 0, 0, 0, 0, 0, ingress);
-    return bpf_map_lookup_elem(&weft_peers, &k);
+    if (created) emit(WP_EV_NEW_PEER, ifindex, l3, 0, 0, 0, 0, 0, ingress);
+    return s;
+}
+
+/* The QP flow's counters, created on first sight (with an event; a new QP may also be a
+ * new peer pair). */
+static __always_inline struct weft_qp_stats* qp(const struct weft_l3* l3, __u32 dest_qp,
+                                                __u32 ifindex, __u32 psn, __u8 opcode,
+                                                __u8 ingress) {
+    int created;
+    struct weft_qp_stats* q;
+    if (l3->v6) {
+        struct weft_qp_key6 k = {};
+        __builtin_memcpy(k.src, l3->src6, 16);
+        __builtin_memcpy(k.dst, l3->dst6, 16);
+        k.dest_qp = dest_qp;
+        k.ifindex = ifindex;
+        q = find_or_create(&weft_qps6, &k, WP_QP_MAP_FULL, &created);
+    } else {
+        struct weft_qp_key4 k = {
+            .src = l3->src4, .dst = l3->dst4, .dest_qp = dest_qp, .ifindex = ifindex};
+        q = find_or_create(&weft_qps4, &k, WP_QP_MAP_FULL, &created);
+    }
+    if (created) {
+        emit(WP_EV_NEW_QP, ifindex, l3, dest_qp, psn, opcode, 0, 0, ingress);
+        peer(l3, ifindex, ingress);
+    }
+    return q;
 }
 
 static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
@@ -119,10 +176,7 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     void* data = (void*)(long)skb->data;
     void* data_end = (void*)(long)skb->data_end;
     __u32 ifindex = skb->ifindex;
-    /* the tick-resolution clock for map times (a few ns, not a few tens); events read the
-     * exact one */
-    __u64 now = bpf_ktime_get_coarse_ns();
-    struct weft_l3 l3 = {};
+    struct weft_l3 l3;
     if (!weft_parse_l3(data, data_end, skb->len, &l3)) {
         count(WP_OTHER);
         return TC_ACT_OK;
@@ -132,13 +186,12 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     if (l3.proto == IPPROTO_TCP) {
         count(WP_TCP);
         struct tcphdr* tcp = data + l4;
-        struct weft_peer_stats* s = peer(&l3, ifindex, now, ingress);
+        struct weft_peer_stats* s = peer(&l3, ifindex, ingress);
         if (s) {
             __sync_fetch_and_add(&s->tcp_packets, 1);
             __sync_fetch_and_add(&s->tcp_bytes, skb->len);
             if ((void*)(tcp + 1) <= data_end && tcp->syn && !tcp->ack)
                 __sync_fetch_and_add(&s->tcp_syns, 1);
-            s->last_ns = now;
         }
         return TC_ACT_OK;
     }
@@ -153,11 +206,10 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     }
     if (udp->dest != bpf_htons(WEFT_ROCE_PORT)) {
         count(WP_UDP);
-        struct weft_peer_stats* s = peer(&l3, ifindex, now, ingress);
+        struct weft_peer_stats* s = peer(&l3, ifindex, ingress);
         if (s) {
             __sync_fetch_and_add(&s->udp_packets, 1);
             __sync_fetch_and_add(&s->udp_bytes, skb->len);
-            s->last_ns = now;
         }
         return TC_ACT_OK;
     }
@@ -202,25 +254,7 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
     }
     count(WP_ROCE);
 
-    struct weft_qp_key k = {};
-    __builtin_memcpy(k.src, l3.src, 16);
-    __builtin_memcpy(k.dst, l3.dst, 16);
-    k.dest_qp = dest_qp;
-    k.ifindex = ifindex;
-    struct weft_qp_stats* q = bpf_map_lookup_elem(&weft_qps, &k);
-    if (!q) {
-        __u32 zero = 0;
-        union weft_scratch_value* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
-        if (!fresh) return TC_ACT_OK;
-        __builtin_memset(&fresh->qp, 0, sizeof(fresh->qp));
-        fresh->qp.first_ns = now;
-        if (bpf_map_update_elem(&weft_qps, &k, &fresh->qp, BPF_NOEXIST) == 0) {
-            emit(WP_EV_NEW_QP, ifindex, &l3, dest_qp, psn, opcode, 0, 0, ingress);
-            peer(&l3, ifindex, now, ingress); /* a new QP may be a new peer pair */
-        }
-        q = bpf_map_lookup_elem(&weft_qps, &k);
-        if (!q) count(WP_QP_MAP_FULL);
-    }
+    struct weft_qp_stats* q = qp(&l3, dest_qp, ifindex, psn, opcode, ingress);
     if (q) {
         __sync_fetch_and_add(&q->packets, 1);
         __sync_fetch_and_add(&q->bytes, skb->len);
@@ -231,7 +265,6 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
                 emit(WP_EV_VOLUME, ifindex, &l3, dest_qp, psn, opcode, 2, 0, ingress);
         }
         if (l3.ecn == 3) __sync_fetch_and_add(&q->ecn_ce, 1);
-        q->last_ns = now;
         q->last_psn = psn;
         q->ingress = ingress;
         /* PSN window of requests (responses and ACKs echo the requester's PSNs) */

@@ -158,23 +158,36 @@ void for_each_entry(int fd, F&& f) {
 
 }  // namespace
 
+namespace {
+
+roce::IpAddress address(const __be32& a) {
+    return roce::IpAddress::from_v4(reinterpret_cast<const uint8_t*>(&a));
+}
+
+roce::IpAddress address(const __u8 (&a)[16]) {
+    return roce::IpAddress::from_v6(a);
+}
+
+}  // namespace
+
+// IPv4 and IPv6 flows live in maps of their own (smaller keys for IPv4); callers see one list.
 std::vector<QpCounters> Probe::qps() const {
     std::vector<QpCounters> out;
-    for_each_entry<weft_qp_key, weft_qp_stats>(
-        bpf_map__fd(skel_->maps.weft_qps), [&](const weft_qp_key& k, const weft_qp_stats& v) {
-            out.push_back({roce::IpAddress::from_v6(k.src), roce::IpAddress::from_v6(k.dst),
-                           k.dest_qp, k.ifindex, v});
-        });
+    auto add = [&](const auto& k, const weft_qp_stats& v) {
+        out.push_back({address(k.src), address(k.dst), k.dest_qp, k.ifindex, v});
+    };
+    for_each_entry<weft_qp_key4, weft_qp_stats>(bpf_map__fd(skel_->maps.weft_qps4), add);
+    for_each_entry<weft_qp_key6, weft_qp_stats>(bpf_map__fd(skel_->maps.weft_qps6), add);
     return out;
 }
 
 std::vector<PeerCounters> Probe::peers() const {
     std::vector<PeerCounters> out;
-    for_each_entry<weft_peer_key, weft_peer_stats>(
-        bpf_map__fd(skel_->maps.weft_peers), [&](const weft_peer_key& k, const weft_peer_stats& v) {
-            out.push_back(
-                {roce::IpAddress::from_v6(k.src), roce::IpAddress::from_v6(k.dst), k.ifindex, v});
-        });
+    auto add = [&](const auto& k, const weft_peer_stats& v) {
+        out.push_back({address(k.src), address(k.dst), k.ifindex, v});
+    };
+    for_each_entry<weft_peer_key4, weft_peer_stats>(bpf_map__fd(skel_->maps.weft_peers4), add);
+    for_each_entry<weft_peer_key6, weft_peer_stats>(bpf_map__fd(skel_->maps.weft_peers6), add);
     // RoCE per pair: the sum of its QPs (the kernel side keeps it once, per QP), through
     // an index of the pairs rather than a scan of them per QP (maps of 16 K pairs, 64 K QPs)
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, size_t> index;

@@ -7,8 +7,13 @@
 
 #include <linux/types.h>
 
-#define WEFT_PROBE_MAX_QPS 65536
-#define WEFT_PROBE_MAX_PEERS 16384
+/* Map bounds. IPv4 and IPv6 have maps of their own: a key with 4-byte addresses hashes and
+ * compares in well under half the time of one with 16-byte addresses (see
+ * docs/BENCHMARKS.md), and most RoCE fabrics are IPv4. */
+#define WEFT_PROBE_MAX_QPS 65536  /* IPv4 QP flows */
+#define WEFT_PROBE_MAX_QPS6 16384 /* IPv6 QP flows */
+#define WEFT_PROBE_MAX_PEERS 16384 /* IPv4 peer pairs */
+#define WEFT_PROBE_MAX_PEERS6 4096 /* IPv6 peer pairs */
 #define WEFT_PROBE_RINGBUF_BYTES (1u << 20)
 /* A request PSN further than this from its QP's sequence (either way, modulo 2^24) is
  * not a retransmission (go-back-N replays at most the outstanding window) nor a READ's
@@ -55,19 +60,26 @@ enum weft_probe_op_class {
 /* AETH kinds: the order of weft::roce::AckKind. */
 #define WP_ACK_KIND_COUNT 8
 
-struct weft_qp_key {
+struct weft_qp_key4 {
+    __be32 src;
+    __be32 dst;
+    __u32 dest_qp;
+    __u32 ifindex;
+};
+struct weft_qp_key6 {
     __u8 src[16];
     __u8 dst[16];
     __u32 dest_qp;
     __u32 ifindex;
 };
 
+/* Both values start with first_ns: the BPF side makes either from one scratch value. */
 struct weft_qp_stats {
+    /* bpf_ktime_get_coarse_ns() when the entry was made. No per-packet time: reading a
+     * clock cost ~15 ns a packet; the agent tells activity by counts that moved. */
+    __u64 first_ns;
     __u64 packets;
     __u64 bytes; /* wire bytes (skb->len) */
-    __u64
-        first_ns; /* bpf_ktime_get_coarse_ns(): map times are coarse (a tick), event times exact */
-    __u64 last_ns;
     __u64 op_class[WP_OP_CLASS_COUNT];
     __u64 ack_kind[WP_ACK_KIND_COUNT]; /* [0] ACKs, then RNR NAK and the NAK codes */
     __u64 ecn_ce;
@@ -80,7 +92,12 @@ struct weft_qp_stats {
     __u32 ingress; /* 1: last seen on ingress, 0: egress */
 };
 
-struct weft_peer_key {
+struct weft_peer_key4 {
+    __be32 src;
+    __be32 dst;
+    __u32 ifindex;
+};
+struct weft_peer_key6 {
     __u8 src[16];
     __u8 dst[16];
     __u32 ifindex;
@@ -90,13 +107,12 @@ struct weft_peer_key {
 /* RoCE per peer pair is the sum of its QPs (user space adds them up): the RoCE path
  * touches one map, not two. */
 struct weft_peer_stats {
+    __u64 first_ns; /* when the entry was made (coarse clock) */
     __u64 tcp_packets;
     __u64 tcp_bytes;
     __u64 tcp_syns; /* SYN without ACK: connection attempts */
     __u64 udp_packets;
     __u64 udp_bytes;
-    __u64 first_ns;
-    __u64 last_ns;
 };
 
 enum weft_probe_event_type {
