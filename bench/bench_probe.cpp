@@ -18,10 +18,10 @@ namespace {
 
 using namespace weft;
 
-std::vector<uint8_t> frame(uint8_t opcode, uint32_t payload) {
+std::vector<uint8_t> frame(uint8_t opcode, uint32_t payload, bool ipv6 = false) {
     roce::FrameSpec s;
-    s.src = *roce::IpAddress::parse("10.0.0.1");
-    s.dst = *roce::IpAddress::parse("10.0.0.2");
+    s.src = *roce::IpAddress::parse(ipv6 ? "fd00::1" : "10.0.0.1");
+    s.dst = *roce::IpAddress::parse(ipv6 ? "fd00::2" : "10.0.0.2");
     s.bth.opcode = opcode;
     s.bth.dest_qp = 0x11;
     s.bth.psn = 0x100;
@@ -82,19 +82,32 @@ std::unique_ptr<probe::Probe>& probe_instance() {
     return p;
 }
 
-void BM_ProbeIngress(benchmark::State& state, uint8_t opcode, uint32_t payload) {
+void BM_ProbeIngress(benchmark::State& state, uint8_t opcode, uint32_t payload, bool ipv6) {
     auto& p = probe_instance();
-    run(state, p ? p->ingress_fd() : -1, frame(opcode, payload));
+    run(state, p ? p->ingress_fd() : -1, frame(opcode, payload, ipv6));
+}
+
+// Non-RoCE east-west traffic: a UDP datagram, counted per peer pair (a BPF hash map).
+void BM_ProbeIngressUdp(benchmark::State& state) {
+    auto& p = probe_instance();
+    std::vector<uint8_t> f = frame(roce::opcode::kRcSendOnly, 256);
+    f[14 + 20 + 2] = 0;  // UDP destination port 4791 -> 53: not RoCE
+    f[14 + 20 + 3] = 53;
+    run(state, p ? p->ingress_fd() : -1, f);
 }
 
 void BM_PassProgram(benchmark::State& state) {
     run(state, pass_program(), frame(roce::opcode::kRcWriteMiddle, 2048));
 }
 
-BENCHMARK_CAPTURE(BM_ProbeIngress, write_middle_2k, roce::opcode::kRcWriteMiddle, 2048)
+BENCHMARK_CAPTURE(BM_ProbeIngress, write_middle_2k, roce::opcode::kRcWriteMiddle, 2048, false)
     ->Iterations(20);
-BENCHMARK_CAPTURE(BM_ProbeIngress, send_only_256, roce::opcode::kRcSendOnly, 256)->Iterations(20);
-BENCHMARK_CAPTURE(BM_ProbeIngress, ack, roce::opcode::kRcAcknowledge, 0)->Iterations(20);
+BENCHMARK_CAPTURE(BM_ProbeIngress, send_only_256, roce::opcode::kRcSendOnly, 256, false)
+    ->Iterations(20);
+BENCHMARK_CAPTURE(BM_ProbeIngress, ack, roce::opcode::kRcAcknowledge, 0, false)->Iterations(20);
+BENCHMARK_CAPTURE(BM_ProbeIngress, ipv6_write_middle_2k, roce::opcode::kRcWriteMiddle, 2048, true)
+    ->Iterations(20);
+BENCHMARK(BM_ProbeIngressUdp)->Iterations(20);
 BENCHMARK(BM_PassProgram)->Iterations(20);
 
 }  // namespace

@@ -18,19 +18,25 @@ struct {
     __type(value, __u64);
 } weft_counters SEC(".maps");
 
+/* QP flows: open-addressing tables over array maps (why: include/weft/probe/abi.h) */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, WEFT_PROBE_MAX_QPS);
-    __type(key, struct weft_qp_key4);
-    __type(value, struct weft_qp_stats);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, WEFT_PROBE_QP_SLOTS4);
+    __type(key, __u32);
+    __type(value, struct weft_qp_slot4);
 } weft_qps4 SEC(".maps");
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, WEFT_PROBE_MAX_QPS6);
-    __type(key, struct weft_qp_key6);
-    __type(value, struct weft_qp_stats);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, WEFT_PROBE_QP_SLOTS6);
+    __type(key, __u32);
+    __type(value, struct weft_qp_slot6);
 } weft_qps6 SEC(".maps");
+
+/* Set by the loader before loading: random, so slot positions cannot be predicted. */
+const volatile __u64 weft_hash_seed = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -46,17 +52,12 @@ struct {
     __type(value, struct weft_peer_stats);
 } weft_peers6 SEC(".maps");
 
-/* Room to build a new map value: a zeroed 200-byte struct on the 512-byte BPF stack,
- * beside the keys, does not fit. */
-union weft_scratch_value {
-    struct weft_qp_stats qp;
-    struct weft_peer_stats peer;
-};
+/* Room to build a new peer value off the 512-byte BPF stack. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
-    __type(value, union weft_scratch_value);
+    __type(value, struct weft_peer_stats);
 } weft_scratch SEC(".maps");
 
 struct {
@@ -98,28 +99,81 @@ static __always_inline void malformed(__u32 reason, __u32 ifindex, const struct 
     emit(WP_EV_MALFORMED, ifindex, l3, dest_qp, 0, opcode, 0, (__u8)reason, ingress);
 }
 
-/* A map entry for `key`: the existing one, or a new one made from the zeroed per-CPU
- * scratch value (a 200-byte value does not fit on the BPF stack beside the keys).
- * *created says whether this call made it; a full map is counted as `full_counter`. */
-static __always_inline void* find_or_create(void* map, const void* key, __u32 full_counter,
-                                            int* created) {
+/* A peer pair's hash map entry: the existing one, or a new one (*created) made from the
+ * zeroed per-CPU scratch value; a full map is counted. */
+static __always_inline struct weft_peer_stats* find_or_create_peer(void* map, const void* key,
+                                                                   int* created) {
     *created = 0;
-    void* v = bpf_map_lookup_elem(map, key);
+    struct weft_peer_stats* v = bpf_map_lookup_elem(map, key);
     if (v) return v;
     __u32 zero = 0;
-    union weft_scratch_value* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
+    struct weft_peer_stats* fresh = bpf_map_lookup_elem(&weft_scratch, &zero);
     if (!fresh) return 0;
     __builtin_memset(fresh, 0, sizeof(*fresh));
-    _Static_assert(__builtin_offsetof(struct weft_qp_stats, first_ns) == 0 &&
-                       __builtin_offsetof(struct weft_peer_stats, first_ns) == 0,
-                   "both values start with first_ns");
-    fresh->qp.first_ns = bpf_ktime_get_coarse_ns();
+    fresh->first_ns = bpf_ktime_get_coarse_ns();
     /* BPF_NOEXIST fails when another CPU made it meanwhile, or when the map is full */
     if (bpf_map_update_elem(map, key, fresh, BPF_NOEXIST) == 0) *created = 1;
     v = bpf_map_lookup_elem(map, key);
-    if (!v) count(full_counter);
+    if (!v) count(WP_PEER_MAP_FULL);
     return v;
 }
+
+static __always_inline __u64 mix(__u64 h) {
+    h ^= h >> 32;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+/* The slot of a QP flow: probe WEFT_PROBE_QP_PROBES slots from the hash; claim the first
+ * free one for a new flow (*created). Expands to one function per table (IPv4, IPv6). */
+#define WEFT_QP_SLOT_FIND(name, table, slot_type, key_type, slots, key_equal)                     \
+    static __always_inline struct weft_qp_stats* name(const key_type* k, __u64 h, int* created) { \
+        *created = 0;                                                                             \
+        __u64 tag = (h & ~WP_SLOT_FLAGS);                                                         \
+        __u32 first = (__u32)(h >> 40);                                                           \
+        _Pragma("unroll") for (__u32 i = 0; i < WEFT_PROBE_QP_PROBES; i++) {                      \
+            __u32 index = (first + i) & ((slots)-1);                                              \
+            slot_type* s = bpf_map_lookup_elem(&table, &index);                                   \
+            if (!s) return 0;                                                                     \
+            __u64 state = s->state;                                                               \
+            if (state == (tag | WP_SLOT_READY)) {                                                 \
+                if (key_equal(&s->key, k)) return &s->stats;                                      \
+                continue;                                                                         \
+            }                                                                                     \
+            if (state == (tag | WP_SLOT_CLAIMED)) return &s->stats; /* ours, being written */     \
+            if (state != 0) continue;                                                             \
+            state = __sync_val_compare_and_swap(&s->state, 0, tag | WP_SLOT_CLAIMED);             \
+            if (state != 0) {                                                                     \
+                /* another CPU took it first: for this flow, or for another */                    \
+                if ((state & ~WP_SLOT_FLAGS) == tag) return &s->stats;                            \
+                continue;                                                                         \
+            }                                                                                     \
+            __builtin_memcpy(&s->key, k, sizeof(*k));                                             \
+            s->stats.first_ns = bpf_ktime_get_coarse_ns();                                        \
+            __sync_lock_test_and_set(&s->state, tag | WP_SLOT_READY); /* a full barrier */        \
+            *created = 1;                                                                         \
+            return &s->stats;                                                                     \
+        }                                                                                         \
+        count(WP_QP_MAP_FULL);                                                                    \
+        return 0;                                                                                 \
+    }
+
+static __always_inline int key4_equal(const struct weft_qp_key4* a, const struct weft_qp_key4* b) {
+    const __u64* x = (const __u64*)a;
+    const __u64* y = (const __u64*)b;
+    return x[0] == y[0] && x[1] == y[1];
+}
+
+static __always_inline int key6_equal(const struct weft_qp_key6* a, const struct weft_qp_key6* b) {
+    const __u64* x = (const __u64*)a;
+    const __u64* y = (const __u64*)b;
+    return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+WEFT_QP_SLOT_FIND(qp_slot4, weft_qps4, struct weft_qp_slot4, struct weft_qp_key4,
+                  WEFT_PROBE_QP_SLOTS4, key4_equal)
+WEFT_QP_SLOT_FIND(qp_slot6, weft_qps6, struct weft_qp_slot6, struct weft_qp_key6,
+                  WEFT_PROBE_QP_SLOTS6, key6_equal)
 
 /* The peer pair's counters, created on first sight (with an event). */
 static __always_inline struct weft_peer_stats* peer(const struct weft_l3* l3, __u32 ifindex,
@@ -131,10 +185,10 @@ static __always_inline struct weft_peer_stats* peer(const struct weft_l3* l3, __
         __builtin_memcpy(k.src, l3->src6, 16);
         __builtin_memcpy(k.dst, l3->dst6, 16);
         k.ifindex = ifindex;
-        s = find_or_create(&weft_peers6, &k, WP_PEER_MAP_FULL, &created);
+        s = find_or_create_peer(&weft_peers6, &k, &created);
     } else {
         struct weft_peer_key4 k = {.src = l3->src4, .dst = l3->dst4, .ifindex = ifindex};
-        s = find_or_create(&weft_peers4, &k, WP_PEER_MAP_FULL, &created);
+        s = find_or_create_peer(&weft_peers4, &k, &created);
     }
     if (created) emit(WP_EV_NEW_PEER, ifindex, l3, 0, 0, 0, 0, 0, ingress);
     return s;
@@ -153,11 +207,17 @@ static __always_inline struct weft_qp_stats* qp(const struct weft_l3* l3, __u32 
         __builtin_memcpy(k.dst, l3->dst6, 16);
         k.dest_qp = dest_qp;
         k.ifindex = ifindex;
-        q = find_or_create(&weft_qps6, &k, WP_QP_MAP_FULL, &created);
+        const __u64* w = (const __u64*)&k;
+        __u64 h = mix(w[0] ^ weft_hash_seed);
+        h = mix(h ^ w[1]);
+        h = mix(h ^ w[2]);
+        h = mix(h ^ w[3]);
+        q = qp_slot6(&k, mix(h ^ w[4]), &created);
     } else {
         struct weft_qp_key4 k = {
             .src = l3->src4, .dst = l3->dst4, .dest_qp = dest_qp, .ifindex = ifindex};
-        q = find_or_create(&weft_qps4, &k, WP_QP_MAP_FULL, &created);
+        const __u64* w = (const __u64*)&k;
+        q = qp_slot4(&k, mix(mix(w[0] ^ weft_hash_seed) ^ w[1]), &created);
     }
     if (created) {
         emit(WP_EV_NEW_QP, ifindex, l3, dest_qp, psn, opcode, 0, 0, ingress);

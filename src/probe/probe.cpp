@@ -4,12 +4,17 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <net/if.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "weft_probe.skel.h"
 
@@ -51,12 +56,31 @@ const char* counter_name(weft_probe_counter c) {
 }
 
 Probe::Probe() {
-    skel_ = weft_probe__open_and_load();
+    skel_ = weft_probe__open();
     if (!skel_)
+        throw ProbeError(fmt::format("cannot open the BPF programs: {}", std::strerror(errno)));
+    // the QP tables' hash seed: random per load, so slot positions cannot be aimed at
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != ssize_t(sizeof seed))
+        seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) *
+               0x9e3779b97f4a7c15ull;
+    skel_->rodata->weft_hash_seed = seed;
+    if (int rc = weft_probe__load(skel_); rc != 0) {
+        weft_probe__destroy(skel_);
         throw ProbeError(
             fmt::format("cannot load the BPF programs: {} (root, or CAP_BPF and "
                         "CAP_NET_ADMIN, is needed)",
-                        std::strerror(errno)));
+                        libbpf_error(rc)));
+    }
+    try {
+        qps4_ = MappedTable(bpf_map__fd(skel_->maps.weft_qps4),
+                            sizeof(weft_qp_slot4) * WEFT_PROBE_QP_SLOTS4);
+        qps6_ = MappedTable(bpf_map__fd(skel_->maps.weft_qps6),
+                            sizeof(weft_qp_slot6) * WEFT_PROBE_QP_SLOTS6);
+    } catch (...) {
+        weft_probe__destroy(skel_);
+        throw;
+    }
     ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.weft_events), &Probe::ring_callback, this,
                              nullptr);
     if (!ring_) {
@@ -69,7 +93,31 @@ Probe::Probe() {
 Probe::~Probe() {
     detach_all();
     ring_buffer__free(ring_);
+    qps4_ = MappedTable();
+    qps6_ = MappedTable();
     weft_probe__destroy(skel_);
+}
+
+Probe::MappedTable::MappedTable(int fd, size_t bytes) {
+    size_t page = size_t(sysconf(_SC_PAGESIZE));
+    size_ = (bytes + page - 1) / page * page;
+    void* p = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        throw ProbeError(fmt::format("cannot map a QP table: {}", std::strerror(errno)));
+    data_ = p;
+}
+
+Probe::MappedTable& Probe::MappedTable::operator=(MappedTable&& o) noexcept {
+    if (this != &o) {
+        if (data_) munmap(data_, size_);
+        data_ = std::exchange(o.data_, nullptr);
+        size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+}
+
+Probe::MappedTable::~MappedTable() {
+    if (data_) munmap(data_, size_);
 }
 
 void Probe::attach(const std::string& iface) {
@@ -170,14 +218,36 @@ roce::IpAddress address(const __u8 (&a)[16]) {
 
 }  // namespace
 
-// IPv4 and IPv6 flows live in maps of their own (smaller keys for IPv4); callers see one list.
+namespace {
+
+// Every ready slot of a QP table, read in place while the kernel updates it: word by word
+// (each counter is one aligned word the kernel adds to atomically), after the state word.
+template <class Slot, class F>
+void for_each_slot(const void* table, size_t slots, F&& f) {
+    static_assert(sizeof(Slot) % 8 == 0 && offsetof(Slot, state) == 0);
+    const auto* words = static_cast<const uint64_t*>(table);
+    constexpr size_t kWords = sizeof(Slot) / 8;
+    for (size_t i = 0; i < slots; ++i) {
+        const uint64_t* w = words + i * kWords;
+        uint64_t state = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        if ((state & WP_SLOT_FLAGS) != WP_SLOT_READY) continue;
+        Slot copy;
+        auto* out = reinterpret_cast<uint64_t*>(&copy);
+        for (size_t j = 0; j < kWords; ++j) out[j] = __atomic_load_n(w + j, __ATOMIC_RELAXED);
+        f(copy.key, copy.stats);
+    }
+}
+
+}  // namespace
+
+// IPv4 and IPv6 flows live in tables of their own (smaller keys for IPv4); callers see one list.
 std::vector<QpCounters> Probe::qps() const {
     std::vector<QpCounters> out;
     auto add = [&](const auto& k, const weft_qp_stats& v) {
         out.push_back({address(k.src), address(k.dst), k.dest_qp, k.ifindex, v});
     };
-    for_each_entry<weft_qp_key4, weft_qp_stats>(bpf_map__fd(skel_->maps.weft_qps4), add);
-    for_each_entry<weft_qp_key6, weft_qp_stats>(bpf_map__fd(skel_->maps.weft_qps6), add);
+    for_each_slot<weft_qp_slot4>(qps4_.data(), WEFT_PROBE_QP_SLOTS4, add);
+    for_each_slot<weft_qp_slot6>(qps6_.data(), WEFT_PROBE_QP_SLOTS6, add);
     return out;
 }
 

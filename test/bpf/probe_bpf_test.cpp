@@ -239,6 +239,36 @@ TEST(ProbeBpf, TruncatedBthAndCnpsWithTheirVolumeMark) {
     EXPECT_EQ(marks, 1u);
 }
 
+TEST(ProbeBpf, AFullQpTableIsCountedNotSilentAndFlowsNeverSplit) {
+    Probe p;
+    // one SEND each into more distinct IPv6 QP flows than the IPv6 table has slots, then a
+    // second packet into every one: a flow either has a slot holding both of its packets
+    // or is counted (twice) as refused; none is split, lost or doubled
+    const uint32_t flows = WEFT_PROBE_QP_SLOTS6 + 500;
+    roce::FrameSpec f = test::spec_for(op::kRcSendOnly, 8);
+    f.src = *roce::IpAddress::parse("fd00::1");
+    f.dst = *roce::IpAddress::parse("fd00::2");
+    for (int round = 0; round < 2; ++round)
+        for (uint32_t qp = 1; qp <= flows; ++qp) {
+            f.bth.dest_qp = qp;
+            run(p, test::build(f));
+        }
+    Counters c = p.counters();
+    EXPECT_EQ(c[WP_ROCE], 2u * flows);
+    auto qps = p.qps();
+    std::map<uint32_t, uint64_t> packets;
+    for (const auto& q : qps) {
+        EXPECT_EQ(q.src, f.src);
+        packets[q.dest_qp] += q.stats.packets;
+        EXPECT_EQ(q.stats.packets, 2u) << "QP " << q.dest_qp;
+    }
+    EXPECT_EQ(packets.size(), qps.size()) << "one slot per flow";
+    EXPECT_LE(qps.size(), size_t(WEFT_PROBE_QP_SLOTS6));
+    EXPECT_GE(qps.size(), size_t(WEFT_PROBE_QP_SLOTS6) * 8 / 10)
+        << "open addressing over 8 slots fills most of the table before refusing";
+    EXPECT_EQ(c[WP_QP_MAP_FULL], 2u * (flows - qps.size()));
+}
+
 TEST(ProbeBpf, AFullPeerMapIsCountedNotSilent) {
     Probe p;
     // UDP datagrams between WEFT_PROBE_MAX_PEERS + 5 distinct pairs

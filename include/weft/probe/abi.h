@@ -7,11 +7,22 @@
 
 #include <linux/types.h>
 
-/* Map bounds. IPv4 and IPv6 have maps of their own: a key with 4-byte addresses hashes and
+/* Bounds. IPv4 and IPv6 have tables of their own: a key with 4-byte addresses hashes and
  * compares in well under half the time of one with 16-byte addresses (see
- * docs/BENCHMARKS.md), and most RoCE fabrics are IPv4. */
-#define WEFT_PROBE_MAX_QPS 65536  /* IPv4 QP flows */
-#define WEFT_PROBE_MAX_QPS6 16384 /* IPv6 QP flows */
+ * docs/BENCHMARKS.md), and most RoCE fabrics are IPv4.
+ *
+ * QP flows, touched by every RoCE packet, are kept in open-addressing tables over array
+ * maps (struct weft_qp_slot4/6), not in BPF hash maps: an array lookup is inlined by the
+ * verifier where a hash map lookup is a call that hashes and compares the whole key, and
+ * the hash lookup was a third of the program's time. A flow's slot is found from a
+ * seeded 64-bit multiplicative hash of its key (seed: random per load, so a sender cannot
+ * aim collisions at one host), probing at most WEFT_PROBE_QP_PROBES slots; a new flow
+ * that finds them all taken is counted as WP_QP_MAP_FULL. Slots are never freed, so a
+ * slot's counters are zero until its flow claims it. The tables are BPF_F_MMAPABLE: the
+ * agent reads them in place. */
+#define WEFT_PROBE_QP_SLOTS4 65536 /* IPv4 QP flows (a power of two) */
+#define WEFT_PROBE_QP_SLOTS6 16384 /* IPv6 QP flows (a power of two) */
+#define WEFT_PROBE_QP_PROBES 8
 #define WEFT_PROBE_MAX_PEERS 16384 /* IPv4 peer pairs */
 #define WEFT_PROBE_MAX_PEERS6 4096 /* IPv6 peer pairs */
 #define WEFT_PROBE_RINGBUF_BYTES (1u << 20)
@@ -60,13 +71,13 @@ enum weft_probe_op_class {
 /* AETH kinds: the order of weft::roce::AckKind. */
 #define WP_ACK_KIND_COUNT 8
 
-struct weft_qp_key4 {
+struct __attribute__((aligned(8))) weft_qp_key4 {
     __be32 src;
     __be32 dst;
     __u32 dest_qp;
     __u32 ifindex;
 };
-struct weft_qp_key6 {
+struct __attribute__((aligned(8))) weft_qp_key6 {
     __u8 src[16];
     __u8 dst[16];
     __u32 dest_qp;
@@ -92,6 +103,23 @@ struct weft_qp_stats {
     __u32 ingress; /* 1: last seen on ingress, 0: egress */
 };
 
+/* A slot's state word: 0 while free, else the flow's hash with its low two bits
+ * replaced by WP_SLOT_CLAIMED (key being written) or WP_SLOT_READY. A CPU that finds a
+ * claimed slot bearing its own flow's hash uses it at once: the counters are zero and
+ * only the claimer writes the key, so a flow's packets never split over two slots. */
+#define WP_SLOT_CLAIMED 1ull
+#define WP_SLOT_READY 2ull
+#define WP_SLOT_FLAGS 3ull
+struct weft_qp_slot4 {
+    __u64 state;
+    struct weft_qp_key4 key;
+    struct weft_qp_stats stats;
+};
+struct weft_qp_slot6 {
+    __u64 state;
+    struct weft_qp_key6 key;
+    struct weft_qp_stats stats;
+};
 struct weft_peer_key4 {
     __be32 src;
     __be32 dst;

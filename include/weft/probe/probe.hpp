@@ -9,6 +9,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weft/probe/abi.h"
@@ -67,7 +68,23 @@ class Probe {
     int egress_fd() const;
 
   private:
+    // A BPF_F_MMAPABLE QP table, mapped read-only for the life of the Probe.
+    class MappedTable {
+      public:
+        MappedTable() = default;
+        MappedTable(int fd, size_t bytes);
+        MappedTable(MappedTable&& o) noexcept { *this = std::move(o); }
+        MappedTable& operator=(MappedTable&& o) noexcept;
+        ~MappedTable();
+        const void* data() const { return data_; }
+
+      private:
+        void* data_ = nullptr;
+        size_t size_ = 0;
+    };
+
     weft_probe* skel_ = nullptr;
+    MappedTable qps4_, qps6_;
     ::ring_buffer* ring_ = nullptr;
     std::function<void(const weft_probe_event&)> on_event_;
     std::vector<std::string> interfaces_;
