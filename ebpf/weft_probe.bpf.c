@@ -70,8 +70,9 @@ static __always_inline void count(__u32 which) {
     if (v) *v += 1; /* per-CPU: no atomic needed */
 }
 
-static __always_inline void emit(__u32 type, __u32 ifindex, const struct weft_l3* l3, __u32 dest_qp,
-                                 __u32 psn, __u8 opcode, __u8 syndrome, __u8 reason, __u8 ingress) {
+static __always_inline void emit_counted(__u32 type, __u32 ifindex, const struct weft_l3* l3,
+                                         __u32 dest_qp, __u32 psn, __u8 opcode, __u8 syndrome,
+                                         __u8 reason, __u8 ingress, __u64 count_so_far) {
     struct weft_probe_event* e = bpf_ringbuf_reserve(&weft_events, sizeof(*e), 0);
     if (!e) {
         count(WP_RINGBUF_DROPS);
@@ -89,7 +90,13 @@ static __always_inline void emit(__u32 type, __u32 ifindex, const struct weft_l3
     e->ingress = ingress;
     e->l4 = l3->proto;
     e->pad[0] = e->pad[1] = e->pad[2] = 0;
+    e->count = count_so_far;
     bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit(__u32 type, __u32 ifindex, const struct weft_l3* l3, __u32 dest_qp,
+                                 __u32 psn, __u8 opcode, __u8 syndrome, __u8 reason, __u8 ingress) {
+    emit_counted(type, ifindex, l3, dest_qp, psn, opcode, syndrome, reason, ingress, 0);
 }
 
 static __always_inline void malformed(__u32 reason, __u32 ifindex, const struct weft_l3* l3,
@@ -353,9 +360,16 @@ static __always_inline int handle(struct __sk_buff* skb, __u8 ingress) {
         if ((void*)(aeth + 1) <= data_end) {
             __u8 syndrome = aeth[0];
             __u8 kind = weft_ack_kind[syndrome] & (WP_ACK_KIND_COUNT - 1);
-            if (q) __sync_fetch_and_add(&q->ack_kind[kind], 1);
-            if (kind != 0)
-                emit(WP_EV_NAK, ifindex, &l3, dest_qp, psn, opcode, syndrome, 0, ingress);
+            __u64 naks = q ? __sync_fetch_and_add(&q->ack_kind[kind], 1) + 1 : 0;
+            /* NAK bursts: a QP's 1st, 2nd, 4th, ..., 32nd NAK of a kind, then every 64th, is
+             * an event carrying the count so far; the agent takes the NAKs between marks
+             * from the QP's counters at its next map read. So a storm is a few events, not
+             * one per NAK, and a lone NAK (an rkey guess) is still an event at once. A NAK
+             * of an untracked QP (table full) is always an event, with count 0. */
+            int mark = naks == 0 || (naks & (naks - 1)) == 0 || (naks & 63) == 0;
+            if (kind != 0 && mark)
+                emit_counted(WP_EV_NAK, ifindex, &l3, dest_qp, psn, opcode, syndrome, kind, ingress,
+                             naks);
         }
     }
     __u8 reth_off = weft_op_reth_offset[opcode];

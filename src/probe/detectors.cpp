@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 
+#include "weft/roce/headers.hpp"
+
 namespace weft::probe {
 
 namespace {
 
-constexpr uint8_t kNakRemoteAccessError = 0x62;
+constexpr uint8_t kAckKindRemoteAccessError = uint8_t(roce::AckKind::NakRemoteAccessError);
 
 roce::IpAddress addr(const uint8_t (&a)[16]) {
     return roce::IpAddress::from_v6(a);
@@ -102,31 +104,14 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
             break;
         }
         case WP_EV_NAK: {
-            // the NAK travels responder -> requester: the requester (dst) is the suspect
-            if (e.syndrome == kNakRemoteAccessError) {
-                Window& w = rkey_windows_[dst];
-                w.add(t, config_.window_ns);
-                if (!w.alerted && w.count >= config_.rkey_guessing_naks) {
-                    w.alerted = true;
-                    Alert a = make("rkey-guessing", "high", t, e.ifindex, dst, src);
-                    a.qps = {e.dest_qp};
-                    a.evidence = {{"remote_access_error_naks", w.count},
-                                  {"window_ms", config_.window_ns / 1'000'000},
-                                  {"threshold", config_.rkey_guessing_naks}};
-                    out.push_back(std::move(a));
-                }
+            // a mark of a NAK burst: the NAKs since the last mark (or read) of this QP
+            uint64_t n = 1;
+            if (const uint64_t count = e.count; count != 0) {
+                uint64_t& seen = naks_seen_[{src, dst, e.dest_qp, e.ifindex, e.reason}];
+                n = count - std::min(count, seen);
+                seen = std::max(seen, count);
             }
-            Window& storm = nak_windows_[e.ifindex];
-            storm.add(t, config_.window_ns);
-            if (!storm.alerted && storm.count >= config_.nak_storm_naks) {
-                storm.alerted = true;
-                Alert a = make("nak-storm", "medium", t, e.ifindex, src, dst);
-                a.evidence = {{"naks", storm.count},
-                              {"window_ms", config_.window_ns / 1'000'000},
-                              {"threshold", config_.nak_storm_naks},
-                              {"last_syndrome", fmt::format("0x{:02x}", e.syndrome)}};
-                out.push_back(std::move(a));
-            }
+            if (n != 0) add_naks(t, e.ifindex, src, dst, e.dest_qp, e.reason, n, out);
             break;
         }
         case WP_EV_MALFORMED: {
@@ -162,7 +147,50 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
     }
 }
 
+// `n` NAKs of AckKind index `kind` sent by `responder` to `requester` on QP `qp`.
+void Detectors::add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& responder,
+                         const roce::IpAddress& requester, uint32_t qp, uint8_t kind, uint64_t n,
+                         std::vector<Alert>& out) {
+    // the NAK travels responder -> requester: the requester is the suspect
+    if (kind == kAckKindRemoteAccessError) {
+        Window& w = rkey_windows_[requester];
+        w.add(t, config_.window_ns, n);
+        if (!w.alerted && w.count >= config_.rkey_guessing_naks) {
+            w.alerted = true;
+            Alert a = make("rkey-guessing", "high", t, ifindex, requester, responder);
+            a.qps = {qp};
+            a.evidence = {{"remote_access_error_naks", w.count},
+                          {"window_ms", config_.window_ns / 1'000'000},
+                          {"threshold", config_.rkey_guessing_naks}};
+            out.push_back(std::move(a));
+        }
+    }
+    Window& storm = nak_windows_[ifindex];
+    storm.add(t, config_.window_ns, n);
+    if (!storm.alerted && storm.count >= config_.nak_storm_naks) {
+        storm.alerted = true;
+        Alert a = make("nak-storm", "medium", t, ifindex, responder, requester);
+        a.evidence = {{"naks", storm.count},
+                      {"window_ms", config_.window_ns / 1'000'000},
+                      {"threshold", config_.nak_storm_naks},
+                      {"last_kind", std::string(roce::to_string(roce::AckKind(kind)))}};
+        out.push_back(std::move(a));
+    }
+}
+
 void Detectors::on_poll(uint64_t now, const std::vector<QpCounters>& qps, std::vector<Alert>& out) {
+    // NAKs between the kernel's burst marks, and any whose event was dropped
+    for (const QpCounters& q : qps)
+        for (uint8_t kind = 1; kind < WP_ACK_KIND_COUNT; ++kind) {
+            uint64_t c = q.stats.ack_kind[kind];
+            if (c == 0) continue;
+            uint64_t& seen = naks_seen_[{q.src, q.dst, q.dest_qp, q.ifindex, kind}];
+            if (c > seen) {
+                add_naks(now, q.ifindex, q.src, q.dst, q.dest_qp, kind, c - seen, out);
+                seen = c;
+            }
+        }
+
     std::map<uint32_t, uint64_t> cnps;  // new CNPs per interface since the last poll
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, uint64_t>
         reads;  // (reader, owner, if)

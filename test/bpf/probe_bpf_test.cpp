@@ -135,8 +135,29 @@ TEST(ProbeBpf, NaksByKindWithAnEvent) {
         if (e.type == WP_EV_NAK) {
             ++naks;
             EXPECT_NE(e.syndrome >> 5, 0) << "an ACK is not a NAK event";
+            EXPECT_EQ(e.count, 1u) << "the QP's first NAK of its kind";
+            EXPECT_EQ(roce::Aeth::syndrome_for(roce::AckKind(e.reason)) >> 5, e.syndrome >> 5);
         }
     EXPECT_EQ(naks, 3u);
+}
+
+TEST(ProbeBpf, ANakBurstIsAFewMarkedEventsEveryNakCounted) {
+    Probe p;
+    roce::FrameSpec s = test::flow_packet("10.0.0.2", "10.0.0.1", 0x77, op::kRcAcknowledge, 5);
+    s.aeth.syndrome = roce::Aeth::syndrome_for(roce::AckKind::NakPsnSequenceError);
+    Bytes nak = test::build(s);
+    for (int i = 0; i < 200; ++i) run(p, nak);
+    std::vector<uint64_t> counts;
+    for (const auto& e : events(p))
+        if (e.type == WP_EV_NAK) {
+            EXPECT_EQ(e.reason, uint8_t(roce::AckKind::NakPsnSequenceError));
+            counts.push_back(e.count);
+        }
+    EXPECT_EQ(counts, (std::vector<uint64_t>{1, 2, 4, 8, 16, 32, 64, 128, 192}));
+    auto qps = p.qps();
+    const QpCounters* q = find_qp(qps, "10.0.0.2", "10.0.0.1", 0x77);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->stats.ack_kind[size_t(roce::AckKind::NakPsnSequenceError)], 200u);
 }
 
 TEST(ProbeBpf, ReadRequestBytesEcnIpv6AndVlans) {

@@ -59,14 +59,54 @@ TEST(Detectors, RkeyGuessingNamesTheRequesterNakStormCountsAll) {
     std::vector<Alert> out;
     for (int i = 0; i < 5; ++i) {
         // the NAK travels from the victim (responder) to the guesser (requester)
-        auto e = event(WP_EV_NAK, "10.0.0.1", "10.0.0.66", uint64_t(i) * kMs, 0x40);
+        // (a QP in error after each guess: every guess its own QP, its first NAK)
+        auto e = event(WP_EV_NAK, "10.0.0.1", "10.0.0.66", uint64_t(i) * kMs, 0x40 + i);
         e.syndrome = 0x62;  // remote access error
+        e.reason = uint8_t(roce::AckKind::NakRemoteAccessError);
+        e.count = 1;
         d.on_event(e, out);
     }
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].detector, "rkey-guessing");
     EXPECT_EQ(out[0].src, test::ip("10.0.0.66")) << "the requester is the suspect";
     EXPECT_EQ(out[1].detector, "nak-storm");
+}
+
+// The kernel marks a QP's NAK bursts (1st, 2nd, 4th, ... NAK of a kind) with running
+// totals; the map reads fill in the rest. Every NAK is counted once, whichever arrives first.
+TEST(Detectors, NakBurstMarksAndMapReadsCountEachNakOnce) {
+    DetectorConfig c;
+    c.nak_storm_naks = 40;
+    Detectors d(c, 0);
+    std::vector<Alert> out;
+    auto mark = [&](uint64_t count, uint64_t t) {
+        auto e = event(WP_EV_NAK, "10.0.0.1", "10.0.0.2", t, 0x40);
+        e.syndrome = 0x60;  // PSN sequence error
+        e.reason = uint8_t(roce::AckKind::NakPsnSequenceError);
+        e.count = count;
+        d.on_event(e, out);
+    };
+    auto read = [&](uint64_t naks, uint64_t t) {
+        QpCounters q;
+        q.src = test::ip("10.0.0.1");
+        q.dst = test::ip("10.0.0.2");
+        q.dest_qp = 0x40;
+        q.ifindex = 3;
+        q.stats.ack_kind[uint8_t(roce::AckKind::NakPsnSequenceError)] = naks;
+        d.on_poll(t, {q}, out);
+    };
+    for (uint64_t n : {1, 2, 4, 8, 16, 32}) mark(n, n * kMs);
+    EXPECT_TRUE(out.empty()) << "32 NAKs: below 40";
+    read(39, 40 * kMs);
+    EXPECT_TRUE(out.empty()) << "39 NAKs, the marks' 32 not counted twice";
+    mark(32, 41 * kMs);  // a late mark, already counted by the read
+    read(39, 42 * kMs);
+    EXPECT_TRUE(out.empty());
+    read(40, 43 * kMs);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].detector, "nak-storm");
+    EXPECT_EQ(out[0].evidence["naks"], 40);
+    EXPECT_EQ(out[0].evidence["last_kind"], "psn_sequence_error") << out[0].evidence.dump();
 }
 
 TEST(Detectors, FanOutByBaselineAndByAllowlist) {

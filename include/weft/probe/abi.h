@@ -146,12 +146,14 @@ struct weft_peer_stats {
 enum weft_probe_event_type {
     WP_EV_NEW_PEER = 1, /* first packet of a (src, dst) pair on an interface */
     WP_EV_NEW_QP,       /* first packet of a QP flow */
-    WP_EV_NAK,          /* an AETH NAK or RNR NAK */
-    WP_EV_MALFORMED,    /* a refused RoCEv2 packet; `reason` is its weft_probe_counter */
-    WP_EV_PSN_JUMP,     /* a request PSN outside its QP's window (`syndrome`: 1 ahead, 2 behind) */
-    WP_EV_VOLUME,       /* a QP's READ bytes crossed a MiB, or its CNPs a multiple of 64
-                           (`syndrome` 1 or 2): the agent reads the maps now, not at its next
-                           poll, so volume detectors are as quick as event ones */
+    WP_EV_NAK,       /* NAK bursts: a QP's 1st, 2nd, 4th, ..., 32nd, then every 64th AETH NAK or RNR
+                        NAK of one kind (`reason`: the AckKind index; `count`: that QP's NAKs of
+                        that kind so far, 0 when the QP is not tracked) */
+    WP_EV_MALFORMED, /* a refused RoCEv2 packet; `reason` is its weft_probe_counter */
+    WP_EV_PSN_JUMP,  /* a request PSN outside its QP's window (`syndrome`: 1 ahead, 2 behind) */
+    WP_EV_VOLUME,    /* a QP's READ bytes crossed a MiB, or its CNPs a multiple of 64
+                        (`syndrome` 1 or 2): the agent reads the maps now, not at its next
+                        poll, so volume detectors are as quick as event ones */
 };
 
 struct weft_probe_event {
@@ -168,6 +170,7 @@ struct weft_probe_event {
     __u8 ingress;
     __u8 l4; /* IPPROTO_UDP or IPPROTO_TCP (new peer) */
     __u8 pad[3];
+    __u64 count; /* WP_EV_NAK: the QP's NAKs of its kind so far */
 };
 
 #endif

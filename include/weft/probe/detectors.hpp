@@ -62,6 +62,9 @@ class Detectors {
         bool alerted = false;
         bool add(uint64_t now, uint64_t span, uint64_t n = 1);  // true once the window is fresh
     };
+    void add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& responder,
+                  const roce::IpAddress& requester, uint32_t qp, uint8_t kind, uint64_t n,
+                  std::vector<Alert>& out);
     bool in_baseline(uint64_t now) const { return now < start_ns_ + config_.baseline_ns; }
     bool allowed(const roce::IpAddress& a) const;
 
@@ -71,6 +74,10 @@ class Detectors {
     std::map<Pair, std::set<uint32_t>> scan_qps_;
     std::map<roce::IpAddress, Window> rkey_windows_;
     std::map<uint32_t, Window> nak_windows_;  // by interface
+    // NAKs already counted per (responder, requester, QP, interface, AckKind index): the
+    // kernel's burst marks and the map reads both report running totals
+    std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t, uint32_t, uint8_t>, uint64_t>
+        naks_seen_;
     std::map<roce::IpAddress, Window> malformed_windows_;
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, Window> psn_windows_;
     std::map<roce::IpAddress, Window> fan_out_windows_;
