@@ -209,9 +209,10 @@ struct Background {
     }
 };
 
-void with_background(const ScenarioOptions& o, Wire& wire, Background& bg, Batch attack) {
-    // Spread the attack over as many background steps as it takes, in slices.
-    const size_t slice = 16;
+// Spreads the attack over as many background steps as it takes, in slices of `slice`
+// packets (storms come in larger slices: they are bursts by nature).
+void with_background(const ScenarioOptions& o, Wire& wire, Background& bg, Batch attack,
+                     size_t slice = 16) {
     for (size_t at = 0; at < attack.size(); at += slice) {
         std::vector<Batch> batches(2);
         batches[0] = bg.take(std::min<uint32_t>(o.message_size, 256 * 1024));
@@ -295,6 +296,28 @@ void run_bulk_read(const ScenarioOptions& o, Wire& wire) {
     for (uint32_t i = 0; i < std::max<uint32_t>(1, o.attack_count / 16); ++i)
         conn.read(0, 1u << 20, attack);
     with_background(o, wire, bg, std::move(attack));
+}
+
+void run_cnp_storm(const ScenarioOptions& o, Wire& wire) {
+    Background bg(o);
+    Batch attack;
+    // CNPs to every requester QP of the job, far beyond what its ECN marks would earn
+    // (none here): spoofed CNPs throttle DCQCN senders, a faulty NIC or switch does the same.
+    for (uint32_t i = 0; i < o.attack_count * 128; ++i)
+        attack.push_back(bg.ring.conns[i % bg.ring.conns.size()].cnp(1));
+    with_background(o, wire, bg, std::move(attack), 256);
+}
+
+void run_nak_storm(const ScenarioOptions& o, Wire& wire) {
+    Background bg(o);
+    Batch attack;
+    // NAKs (PSN sequence error) on every QP of the job, each naming the requester's current
+    // PSN: a flapping link or a faulty responder forcing go-back-N over and over.
+    for (uint32_t i = 0; i < o.attack_count * 8; ++i) {
+        RcConnection& conn = bg.ring.conns[i % bg.ring.conns.size()];
+        attack.push_back(conn.ack(1, conn.side(0).send_psn, AckKind::NakPsnSequenceError));
+    }
+    with_background(o, wire, bg, std::move(attack), 256);
 }
 
 // Malformed frames are valid frames with one field made to lie. Edits go through the
@@ -444,6 +467,14 @@ const std::vector<Entry>& entries() {
         {{"bulk-read", "attack: large RDMA READs from a peer the host never talked to",
           "--attack-count/16 READs of 1 MiB to a new peer, amid the job's all-reduce."},
          run_bulk_read},
+        {{"cnp-storm", "attack/fault: a flood of CNPs at the job's requester QPs",
+          "--attack-count x 128 CNPs (opcode 0x81) spread over the 4-host all-reduce's QPs,\n"
+          "with no ECN marks to earn them (spoofed CNPs throttle DCQCN senders)."},
+         run_cnp_storm},
+        {{"nak-storm", "fault: NAKs PSN sequence error on every QP of the job, again and again",
+          "--attack-count x 8 NAKs spread over the 4-host all-reduce's QPs, each naming the\n"
+          "requester's current PSN (a flapping link or faulty responder forcing go-back-N)."},
+         run_nak_storm},
         {{"malformed", "attack/fault: malformed RoCE frames amid healthy traffic",
           "--attack-count frames, cycling through: opcode 0xff (makes rxe read out of bounds),\n"
           "reserved opcode 0x15, UDP length lying (+512), IP length lying (+1024), pad/length\n"

@@ -130,7 +130,7 @@ r = run(GEN, "gradient", "-o", "/nonexistent-dir/x.pcap", "-q")
 check("unwritable output: exit 1", r.returncode == 1, r.stderr)
 r = run(GEN, "--list")
 names = ["gradient", "inference", "congestion", "loss", "qpn-scan", "psn-injection",
-         "rkey-guessing", "fan-out", "bulk-read", "malformed"]
+         "rkey-guessing", "fan-out", "bulk-read", "cnp-storm", "nak-storm", "malformed"]
 check("--list names every scenario", r.returncode == 0 and all(n in r.stdout for n in names))
 r = run(GEN, "--help")
 check("--help explains every scenario", r.returncode == 0 and all(n in r.stdout for n in names))
