@@ -100,6 +100,35 @@ void BM_PassProgram(benchmark::State& state) {
     run(state, pass_program(), frame(roce::opcode::kRcWriteMiddle, 2048));
 }
 
+// The agent's side: one read of both QP tables in place (what every poll costs), with
+// `flows` IPv4 QP flows present. The tables are scanned whole, so the empty case is the floor.
+void BM_AgentReadsQpTables(benchmark::State& state) {
+    auto& p = probe_instance();
+    if (!p) {
+        state.SkipWithError("cannot load BPF (root needed)");
+        return;
+    }
+    static uint32_t made = 0;  // flows already in the (shared) tables
+    for (uint32_t qp = made; qp < uint32_t(state.range(0)); ++qp) {
+        std::vector<uint8_t> f = frame(roce::opcode::kRcSendOnly, 64);
+        f[14 + 20 + 8 + 5] = uint8_t(qp >> 16);  // BTH destination QP
+        f[14 + 20 + 8 + 6] = uint8_t(qp >> 8);
+        f[14 + 20 + 8 + 7] = uint8_t(qp);
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
+                    .repeat = 1);
+        bpf_prog_test_run_opts(p->ingress_fd(), &opts);
+        made = qp + 1;
+    }
+    size_t n = 0;
+    for (auto _ : state) {
+        auto qps = p->qps();
+        n = qps.size();
+        benchmark::DoNotOptimize(qps.data());
+    }
+    state.counters["flows_read"] = double(n);
+}
+BENCHMARK(BM_AgentReadsQpTables)->Arg(1)->Arg(4096)->Arg(50000)->Unit(benchmark::kMillisecond);
+
 BENCHMARK_CAPTURE(BM_ProbeIngress, write_middle_2k, roce::opcode::kRcWriteMiddle, 2048, false)
     ->Iterations(20);
 BENCHMARK_CAPTURE(BM_ProbeIngress, send_only_256, roce::opcode::kRcSendOnly, 256, false)
