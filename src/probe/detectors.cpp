@@ -32,6 +32,13 @@ Alert make(const char* detector, const char* severity, uint64_t t, uint32_t ifin
 
 }  // namespace
 
+bool Detectors::Window::reaches(uint64_t now, uint64_t span, uint64_t threshold, uint64_t n) {
+    add(now, span, n);
+    if (alerted || count < threshold) return false;
+    alerted = true;
+    return true;
+}
+
 bool Detectors::Window::add(uint64_t now, uint64_t span, uint64_t n) {
     bool fresh = count == 0 || now - start >= span;
     if (fresh) {
@@ -91,9 +98,7 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
             }
             if (baseline_pairs_.count(key)) break;
             Window& w = fan_out_windows_[src];
-            w.add(t, config_.fan_out_window_ns);
-            if (!w.alerted && w.count >= config_.fan_out_new_peers) {
-                w.alerted = true;
+            if (w.reaches(t, config_.fan_out_window_ns, config_.fan_out_new_peers)) {
                 Alert a = make("fan-out", "medium", t, e.ifindex, src, dst);
                 a.evidence = {{"reason", "more new peers than the baseline"},
                               {"new_peers", w.count},
@@ -116,9 +121,7 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
         }
         case WP_EV_MALFORMED: {
             Window& w = malformed_windows_[src];
-            w.add(t, config_.window_ns);
-            if (!w.alerted && w.count >= config_.malformed_packets) {
-                w.alerted = true;
+            if (w.reaches(t, config_.window_ns, config_.malformed_packets)) {
                 Alert a = make("malformed-roce", "high", t, e.ifindex, src, dst);
                 if (e.dest_qp) a.qps = {e.dest_qp};
                 a.evidence = {{"reason", counter_name(weft_probe_counter(e.reason))},
@@ -130,9 +133,7 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
         }
         case WP_EV_PSN_JUMP: {
             Window& w = psn_windows_[{src, dst, e.dest_qp}];
-            w.add(t, config_.window_ns);
-            if (!w.alerted && w.count >= config_.psn_injection_packets) {
-                w.alerted = true;
+            if (w.reaches(t, config_.window_ns, config_.psn_injection_packets)) {
                 Alert a = make("psn-injection", "high", t, e.ifindex, src, dst);
                 a.qps = {e.dest_qp};
                 a.evidence = {{"psn", e.psn},
@@ -154,9 +155,7 @@ void Detectors::add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& re
     // the NAK travels responder -> requester: the requester is the suspect
     if (kind == kAckKindRemoteAccessError) {
         Window& w = rkey_windows_[requester];
-        w.add(t, config_.window_ns, n);
-        if (!w.alerted && w.count >= config_.rkey_guessing_naks) {
-            w.alerted = true;
+        if (w.reaches(t, config_.window_ns, config_.rkey_guessing_naks, n)) {
             Alert a = make("rkey-guessing", "high", t, ifindex, requester, responder);
             a.qps = {qp};
             a.evidence = {{"remote_access_error_naks", w.count},
@@ -166,9 +165,7 @@ void Detectors::add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& re
         }
     }
     Window& storm = nak_windows_[ifindex];
-    storm.add(t, config_.window_ns, n);
-    if (!storm.alerted && storm.count >= config_.nak_storm_naks) {
-        storm.alerted = true;
+    if (storm.reaches(t, config_.window_ns, config_.nak_storm_naks, n)) {
         Alert a = make("nak-storm", "medium", t, ifindex, responder, requester);
         a.evidence = {{"naks", storm.count},
                       {"window_ms", config_.window_ns / 1'000'000},
@@ -205,9 +202,7 @@ void Detectors::on_poll(uint64_t now, const std::vector<QpCounters>& qps, std::v
     for (auto [ifindex, n] : cnps) {
         if (n == 0) continue;
         Window& w = cnp_windows_[ifindex];
-        w.add(now, config_.window_ns, n);
-        if (!w.alerted && w.count >= config_.cnp_storm_cnps) {
-            w.alerted = true;
+        if (w.reaches(now, config_.window_ns, config_.cnp_storm_cnps, n)) {
             Alert a = make("cnp-storm", "medium", now, ifindex, {}, {});
             a.evidence = {{"cnps", w.count},
                           {"window_ms", config_.window_ns / 1'000'000},
@@ -225,9 +220,7 @@ void Detectors::on_poll(uint64_t now, const std::vector<QpCounters>& qps, std::v
         }
         if (baseline_pairs_.count(pair)) continue;
         Window& w = bulk_windows_[pair];
-        w.add(now, config_.fan_out_window_ns, bytes);
-        if (!w.alerted && w.count >= config_.bulk_read_bytes) {
-            w.alerted = true;
+        if (w.reaches(now, config_.fan_out_window_ns, config_.bulk_read_bytes, bytes)) {
             Alert a = make("bulk-read", "high", now, ifindex, reader, owner);
             a.evidence = {{"read_bytes", w.count},
                           {"window_ms", config_.fan_out_window_ns / 1'000'000},

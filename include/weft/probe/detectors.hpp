@@ -61,6 +61,8 @@ class Detectors {
         uint64_t count = 0;
         bool alerted = false;
         bool add(uint64_t now, uint64_t span, uint64_t n = 1);  // true once the window is fresh
+        // Adds `n`; true the once per window that the count reaches `threshold`.
+        bool reaches(uint64_t now, uint64_t span, uint64_t threshold, uint64_t n = 1);
     };
     void add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& responder,
                   const roce::IpAddress& requester, uint32_t qp, uint8_t kind, uint64_t n,
