@@ -41,6 +41,7 @@ SCENARIOS = {  # scenario -> the alerts it must raise (and no other)
     "gradient": set(), "inference": set(), "congestion": set(), "loss": set(),
     "qpn-scan": {"qpn-scan"}, "psn-injection": {"psn-injection"}, "rkey-guessing": {"rkey-guessing"},
     "fan-out": {"fan-out"}, "bulk-read": {"bulk-read"}, "malformed": {"malformed-roce"},
+    "cnp-storm": {"cnp-storm"}, "nak-storm": {"nak-storm"},
 }
 config = os.path.join(WORK, "probe.toml")
 with open(config, "w") as f:
