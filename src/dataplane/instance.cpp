@@ -242,16 +242,35 @@ std::string Instance::format_flows(const flow::FlowFilter& filter) const {
                                snap.table);
 }
 
+Instance::Reading Instance::read_workers() const {
+    Reading r;
+    r.workers.reserve(workers_.size());
+    for (const auto& w : workers_) {
+        const WorkerPublication& pub = r.workers.emplace_back(w->published());
+        add(r.totals, pub.stats.totals);
+        add(r.table, pub.table);
+        r.flows += pub.flows_live;
+        for (size_t i = 0; i < kMaxPorts; ++i) {
+            r.rx_packets[i] += pub.stats.rx_packets[i];
+            r.tx_packets[i] += pub.stats.tx_packets[i];
+        }
+    }
+    return r;
+}
+
 nlohmann::json Instance::counters_json() const {
+    return counters_json(read_workers());
+}
+
+nlohmann::json Instance::counters_json(const Reading& r) const {
     using nlohmann::json;
     json workers = json::array();
-    WorkerStats sum;
-    for (const auto& w : workers_) {
-        WorkerPublication pub = w->published();
+    for (size_t w = 0; w < r.workers.size(); ++w) {
+        const WorkerPublication& pub = r.workers[w];
         const WorkerStats& s = pub.stats;
-        workers.push_back({{"worker", w->index()},
-                           {"lcore", w->index()},
-                           {"cpu", plan_.worker_lcores[w->index()]},
+        workers.push_back({{"worker", w},
+                           {"lcore", w},
+                           {"cpu", plan_.worker_lcores[w]},
                            {"frames", s.totals.frames},
                            {"roce_packets", s.totals.roce_packets},
                            {"forwarded_roce", s.forwarded_roce},
@@ -262,10 +281,6 @@ nlohmann::json Instance::counters_json() const {
                            {"dispatched", s.dispatched},
                            {"dropped_dispatch_full", s.dropped_dispatch_full},
                            {"flows", pub.flows_live}});
-        for (size_t i = 0; i < kMaxPorts; ++i) {
-            sum.rx_packets[i] += s.rx_packets[i];
-            sum.tx_packets[i] += s.tx_packets[i];
-        }
     }
     json ports = json::array();
     const auto& ps = ports_->ports();
@@ -275,8 +290,8 @@ nlohmann::json Instance::counters_json() const {
         ports.push_back({{"name", ps[i].config.name},
                          {"role", to_string(ps[i].config.role)},
                          {"device", ps[i].config.device},
-                         {"rx_packets", sum.rx_packets[i]},
-                         {"tx_packets", sum.tx_packets[i]},
+                         {"rx_packets", r.rx_packets[i]},
+                         {"tx_packets", r.tx_packets[i]},
                          {"driver_rx_missed", st.imissed},
                          {"driver_rx_errors", st.ierrors},
                          {"driver_tx_errors", st.oerrors}});
@@ -309,15 +324,7 @@ std::string Instance::format_counters() const {
 
 nlohmann::json Instance::status_json() const {
     using nlohmann::json;
-    flow::Totals totals;
-    flow::TableCounters table;
-    uint64_t flows = 0;
-    for (const auto& w : workers_) {
-        WorkerPublication pub = w->published();
-        add(totals, pub.stats.totals);
-        add(table, pub.table);
-        flows += pub.flows_live;
-    }
+    const Reading r = read_workers();
     bool running = running_.load(std::memory_order_acquire);
     double uptime =
         std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
@@ -337,11 +344,10 @@ nlohmann::json Instance::status_json() const {
           {"idle_timeout_s", config_.idle_timeout_s},
           {"verify_icrc", config_.verify_icrc},
           {"drop_bad_icrc", config_.drop_bad_icrc}}},
-        {"flows", flows},
-        {"totals", flow::totals_to_json(totals)},
-        {"table", flow::table_counters_to_json(table)}};
-    json dp = counters_json();
-    doc["workers"] = dp["workers"];
+        {"flows", r.flows},
+        {"totals", flow::totals_to_json(r.totals)},
+        {"table", flow::table_counters_to_json(r.table)}};
+    doc["workers"] = counters_json(r)["workers"];
     return doc;
 }
 
@@ -375,8 +381,7 @@ nlohmann::json Instance::ports_json() const {
     using nlohmann::json;
     json ports = json::array();
     const auto& ps = ports_->ports();
-    std::vector<WorkerPublication> pubs;
-    for (const auto& w : workers_) pubs.push_back(w->published());
+    const Reading r = read_workers();
     for (size_t i = 0; i < ps.size(); ++i) {
         const Port& p = ps[i];
         rte_eth_stats st{};
@@ -384,14 +389,10 @@ nlohmann::json Instance::ports_json() const {
         rte_eth_link link{};
         rte_eth_link_get_nowait(p.id, &link);
         json per_worker = json::array();
-        uint64_t rx = 0, tx = 0;
-        for (size_t w = 0; w < pubs.size(); ++w) {
+        for (size_t w = 0; w < r.workers.size(); ++w)
             per_worker.push_back({{"worker", w},
-                                  {"rx_packets", pubs[w].stats.rx_packets[i]},
-                                  {"tx_packets", pubs[w].stats.tx_packets[i]}});
-            rx += pubs[w].stats.rx_packets[i];
-            tx += pubs[w].stats.tx_packets[i];
-        }
+                                  {"rx_packets", r.workers[w].stats.rx_packets[i]},
+                                  {"tx_packets", r.workers[w].stats.tx_packets[i]}});
         ports.push_back({{"name", p.config.name},
                          {"role", to_string(p.config.role)},
                          {"device", p.config.device},
@@ -402,8 +403,8 @@ nlohmann::json Instance::ports_json() const {
                          {"tx_queues", p.tx_queues},
                          {"link_up", link.link_status == RTE_ETH_LINK_UP},
                          {"link_speed_mbps", link.link_speed},
-                         {"rx_packets", rx},
-                         {"tx_packets", tx},
+                         {"rx_packets", r.rx_packets[i]},
+                         {"tx_packets", r.tx_packets[i]},
                          {"workers", per_worker},
                          {"driver_counters",
                           {{"rx_packets", st.ipackets},

@@ -156,8 +156,8 @@ std::string label_value(std::string_view v) {
 
 std::string Instance::metrics_text() const {
     std::string out;
-    std::vector<WorkerPublication> pubs;
-    for (const auto& w : workers_) pubs.push_back(w->published());
+    const Reading reading = read_workers();
+    const std::vector<WorkerPublication>& pubs = reading.workers;
     auto worker = [](size_t w) { return fmt::format("worker=\"{}\"", w); };
 
     Family(out, "weft_info", "gauge", "weftd's mode; always 1")
@@ -237,17 +237,9 @@ std::string Instance::metrics_text() const {
     };
     {
         Family rx(out, "weft_port_rx_packets_total", "counter", "frames weftd took from the port");
-        for (size_t i = 0; i < ps.size(); ++i) {
-            uint64_t n = 0;
-            for (auto& p : pubs) n += p.stats.rx_packets[i];
-            rx.sample(port(i), n);
-        }
+        for (size_t i = 0; i < ps.size(); ++i) rx.sample(port(i), reading.rx_packets[i]);
         Family tx(out, "weft_port_tx_packets_total", "counter", "frames weftd sent on the port");
-        for (size_t i = 0; i < ps.size(); ++i) {
-            uint64_t n = 0;
-            for (auto& p : pubs) n += p.stats.tx_packets[i];
-            tx.sample(port(i), n);
-        }
+        for (size_t i = 0; i < ps.size(); ++i) tx.sample(port(i), reading.tx_packets[i]);
     }
     std::vector<rte_eth_stats> st(ps.size());
     for (size_t i = 0; i < ps.size(); ++i) rte_eth_stats_get(ps[i].id, &st[i]);

@@ -3,6 +3,7 @@
 // with exit_on_eof) and then gathers the workers' flows and counters.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -78,6 +79,17 @@ class Instance {
         size_t missed = 0;  // live flows that did not fit any buffer (grew meanwhile)
     };
     Snapshot snapshot() const;
+    // One reading of every worker's published counters, and their sums: each document
+    // is built from one reading, so its totals, per-worker and per-port figures agree.
+    struct Reading {
+        std::vector<WorkerPublication> workers;
+        flow::Totals totals;
+        flow::TableCounters table;
+        uint64_t flows = 0;
+        std::array<uint64_t, kMaxPorts> rx_packets{}, tx_packets{};
+    };
+    Reading read_workers() const;
+    nlohmann::json counters_json(const Reading& r) const;
 };
 
 }  // namespace weft::dataplane
