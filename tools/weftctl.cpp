@@ -183,7 +183,7 @@ int run_alerts(std::string socket, bool follow, bool json) {
     nlohmann::json request = {{"command", "alerts"}, {"follow", follow}};
     try {
         if (!follow) {
-            auto reply = control::call(socket, request);
+            auto reply = control::call(socket, request, std::chrono::seconds(10), "weft-probe");
             if (json) {
                 std::cout << reply.dump(2) << '\n';
             } else {
@@ -193,17 +193,19 @@ int run_alerts(std::string socket, bool follow, bool json) {
             }
             return 0;
         }
-        control::stream(socket, request, [&](const std::string& line) {
-            auto a = nlohmann::json::parse(line, nullptr, false);
-            if (a.is_discarded()) return;
-            if (json)
-                std::cout << a.dump() << std::endl;
-            else
-                std::cout << format_alert(a) << std::flush;
-        });
+        control::stream(
+            socket, request,
+            [&](const std::string& line) {
+                auto a = nlohmann::json::parse(line, nullptr, false);
+                if (a.is_discarded()) return;
+                if (json)
+                    std::cout << a.dump() << std::endl;
+                else
+                    std::cout << format_alert(a) << std::flush;
+            },
+            "weft-probe");
     } catch (const control::ControlError& e) {
-        fmt::print(stderr, "weftctl alerts: {} (is weft-probe running? -s gives its --socket)\n",
-                   e.what());
+        fmt::print(stderr, "weftctl alerts: {}\n", e.what());
         return 1;
     }
     return 0;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace weft::control {
 
@@ -30,6 +31,10 @@ sockaddr_un address_of(const std::string& path) {
 
 struct Fd {
     int fd = -1;
+    Fd() = default;
+    Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
     ~Fd() {
         if (fd >= 0) ::close(fd);
     }
@@ -111,23 +116,36 @@ nlohmann::json make_request(std::string_view command, bool text, const flow::Flo
     return r;
 }
 
-nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
-                    std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
+namespace {
+
+// Connects to `socket_path` and sends `request` as one line; the reason in the error when
+// either fails says what to do about it.
+Fd send_request(const std::string& socket_path, const nlohmann::json& request,
+                Clock::time_point deadline, std::string_view server) {
     Fd s;
     s.fd = connect_unix(socket_path);
     if (s.fd < 0) {
         int e = errno;
-        throw ControlError(fmt::format(
-            "cannot reach weftd at {}: {}{}", socket_path, std::strerror(e),
-            e == ENOENT || e == ECONNREFUSED ? " (is weftd running? give its socket with -s)"
-            : e == EACCES                    ? " (the socket is root's: run as root)"
-                                             : ""));
+        std::string hint = e == ENOENT || e == ECONNREFUSED
+                               ? fmt::format(" (is {} running? give its socket with -s)", server)
+                           : e == EACCES ? " (the socket is root's: run as root)"
+                                         : "";
+        throw ControlError(fmt::format("cannot reach {} at {}: {}{}", server, socket_path,
+                                       std::strerror(e), hint));
     }
     std::string line = request.dump() + "\n";
     if (line.size() > kMaxRequestBytes) throw ControlError("request too long");
     if (!write_all(s.fd, line.data(), line.size(), deadline))
         throw ControlError(fmt::format("{}: cannot send the request", socket_path));
+    return s;
+}
+
+}  // namespace
+
+nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
+                    std::chrono::milliseconds timeout, std::string_view server) {
+    auto deadline = Clock::now() + timeout;
+    Fd s = send_request(socket_path, request, deadline, server);
     std::string reply;
     char buf[65536];
     for (;;) {
@@ -147,19 +165,13 @@ nlohmann::json call(const std::string& socket_path, const nlohmann::json& reques
     if (doc.is_discarded() || !doc.is_object())
         throw ControlError(fmt::format("{}: the reply is not a JSON object", socket_path));
     if (auto e = doc.find("error"); e != doc.end() && e->is_string())
-        throw ControlError(fmt::format("weftd: {}", e->get<std::string>()));
+        throw ControlError(fmt::format("{}: {}", server, e->get<std::string>()));
     return doc;
 }
 
 void stream(const std::string& socket_path, const nlohmann::json& request,
-            const std::function<void(const std::string&)>& on_line) {
-    Fd s;
-    s.fd = connect_unix(socket_path);
-    if (s.fd < 0)
-        throw ControlError(fmt::format("cannot reach {}: {}", socket_path, std::strerror(errno)));
-    std::string line = request.dump() + "\n";
-    if (!write_all(s.fd, line.data(), line.size(), Clock::now() + std::chrono::seconds(10)))
-        throw ControlError(fmt::format("{}: cannot send the request", socket_path));
+            const std::function<void(const std::string&)>& on_line, std::string_view server) {
+    Fd s = send_request(socket_path, request, Clock::now() + std::chrono::seconds(10), server);
     std::string pending;
     char buf[65536];
     for (;;) {

@@ -41,16 +41,19 @@ std::vector<std::string> live_sockets();
 // A request for `command` with the filter (flows only) and format.
 nlohmann::json make_request(std::string_view command, bool text,
                             const flow::FlowFilter* filter = nullptr);
-// Sends `request`, returns the reply. Throws ControlError when weftd cannot be reached,
-// does not answer in time, or replies with an error.
+// Sends `request`, returns the reply. Throws ControlError when the server (`server`
+// names it in messages: weftd, weft-probe) cannot be reached, does not answer in time, or
+// replies with an error.
 nlohmann::json call(const std::string& socket_path, const nlohmann::json& request,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                    std::string_view server = "weftd");
 
 // Sends `request` and hands each line of the reply to `on_line` as it arrives, until the
 // server closes (a follow stream: weftctl alerts --follow). Throws ControlError when the
 // server cannot be reached.
 void stream(const std::string& socket_path, const nlohmann::json& request,
-            const std::function<void(const std::string&)>& on_line);
+            const std::function<void(const std::string&)>& on_line,
+            std::string_view server = "weftd");
 
 // Filters travel as {"hosts":[...], "dest_qp":N, "top":N, "sort":"bytes"}.
 nlohmann::json filter_to_json(const flow::FlowFilter& f);
