@@ -114,8 +114,8 @@ void BM_AgentReadsQpTables(benchmark::State& state) {
         f[14 + 20 + 8 + 5] = uint8_t(qp >> 16);  // BTH destination QP
         f[14 + 20 + 8 + 6] = uint8_t(qp >> 8);
         f[14 + 20 + 8 + 7] = uint8_t(qp);
-        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_size_in = uint32_t(f.size()),
-                    .repeat = 1);
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(),
+                    .data_size_in = uint32_t(f.size()), .repeat = 1);
         bpf_prog_test_run_opts(p->ingress_fd(), &opts);
         made = qp + 1;
     }

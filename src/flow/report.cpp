@@ -42,8 +42,10 @@ std::string opcode_name(uint8_t op) {
 
 namespace {
 constexpr std::pair<FlowFilter::SortKey, const char*> kSortKeys[] = {
-    {FlowFilter::SortKey::Bytes, "bytes"},       {FlowFilter::SortKey::Packets, "packets"},
-    {FlowFilter::SortKey::Messages, "messages"}, {FlowFilter::SortKey::Naks, "naks"},
+    {FlowFilter::SortKey::Bytes, "bytes"},
+    {FlowFilter::SortKey::Packets, "packets"},
+    {FlowFilter::SortKey::Messages, "messages"},
+    {FlowFilter::SortKey::Naks, "naks"},
     {FlowFilter::SortKey::Gaps, "gaps"}};
 }  // namespace
 

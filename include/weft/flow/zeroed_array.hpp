@@ -13,12 +13,14 @@ namespace weft::flow {
 
 template <class T>
 class ZeroedArray {
-    static_assert(std::is_trivially_destructible_v<T> && (std::is_aggregate_v<T> || std::is_scalar_v<T>),
+    static_assert(std::is_trivially_destructible_v<T> &&
+                      (std::is_aggregate_v<T> || std::is_scalar_v<T>),
                   "objects are created implicitly by the allocation: scalars and aggregates only");
 
-public:
+  public:
     ZeroedArray() = default;
-    explicit ZeroedArray(size_t n) : data_(static_cast<T*>(std::calloc(n ? n : 1, sizeof(T)))), size_(n) {
+    explicit ZeroedArray(size_t n)
+        : data_(static_cast<T*>(std::calloc(n ? n : 1, sizeof(T)))), size_(n) {
         if (!data_) throw std::bad_alloc();
     }
     ~ZeroedArray() { std::free(data_); }
@@ -38,7 +40,7 @@ public:
     const T& operator[](size_t i) const { return data_[i]; }
     size_t size() const { return size_; }
 
-private:
+  private:
     T* data_ = nullptr;
     size_t size_ = 0;
 };
