@@ -65,10 +65,10 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
     switch (e.type) {
         case WP_EV_NEW_QP: {
             // qpn-scan: one source reaching many destination QPs on one host
-            Pair key{src, dst};
-            Window& w = scan_windows_[key];
-            if (w.add(t, config_.window_ns)) scan_qps_[key].clear();
-            auto& qps = scan_qps_[key];
+            Scan& scan = scans_[{src, dst}];
+            Window& w = scan.window;
+            if (w.add(t, config_.window_ns)) scan.qps.clear();
+            auto& qps = scan.qps;
             qps.insert(e.dest_qp);
             if (!w.alerted && qps.size() >= config_.qpn_scan_distinct_qps && !in_baseline(t)) {
                 w.alerted = true;

@@ -26,14 +26,11 @@ PROBE = "--probe" in RUN_OPTIONS
 sys.path.insert(0, os.path.join(SRC, "test", "oracle"))
 import tshark_oracle  # noqa: E402
 
-passed = failed = 0
+sys.path.insert(0, os.path.join(SRC, "test", "integration"))
+from harness import Checks  # noqa: E402
+
+check = Checks()
 GUESTS = {"g1": "10.99.0.1", "g2": "10.99.0.2"}
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {detail}"))
 
 
 def read(path):
@@ -256,5 +253,4 @@ if VIA_WEFTD:
             check("weftd's per-QP packets, bytes and opcodes == analyze of the capture after it",
                   per_qp(wd) == per_qp(cap))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

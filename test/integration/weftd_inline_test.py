@@ -25,13 +25,10 @@ weftctl = os.path.join(BUILD, "tools", "weftctl")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
 TAG = f"wi{os.getpid() % 100000}"
 NS_A, NS_B, NS_B2, NS_M = f"{TAG}a", f"{TAG}b", f"{TAG}c", f"{TAG}m"
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {detail}"), flush=True)
+check = Checks()
 
 
 def sh(*cmd, ns=None, check_rc=True, **kw):
@@ -226,5 +223,4 @@ finally:
 
 left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 check("no namespace left behind", TAG not in left, left)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -17,13 +17,10 @@ os.makedirs(WORK, exist_ok=True)
 weftd = os.path.join(BUILD, "tools", "weftd")
 weftctl = os.path.join(BUILD, "tools", "weftctl")
 weft_gen = os.path.join(BUILD, "tools", "weft-gen")
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f" {detail}"))
+check = Checks()
 
 
 def to_us(doc):
@@ -123,5 +120,4 @@ r = subprocess.run([weftd, "--passive", "--pcap", captures[0][0], "--workers", "
 check("an impossible plan (64 workers) is refused before EAL starts", r.returncode == 1
       and "workers" in r.stderr, r.stderr)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

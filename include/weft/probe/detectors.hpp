@@ -72,8 +72,11 @@ class Detectors {
 
     DetectorConfig config_;
     uint64_t start_ns_;
-    std::map<Pair, Window> scan_windows_;
-    std::map<Pair, std::set<uint32_t>> scan_qps_;
+    struct Scan {
+        Window window;
+        std::set<uint32_t> qps;  // distinct destination QPs in the window
+    };
+    std::map<Pair, Scan> scans_;  // (source, host)
     std::map<roce::IpAddress, Window> rkey_windows_;
     std::map<uint32_t, Window> nak_windows_;  // by interface
     // NAKs already counted per (responder, requester, QP, interface, AckKind index): the
