@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
             if (!raised.empty()) alerts->flush();
             raised.clear();
         };
+        std::vector<QpCounters> qps;  // one buffer for every read of the QP tables
         while (!g_stop) {
             bool volume = false;  // a QP crossed a READ or CNP mark: read the maps now
             probe.poll_events(
@@ -203,7 +204,8 @@ int main(int argc, char** argv) {
                 20);
             uint64_t now = monotonic_ns();
             if (now >= next_poll || volume) {
-                detectors.on_poll(now, probe.qps(), raised);
+                probe.read_qps(qps);
+                detectors.on_poll(now, qps, raised);
                 next_poll = now + uint64_t(poll_ms) * 1'000'000ull;
             }
             write();

@@ -243,12 +243,17 @@ void for_each_slot(const void* table, size_t slots, F&& f) {
 // IPv4 and IPv6 flows live in tables of their own (smaller keys for IPv4); callers see one list.
 std::vector<QpCounters> Probe::qps() const {
     std::vector<QpCounters> out;
+    read_qps(out);
+    return out;
+}
+
+void Probe::read_qps(std::vector<QpCounters>& out) const {
+    out.clear();
     auto add = [&](const auto& k, const weft_qp_stats& v) {
         out.push_back({address(k.src), address(k.dst), k.dest_qp, k.ifindex, v});
     };
     for_each_slot<weft_qp_slot4>(qps4_.data(), WEFT_PROBE_QP_SLOTS4, add);
     for_each_slot<weft_qp_slot6>(qps6_.data(), WEFT_PROBE_QP_SLOTS6, add);
-    return out;
 }
 
 std::vector<PeerCounters> Probe::peers() const {
