@@ -112,7 +112,8 @@ void Detectors::on_event(const weft_probe_event& e, std::vector<Alert>& out) {
             // a mark of a NAK burst: the NAKs since the last mark (or read) of this QP
             uint64_t n = 1;
             if (const uint64_t count = e.count; count != 0) {
-                uint64_t& seen = naks_seen_[{src, dst, e.dest_qp, e.ifindex, e.reason}];
+                uint64_t& seen =
+                    seen_[{src, dst, e.dest_qp, e.ifindex}].naks[e.reason % WP_ACK_KIND_COUNT];
                 n = count - std::min(count, seen);
                 seen = std::max(seen, count);
             }
@@ -176,28 +177,24 @@ void Detectors::add_naks(uint64_t t, uint32_t ifindex, const roce::IpAddress& re
 }
 
 void Detectors::on_poll(uint64_t now, const std::vector<QpCounters>& qps, std::vector<Alert>& out) {
-    // NAKs between the kernel's burst marks, and any whose event was dropped
-    for (const QpCounters& q : qps)
-        for (uint8_t kind = 1; kind < WP_ACK_KIND_COUNT; ++kind) {
-            uint64_t c = q.stats.ack_kind[kind];
-            if (c == 0) continue;
-            uint64_t& seen = naks_seen_[{q.src, q.dst, q.dest_qp, q.ifindex, kind}];
-            if (c > seen) {
-                add_naks(now, q.ifindex, q.src, q.dst, q.dest_qp, kind, c - seen, out);
-                seen = c;
-            }
-        }
-
     std::map<uint32_t, uint64_t> cnps;  // new CNPs per interface since the last poll
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, uint64_t>
         reads;  // (reader, owner, if)
     for (const QpCounters& q : qps) {
-        auto key = std::make_tuple(q.src, q.dst, q.dest_qp, q.ifindex);
+        QpSeen& seen = seen_[{q.src, q.dst, q.dest_qp, q.ifindex}];
+        // NAKs between the kernel's burst marks, and any whose event was dropped
+        for (uint8_t kind = 1; kind < WP_ACK_KIND_COUNT; ++kind) {
+            uint64_t c = q.stats.ack_kind[kind];
+            if (c > seen.naks[kind]) {
+                add_naks(now, q.ifindex, q.src, q.dst, q.dest_qp, kind, c - seen.naks[kind], out);
+                seen.naks[kind] = c;
+            }
+        }
         uint64_t c = q.stats.op_class[WP_OP_CNP], r = q.stats.read_request_bytes;
-        auto [it, fresh] = last_qp_.try_emplace(key, 0, 0);
-        cnps[q.ifindex] += c - std::min(c, it->second.first);
-        reads[{q.src, q.dst, q.ifindex}] += r - std::min(r, it->second.second);
-        it->second = {c, r};
+        cnps[q.ifindex] += c - std::min(c, seen.cnps);
+        reads[{q.src, q.dst, q.ifindex}] += r - std::min(r, seen.read_bytes);
+        seen.cnps = c;
+        seen.read_bytes = r;
     }
     for (auto [ifindex, n] : cnps) {
         if (n == 0) continue;

@@ -4,6 +4,7 @@
 // with its evidence), and every threshold is in DetectorConfig (docs/DETECTION.md).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -79,19 +80,20 @@ class Detectors {
     std::map<Pair, Scan> scans_;  // (source, host)
     std::map<roce::IpAddress, Window> rkey_windows_;
     std::map<uint32_t, Window> nak_windows_;  // by interface
-    // NAKs already counted per (responder, requester, QP, interface, AckKind index): the
-    // kernel's burst marks and the map reads both report running totals
-    std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t, uint32_t, uint8_t>, uint64_t>
-        naks_seen_;
+
     std::map<roce::IpAddress, Window> malformed_windows_;
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, Window> psn_windows_;
     std::map<roce::IpAddress, Window> fan_out_windows_;
     std::set<Pair> baseline_pairs_;
     std::set<Pair> alerted_outsiders_;
-    // map-poll state
-    std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t, uint32_t>,
-             std::pair<uint64_t, uint64_t>>
-        last_qp_;  // (src, dst, qp, ifindex) -> (cnps, read bytes) at the last poll
+    // What has been counted of each QP flow's running totals, by (src, dst, QP, interface):
+    // the map reads report totals, and so do the kernel's NAK burst marks.
+    struct QpSeen {
+        uint64_t cnps = 0;
+        uint64_t read_bytes = 0;
+        std::array<uint64_t, WP_ACK_KIND_COUNT> naks{};  // by AckKind index
+    };
+    std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t, uint32_t>, QpSeen> seen_;
     std::map<uint32_t, Window> cnp_windows_;
     std::map<Pair, Window> bulk_windows_;
 };
