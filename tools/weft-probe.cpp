@@ -13,9 +13,8 @@
 #include <map>
 #include <memory>
 
-#include <toml++/toml.h>
-
 #include "weft/probe/alert_server.hpp"
+#include "weft/probe/config.hpp"
 #include "weft/probe/detectors.hpp"
 #include "weft/probe/probe.hpp"
 #include "weft/tools/cli.hpp"
@@ -39,77 +38,6 @@ int64_t realtime_minus_monotonic() {
     clock_gettime(CLOCK_MONOTONIC, &mono);
     return (int64_t(rt.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000ll +
            (int64_t(rt.tv_nsec) - int64_t(mono.tv_nsec));
-}
-
-// [detectors] in the TOML file: every threshold of DetectorConfig, by name.
-std::vector<std::string> load_config(const std::string& path, weft::probe::DetectorConfig& c) {
-    std::vector<std::string> errors;
-    toml::table doc;
-    try {
-        doc = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-        return {fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                            e.description())};
-    }
-    for (const auto& [k, v] : doc)
-        if (k != "detectors")
-            errors.push_back(fmt::format("{}: {}: unknown section", path, k.str()));
-    const toml::table* d = doc["detectors"].as_table();
-    if (!d) return errors;
-    auto ms = [](int64_t v) { return uint64_t(v) * 1'000'000ull; };
-    for (const auto& [key, node] : *d) {
-        std::string k(key.str());
-        if (k == "job_allowlist") {
-            const toml::array* a = node.as_array();
-            if (!a) {
-                errors.push_back(
-                    fmt::format("{}: detectors.job_allowlist: must be a list of IPs", path));
-                continue;
-            }
-            for (const auto& item : *a) {
-                auto ip = item.value<std::string>()
-                              ? weft::roce::IpAddress::parse(*item.value<std::string>())
-                              : std::nullopt;
-                if (!ip)
-                    errors.push_back(
-                        fmt::format("{}: detectors.job_allowlist: not an IP address", path));
-                else
-                    c.job_allowlist.push_back(*ip);
-            }
-            continue;
-        }
-        auto v = node.value<int64_t>();
-        if (!v || *v < 0) {
-            errors.push_back(
-                fmt::format("{}: detectors.{}: must be a non-negative integer", path, k));
-            continue;
-        }
-        if (k == "window_ms")
-            c.window_ns = ms(*v);
-        else if (k == "qpn_scan_distinct_qps")
-            c.qpn_scan_distinct_qps = uint32_t(*v);
-        else if (k == "rkey_guessing_naks")
-            c.rkey_guessing_naks = uint32_t(*v);
-        else if (k == "nak_storm_naks")
-            c.nak_storm_naks = uint32_t(*v);
-        else if (k == "cnp_storm_cnps")
-            c.cnp_storm_cnps = uint64_t(*v);
-        else if (k == "fan_out_new_peers")
-            c.fan_out_new_peers = uint32_t(*v);
-        else if (k == "fan_out_window_ms")
-            c.fan_out_window_ns = ms(*v);
-        else if (k == "bulk_read_bytes")
-            c.bulk_read_bytes = uint64_t(*v);
-        else if (k == "baseline_ms")
-            c.baseline_ns = ms(*v);
-        else if (k == "malformed_packets")
-            c.malformed_packets = uint32_t(*v);
-        else if (k == "psn_injection_packets")
-            c.psn_injection_packets = uint32_t(*v);
-        else
-            errors.push_back(fmt::format("{}: detectors.{}: unknown key", path, k));
-    }
-    return errors;
 }
 
 }  // namespace
@@ -148,7 +76,7 @@ int main(int argc, char** argv) {
 
     DetectorConfig config;
     if (!config_path.empty())
-        if (auto errors = load_config(config_path, config); !errors.empty()) {
+        if (auto errors = load_detector_config(config_path, config); !errors.empty()) {
             for (auto& e : errors) fmt::print(stderr, "weft-probe: {}\n", e);
             return 1;
         }
