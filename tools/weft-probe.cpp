@@ -144,44 +144,14 @@ int main(int argc, char** argv) {
         while (probe.poll_events([&](const weft_probe_event& e) { detectors.on_event(e, raised); },
                                  0) > 0) {
         }
-        detectors.on_poll(monotonic_ns(), probe.qps(), raised);
+        // one last read of the tables serves the detectors and the counters document
+        probe.read_qps(qps);
+        detectors.on_poll(monotonic_ns(), qps, raised);
         write();
         Counters c = probe.counters();
         if (!counters_path.empty()) {
-            nlohmann::json doc = {{"schema", "weft.probe-counters/1"}};
-            for (size_t i = 0; i < WP_COUNTER_COUNT; ++i)
-                doc["counters"][counter_name(weft_probe_counter(i))] = c[i];
-            doc["qps"] = nlohmann::json::array();
-            for (const auto& q : probe.qps()) {
-                nlohmann::json classes;
-                static const char* const kClass[WP_OP_CLASS_COUNT] = {
-                    "invalid", "send",   "write",      "read_request", "read_response",
-                    "ack",     "atomic", "atomic_ack", "cnp",          "other"};
-                for (size_t k = 0; k < WP_OP_CLASS_COUNT; ++k)
-                    classes[kClass[k]] = q.stats.op_class[k];
-                doc["qps"].push_back(
-                    {{"src", q.src.to_string()},
-                     {"dst", q.dst.to_string()},
-                     {"dqpn", q.dest_qp},
-                     {"interface", names[q.ifindex]},
-                     {"packets", q.stats.packets},
-                     {"bytes", q.stats.bytes},
-                     {"op_classes", classes},
-                     {"naks", q.stats.ack_kind[1] + q.stats.ack_kind[2] + q.stats.ack_kind[3] +
-                                  q.stats.ack_kind[4] + q.stats.ack_kind[5] + q.stats.ack_kind[6]},
-                     {"ecn_ce", q.stats.ecn_ce},
-                     {"psn_out_of_window", q.stats.psn_out_of_window}});
-            }
-            doc["peers"] = nlohmann::json::array();
-            for (const auto& p : probe.peers())
-                doc["peers"].push_back({{"src", p.src.to_string()},
-                                        {"dst", p.dst.to_string()},
-                                        {"interface", names[p.ifindex]},
-                                        {"roce_packets", p.roce_packets},
-                                        {"tcp_packets", p.stats.tcp_packets},
-                                        {"udp_packets", p.stats.udp_packets}});
             std::ofstream out(counters_path);
-            out << doc.dump(2) << '\n';
+            out << counters_to_json(c, qps, probe.peers(qps), names).dump(2) << '\n';
         }
         fmt::print(stderr,
                    "weft-probe: stopped; {} packets, {} RoCE, {} malformed, {} alerts; "

@@ -55,6 +55,47 @@ const char* counter_name(weft_probe_counter c) {
     return c < WP_COUNTER_COUNT ? names[c] : "?";
 }
 
+nlohmann::json counters_to_json(const Counters& c, const std::vector<QpCounters>& qps,
+                                const std::vector<PeerCounters>& peers,
+                                const std::map<uint32_t, std::string>& interface_names) {
+    auto name = [&](uint32_t ifindex) {
+        auto it = interface_names.find(ifindex);
+        return it == interface_names.end() ? std::string() : it->second;
+    };
+    static const char* const kClass[WP_OP_CLASS_COUNT] = {
+        "invalid", "send",   "write",      "read_request", "read_response",
+        "ack",     "atomic", "atomic_ack", "cnp",          "other"};
+    nlohmann::json doc = {{"schema", "weft.probe-counters/1"}};
+    for (size_t i = 0; i < WP_COUNTER_COUNT; ++i)
+        doc["counters"][counter_name(weft_probe_counter(i))] = c[i];
+    doc["qps"] = nlohmann::json::array();
+    for (const auto& q : qps) {
+        nlohmann::json classes;
+        for (size_t k = 0; k < WP_OP_CLASS_COUNT; ++k) classes[kClass[k]] = q.stats.op_class[k];
+        doc["qps"].push_back(
+            {{"src", q.src.to_string()},
+             {"dst", q.dst.to_string()},
+             {"dqpn", q.dest_qp},
+             {"interface", name(q.ifindex)},
+             {"packets", q.stats.packets},
+             {"bytes", q.stats.bytes},
+             {"op_classes", classes},
+             {"naks", q.stats.ack_kind[1] + q.stats.ack_kind[2] + q.stats.ack_kind[3] +
+                          q.stats.ack_kind[4] + q.stats.ack_kind[5] + q.stats.ack_kind[6]},
+             {"ecn_ce", q.stats.ecn_ce},
+             {"psn_out_of_window", q.stats.psn_out_of_window}});
+    }
+    doc["peers"] = nlohmann::json::array();
+    for (const auto& p : peers)
+        doc["peers"].push_back({{"src", p.src.to_string()},
+                                {"dst", p.dst.to_string()},
+                                {"interface", name(p.ifindex)},
+                                {"roce_packets", p.roce_packets},
+                                {"tcp_packets", p.stats.tcp_packets},
+                                {"udp_packets", p.stats.udp_packets}});
+    return doc;
+}
+
 Probe::Probe() {
     skel_ = weft_probe__open();
     if (!skel_)
@@ -257,6 +298,10 @@ void Probe::read_qps(std::vector<QpCounters>& out) const {
 }
 
 std::vector<PeerCounters> Probe::peers() const {
+    return peers(qps());
+}
+
+std::vector<PeerCounters> Probe::peers(const std::vector<QpCounters>& qps) const {
     std::vector<PeerCounters> out;
     auto add = [&](const auto& k, const weft_peer_stats& v) {
         out.push_back({address(k.src), address(k.dst), k.ifindex, v});
@@ -267,7 +312,7 @@ std::vector<PeerCounters> Probe::peers() const {
     // an index of the pairs rather than a scan of them per QP (maps of 16 K pairs, 64 K QPs)
     std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, size_t> index;
     for (size_t i = 0; i < out.size(); ++i) index[{out[i].src, out[i].dst, out[i].ifindex}] = i;
-    for (const QpCounters& q : qps()) {
+    for (const QpCounters& q : qps) {
         auto it = index.find({q.src, q.dst, q.ifindex});
         if (it == index.end()) continue;
         out[it->second].roce_packets += q.stats.packets;

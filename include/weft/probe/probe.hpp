@@ -7,10 +7,13 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "weft/probe/abi.h"
 #include "weft/roce/ip_address.hpp"
@@ -41,6 +44,11 @@ struct PeerCounters {
 
 using Counters = std::array<uint64_t, WP_COUNTER_COUNT>;
 const char* counter_name(weft_probe_counter c);  // "malformed_opcode", ...
+// weft-probe's --counters-json document (schema weft.probe-counters/1): the global
+// counters by name, every QP flow and every peer pair, with interfaces by name.
+nlohmann::json counters_to_json(const Counters& c, const std::vector<QpCounters>& qps,
+                                const std::vector<PeerCounters>& peers,
+                                const std::map<uint32_t, std::string>& interface_names);
 
 class Probe {
   public:
@@ -62,6 +70,8 @@ class Probe {
     // one vector saves allocating and faulting in tens of MB per read at 64 K flows.
     void read_qps(std::vector<QpCounters>& out) const;
     std::vector<PeerCounters> peers() const;
+    // The same, with RoCE per pair summed from `qps` (a read of the QP tables already made).
+    std::vector<PeerCounters> peers(const std::vector<QpCounters>& qps) const;
     // Hands each pending event to `on_event`, waiting up to `timeout_ms` for the first.
     // Returns how many were consumed.
     int poll_events(const std::function<void(const weft_probe_event&)>& on_event, int timeout_ms);
