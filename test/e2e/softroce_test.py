@@ -41,6 +41,15 @@ def read(path):
         return ""
 
 
+def read_json(path, default=None):
+    """The JSON document a guest or a host tool left at `path`, or `default` when it is
+    missing or not JSON."""
+    try:
+        return json.loads(read(path))
+    except ValueError:
+        return default
+
+
 def counters(guest):
     out = {}
     for line in read(os.path.join(OUT, guest, "hw_counters.txt")).splitlines():
@@ -85,10 +94,7 @@ for t in ("write_bw", "read_bw"):
 for pattern in ("gradient", "inference"):
     reports = {}
     for guest in GUESTS:
-        try:
-            reports[guest] = json.loads(read(os.path.join(OUT, guest, f"verbs_{pattern}.txt")))
-        except ValueError:
-            reports[guest] = {}
+        reports[guest] = read_json(os.path.join(OUT, guest, f"verbs_{pattern}.txt"), {})
     client, server = reports["g2"], reports["g1"]
     check(f"weft-verbs {pattern}: both sides ok", client.get("ok") and server.get("ok"),
           f"client={client.get('problems', client.get('error'))} server={server.get('problems', server.get('error'))}")
@@ -115,10 +121,7 @@ for pattern in ("gradient", "inference"):
               ops["request"]["count"] == plan["iterations"] and ops["rdma_read"]["count"] == reads)
 
 # a wrong rkey: the client must fail naming rxe's status, the server must fail too
-try:
-    bad = json.loads(read(os.path.join(OUT, "g2", "verbs_bad_rkey.txt")))
-except ValueError:
-    bad = {}
+bad = read_json(os.path.join(OUT, "g2", "verbs_bad_rkey.txt"), {})
 check("weft-verbs --wrong-rkey fails with 'remote access error'",
       bad.get("ok") is False and "remote access error" in bad.get("error", ""), bad)
 server_error = read(os.path.join(OUT, "g1", "verbs_bad_rkey.err"))
@@ -126,11 +129,12 @@ check("weft-verbs server fails and names the client's reason",
       "weft-verbs server:" in server_error and "remote access error" in server_error, server_error)
 
 capture = os.path.join(OUT, "capture.pcap")
+analysis = None  # weftctl analyze --json of the capture, made once for every check below
 if not os.path.exists(capture):
     check("capture exists", False)
 else:
     check("weftctl analyze agrees with tshark per QP", tshark_oracle.compare(weftctl, capture))
-    doc = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
+    analysis = doc = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
                                     capture_output=True, text=True, check=True).stdout)
     t = doc["totals"]
     check("every ICRC verified and valid", t["icrc_checked"] == t["roce_packets"] > 0 and t["icrc_errors"] == 0)
@@ -179,10 +183,7 @@ if PROBE:
     log = read(os.path.join(OUT, "probe.log"))
     check("weft-probe attached to both taps and stopped cleanly", "attached to tap0, tap1" in log
           and "stopped;" in log, log[-600:])
-    try:
-        pc = json.loads(read(os.path.join(OUT, "probe-counters.json")))
-    except ValueError:
-        pc = None
+    pc = read_json(os.path.join(OUT, "probe-counters.json"))
     check("weft-probe wrote its counters", pc is not None)
     if pc:
         rxe = {g: counters(g) for g in GUESTS}
@@ -196,13 +197,11 @@ if PROBE:
                 seen = sum(q["packets"] for q in pc["qps"] if q["interface"] == tap and q["src"] == ip)
                 check(f"weft-probe on {tap}: {g}'s RoCE packets ({seen}) == {g} rxe sent_pkts "
                       f"({rxe[g].get('sent_pkts')})", seen == rxe[g].get("sent_pkts"))
-        if os.path.exists(capture):
-            cap = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
-                                            capture_output=True, text=True, check=True).stdout)
+        if analysis:
             probe_qps = {(q["src"], q["dst"], q["dqpn"]): q["packets"] for q in pc["qps"]
                          if q["interface"] == "tap0" and q["src"] in GUESTS.values()}
             check("weft-probe's per-QP packets on tap0 == weftctl analyze of the bridge capture",
-                  probe_qps == {(f["src"], f["dst"], f["dqpn"]): f["packets"] for f in cap["flows"]})
+                  probe_qps == {(f["src"], f["dst"], f["dqpn"]): f["packets"] for f in analysis["flows"]})
     alerts = [json.loads(l) for l in read(os.path.join(OUT, "probe-alerts.jsonl")).splitlines() if l.strip()]
     attack_start = read(os.path.join(OUT, "attack-start.txt")).strip()
     benign = [a for a in alerts if a["time"] < attack_start or a["src"] in GUESTS.values()
@@ -218,10 +217,7 @@ if VIA_WEFTD:
     log = read(os.path.join(OUT, "weftd.log"))
     check("weftd stopped cleanly on SIGTERM with its final counters", "stopped by signal" in log
           and "worker 0" in log, log[-1000:])
-    try:
-        wd = json.loads(read(os.path.join(OUT, "weftd-flows.json")))
-    except ValueError:
-        wd = None
+    wd = read_json(os.path.join(OUT, "weftd-flows.json"))
     check("weftd wrote its flows", wd is not None)
     if wd:
         rxe = {g: counters(g) for g in GUESTS}
@@ -246,11 +242,9 @@ if VIA_WEFTD:
               t["icrc_errors"] == 0 and t["malformed"] == 0
               and all(w["dropped_malformed"] == w["dropped_tx_full"] == 0 for w in wd["dataplane"]["workers"]))
         check("weftd forwarded the TCP side channels and ARP", sum(w["forwarded_other"] for w in wd["dataplane"]["workers"]) > 0)
-        if os.path.exists(capture):
-            cap = json.loads(subprocess.run([weftctl, "analyze", "--json", "-q", capture],
-                                            capture_output=True, text=True, check=True).stdout)
+        if analysis:
             per_qp = lambda d: {(f["src"], f["dst"], f["dqpn"]): (f["packets"], f["bytes"], f["opcodes"]) for f in d["flows"]}
             check("weftd's per-QP packets, bytes and opcodes == analyze of the capture after it",
-                  per_qp(wd) == per_qp(cap))
+                  per_qp(wd) == per_qp(analysis))
 
 check.finish()
