@@ -25,7 +25,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "test", "integration"))
-from harness import sh, veth_between_namespaces  # noqa: E402
+from harness import (SCENARIO_ALERTS, SMALL_SCENARIO_ARGS, SMALL_SCENARIO_PROBE_CONFIG,  # noqa: E402
+                     sh, veth_between_namespaces)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -36,8 +37,6 @@ weft_gen = os.path.join(BUILD, "tools", "weft-gen")
 sender = os.path.join(SRC, "scripts", "pcap-send.py")
 NS_TX, NS_RX = f"detx{os.getpid()}", f"derx{os.getpid()}"
 WORK = tempfile.mkdtemp(prefix="weft-detection.")
-SMALL = ["--hosts=4", "--iterations=1", "--message-size=64K", "--clients=4", "--requests=4",
-         "--kv-block=32K", "--attack-count=64", "--mtu=1024"]
 RING = {f"10.0.0.{i}" for i in range(1, 5)}
 
 
@@ -132,15 +131,13 @@ def first_malicious(scenario, path):
     return None
 
 
-ATTACKS = {"qpn-scan": "qpn-scan", "psn-injection": "psn-injection", "rkey-guessing": "rkey-guessing",
-           "fan-out": "fan-out", "bulk-read": "bulk-read", "cnp-storm": "cnp-storm",
-           "nak-storm": "nak-storm", "malformed": "malformed-roce"}
-BENIGN = ["gradient", "inference", "congestion", "loss"]
+ATTACKS = {scenario: min(alerts) for scenario, alerts in SCENARIO_ALERTS.items() if alerts}
+BENIGN = [scenario for scenario, alerts in SCENARIO_ALERTS.items() if not alerts]
 
 
 def run_once(scenario, seed, config):
     pcap = os.path.join(WORK, f"{scenario}-{seed}.pcap")
-    sh(weft_gen, scenario, "-q", "-o", pcap, f"--seed={seed}", *SMALL, check=True)
+    sh(weft_gen, scenario, "-q", "-o", pcap, f"--seed={seed}", *SMALL_SCENARIO_ARGS, check=True)
     alerts_path, times_path = pcap + ".alerts", pcap + ".times"
     p = subprocess.Popen(["ip", "netns", "exec", NS_RX, probe, "--iface", "rx0", "--config", config,
                           "--alerts", alerts_path, "--socket", "none"], stderr=subprocess.PIPE, text=True)
@@ -162,7 +159,7 @@ def pct(values, q):
 with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
     config = os.path.join(WORK, "probe.toml")
     with open(config, "w") as f:
-        f.write("[detectors]\nbulk_read_bytes = 4194304\n")
+        f.write(SMALL_SCENARIO_PROBE_CONFIG)
     rows = []
     for scenario, detector in ATTACKS.items():
         detected, latencies, reactions = 0, [], []

@@ -17,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, sh, veth_between_namespaces  # noqa: E402
+from harness import (SCENARIO_ALERTS, SMALL_SCENARIO_ARGS, SMALL_SCENARIO_PROBE_CONFIG,  # noqa: E402
+                     Checks, sh, veth_between_namespaces)
 
 SRC, BUILD, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -35,23 +36,14 @@ REASONS = {"ipv4_bad_total_length": "malformed_ip_length", "ipv6_bad_payload_len
            "udp_bad_length": "malformed_udp_length", "bth_truncated": "malformed_truncated",
            "bth_bad_version": "malformed_version", "opcode_reserved": "malformed_opcode",
            "payload_inconsistent": "malformed_length"}
-SMALL = ["--hosts=4", "--iterations=1", "--message-size=64K", "--clients=4", "--requests=4",
-         "--kv-block=32K", "--attack-count=64", "--mtu=1024"]
-SCENARIOS = {  # scenario -> the alerts it must raise (and no other)
-    "gradient": set(), "inference": set(), "congestion": set(), "loss": set(),
-    "qpn-scan": {"qpn-scan"}, "psn-injection": {"psn-injection"}, "rkey-guessing": {"rkey-guessing"},
-    "fan-out": {"fan-out"}, "bulk-read": {"bulk-read"}, "malformed": {"malformed-roce"},
-    "cnp-storm": {"cnp-storm"}, "nak-storm": {"nak-storm"},
-}
 config = os.path.join(WORK, "probe.toml")
 with open(config, "w") as f:
-    # the scenarios are small: a bulk READ of a few MB stands for the real thing
-    f.write("[detectors]\nbulk_read_bytes = 4194304\n")
+    f.write(SMALL_SCENARIO_PROBE_CONFIG)
 
 with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
-    for scenario, want_alerts in SCENARIOS.items():
+    for scenario, want_alerts in SCENARIO_ALERTS.items():
         pcap = os.path.join(WORK, scenario + ".pcap")
-        sh(weft_gen, scenario, "-q", "-o", pcap, *SMALL, check=True)
+        sh(weft_gen, scenario, "-q", "-o", pcap, *SMALL_SCENARIO_ARGS, check=True)
         want = json.loads(sh(weftctl, "analyze", "--json", "-q", pcap, check=True).stdout)
         alerts_path = os.path.join(WORK, scenario + ".alerts.jsonl")
         counters_path = os.path.join(WORK, scenario + ".counters.json")
