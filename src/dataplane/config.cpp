@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "weft/config/toml_file.hpp"
 #include "weft/control/protocol.hpp"
 #include "weft/dataplane/metrics.hpp"
 
@@ -76,15 +77,10 @@ const std::vector<std::string>& known_vdev_drivers() {
 
 std::vector<std::string> load_config_file(const std::string& path, Config& c) {
     std::vector<std::string> errors;
-    toml::table doc;
-    try {
-        doc = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-        const auto& where = e.source().begin;
-        errors.push_back(
-            fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
-        return errors;
-    }
+    std::string parse_error;
+    std::optional<toml::table> parsed = config::parse_toml_file(path, parse_error);
+    if (!parsed) return {parse_error};
+    toml::table& doc = *parsed;
     c.source = path;
     auto err = [&](const std::string& key, const std::string& what) {
         errors.push_back(fmt::format("{}: {}: {}", path, key, what));

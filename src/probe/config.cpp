@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <toml++/toml.h>
+#include "weft/config/toml_file.hpp"
 
 namespace weft::probe {
 
@@ -54,14 +54,11 @@ bool set_count(DetectorConfig& c, const std::string& key, int64_t v) {
 }  // namespace
 
 std::vector<std::string> load_detector_config(const std::string& path, DetectorConfig& c) {
+    std::string parse_error;
+    std::optional<toml::table> parsed = config::parse_toml_file(path, parse_error);
+    if (!parsed) return {parse_error};
+    const toml::table& doc = *parsed;
     std::vector<std::string> errors;
-    toml::table doc;
-    try {
-        doc = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-        return {fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column,
-                            e.description())};
-    }
     for (const auto& [k, v] : doc)
         if (k != "detectors")
             errors.push_back(fmt::format("{}: {}: unknown section", path, k.str()));
