@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
                    "ring-buffer drops {}, full maps: QP {} peer {}\n",
                    c[WP_PACKETS], c[WP_ROCE], c[WP_MALFORMED], alerts_written, c[WP_RINGBUF_DROPS],
                    c[WP_QP_MAP_FULL], c[WP_PEER_MAP_FULL]);
-    } catch (const weft::control::ControlError& e) {
+    } catch (const weft::ipc::ControlError& e) {
         fmt::print(stderr, "weft-probe: {}\n", e.what());
         return 1;
     } catch (const ProbeError& e) {

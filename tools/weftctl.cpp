@@ -8,7 +8,8 @@
 
 #include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
-#include "weft/control/protocol.hpp"
+#include "weft/flow/report.hpp"
+#include "weft/ipc/protocol.hpp"
 #include "weft/tools/cli.hpp"
 #include "weft/verbs/devices.hpp"
 
@@ -134,13 +135,13 @@ int run_live(const std::string& command, std::string socket, bool json,
              const std::optional<weft::flow::FlowFilter>& filter) {
     using namespace weft;
     if (socket.empty()) {
-        auto live = control::live_sockets();
+        auto live = ipc::live_sockets();
         if (live.size() != 1) {
             if (live.empty())
                 fmt::print(stderr,
                            "weftctl {}: no weftd answers in {} (is one running? give its socket "
                            "with -s)\n",
-                           command, control::kSocketDir);
+                           command, ipc::kSocketDir);
             else
                 fmt::print(stderr, "weftctl {}: several weftd answer; pick one with -s:\n  {}\n",
                            command, fmt::join(live, "\n  "));
@@ -149,13 +150,13 @@ int run_live(const std::string& command, std::string socket, bool json,
         socket = live[0];
     }
     try {
-        auto reply = control::call(
-            socket, control::make_request(command, !json, filter ? &*filter : nullptr));
+        auto reply =
+            ipc::call(socket, ipc::make_request(command, !json, filter ? &*filter : nullptr));
         if (json)
             std::cout << reply.dump(2) << '\n';
         else
             std::cout << reply.value("text", "");
-    } catch (const control::ControlError& e) {
+    } catch (const ipc::ControlError& e) {
         fmt::print(stderr, "weftctl {}: {}\n", command, e.what());
         return 1;
     }
@@ -179,11 +180,11 @@ std::string format_alert(const nlohmann::json& a) {
 
 int run_alerts(std::string socket, bool follow, bool json) {
     using namespace weft;
-    if (socket.empty()) socket = control::kProbeAlertSocket;
+    if (socket.empty()) socket = ipc::kProbeAlertSocket;
     nlohmann::json request = {{"command", "alerts"}, {"follow", follow}};
     try {
         if (!follow) {
-            auto reply = control::call(socket, request, std::chrono::seconds(10), "weft-probe");
+            auto reply = ipc::call(socket, request, std::chrono::seconds(10), "weft-probe");
             if (json) {
                 std::cout << reply.dump(2) << '\n';
             } else {
@@ -193,7 +194,7 @@ int run_alerts(std::string socket, bool follow, bool json) {
             }
             return 0;
         }
-        control::stream(
+        ipc::stream(
             socket, request,
             [&](const std::string& line) {
                 auto a = nlohmann::json::parse(line, nullptr, false);
@@ -204,7 +205,7 @@ int run_alerts(std::string socket, bool follow, bool json) {
                     std::cout << format_alert(a) << std::flush;
             },
             "weft-probe");
-    } catch (const control::ControlError& e) {
+    } catch (const ipc::ControlError& e) {
         fmt::print(stderr, "weftctl alerts: {}\n", e.what());
         return 1;
     }

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "weft/config/toml_file.hpp"
-#include "weft/control/protocol.hpp"
 #include "weft/dataplane/metrics.hpp"
+#include "weft/ipc/protocol.hpp"
 
 namespace weft::dataplane {
 
@@ -324,8 +324,8 @@ std::vector<std::string> validate(const Config& c) {
 
 std::string control_socket_path(const Config& c) {
     if (c.control_socket) return *c.control_socket;
-    return control::default_socket_path(c.file_prefix.empty() ? fmt::format("weftd-{}", ::getpid())
-                                                              : c.file_prefix);
+    return ipc::default_socket_path(c.file_prefix.empty() ? fmt::format("weftd-{}", ::getpid())
+                                                          : c.file_prefix);
 }
 
 std::string describe(const Config& c) {
@@ -338,7 +338,7 @@ std::string describe(const Config& c) {
         s += fmt::format("  port {:<10} {:<7} {}{}{}\n", p.name, to_string(p.role), p.device,
                          p.args.empty() ? "" : ",", p.args);
     std::string control = !c.control_socket && c.file_prefix.empty()
-                              ? control::default_socket_path("weftd-<pid>")
+                              ? ipc::default_socket_path("weftd-<pid>")
                               : control_socket_path(c);
     s += fmt::format("  control socket {}, metrics {}\n", control.empty() ? "off" : control,
                      c.metrics_listen.empty() ? "off" : c.metrics_listen);

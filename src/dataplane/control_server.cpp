@@ -19,10 +19,10 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
     std::string command = request.value("command", "");
     std::string format = request.value("format", "json");
     if (format != "json" && format != "text")
-        return control::error_reply(fmt::format("format {}: must be json or text", format));
+        return ipc::error_reply(fmt::format("format {}: must be json or text", format));
     bool text = format == "text";
     auto as_text = [](std::string t) {
-        return json{{"schema", control::kProtocol}, {"text", std::move(t)}};
+        return json{{"schema", ipc::kProtocol}, {"text", std::move(t)}};
     };
     try {
         if (command == "status")
@@ -32,21 +32,20 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
         if (command == "flows") {
             flow::FlowFilter filter;
             if (auto f = request.find("filter"); f != request.end())
-                if (std::string e = control::filter_from_json(*f, filter); !e.empty())
-                    return control::error_reply(e);
+                if (std::string e = ipc::filter_from_json(*f, filter); !e.empty())
+                    return ipc::error_reply(e);
             return text ? as_text(instance.format_flows(filter)) : instance.flows_document(filter);
         }
     } catch (const std::exception& e) {
-        return control::error_reply(e.what());
+        return ipc::error_reply(e.what());
     }
-    return control::error_reply(
-        fmt::format("unknown command '{}' (status, ports or flows)", command));
+    return ipc::error_reply(fmt::format("unknown command '{}' (status, ports or flows)", command));
 }
 
 ControlServer::ControlServer(const Instance& instance, const std::string& path)
     : instance_(instance), listener_(path) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd_ < 0) throw control::ControlError(fmt::format("eventfd: {}", std::strerror(errno)));
+    if (wake_fd_ < 0) throw ipc::ControlError(fmt::format("eventfd: {}", std::strerror(errno)));
     thread_ = std::thread([this] { serve(); });
 }
 
@@ -70,11 +69,11 @@ void ControlServer::serve() {
         nlohmann::json reply;
         try {
             reply = handle_control_request(instance_,
-                                           control::read_request(client, std::chrono::seconds(2)));
-        } catch (const control::ControlError& e) {
-            reply = control::error_reply(e.what());
+                                           ipc::read_request(client, std::chrono::seconds(2)));
+        } catch (const ipc::ControlError& e) {
+            reply = ipc::error_reply(e.what());
         }
-        control::write_reply(client, reply);
+        ipc::write_reply(client, reply);
         // Closing with unread input would reset the connection and could take the reply
         // with it (an oversized request): end our side, then drain briefly until EOF.
         ::shutdown(client, SHUT_WR);

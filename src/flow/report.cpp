@@ -2,36 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "weft/telemetry/render.hpp"
+
 #include <algorithm>
 
 namespace weft::flow {
 
 using nlohmann::json;
 
-uint64_t Totals::malformed() const {
-    uint64_t n = 0;
-    for (size_t v = 0; v < verdicts.size(); ++v)
-        if (roce::is_malformed(roce::Verdict(v))) n += verdicts[v];
-    return n;
-}
-
 namespace {
-
-uint64_t sort_value(const FlowSummary& f, FlowFilter::SortKey key) {
-    switch (key) {
-        case FlowFilter::SortKey::Bytes:
-            return f.wire_bytes;
-        case FlowFilter::SortKey::Packets:
-            return f.packets;
-        case FlowFilter::SortKey::Messages:
-            return f.messages;
-        case FlowFilter::SortKey::Naks:
-            return f.nak_total();
-        case FlowFilter::SortKey::Gaps:
-            return f.psn_gaps;
-    }
-    return 0;
-}
 
 std::string opcode_name(uint8_t op) {
     const auto& info = roce::opcode_info(op);
@@ -39,49 +18,6 @@ std::string opcode_name(uint8_t op) {
 }
 
 }  // namespace
-
-namespace {
-constexpr std::pair<FlowFilter::SortKey, const char*> kSortKeys[] = {
-    {FlowFilter::SortKey::Bytes, "bytes"},
-    {FlowFilter::SortKey::Packets, "packets"},
-    {FlowFilter::SortKey::Messages, "messages"},
-    {FlowFilter::SortKey::Naks, "naks"},
-    {FlowFilter::SortKey::Gaps, "gaps"}};
-}  // namespace
-
-const char* to_string(FlowFilter::SortKey k) {
-    for (auto& [key, name] : kSortKeys)
-        if (key == k) return name;
-    return "bytes";
-}
-
-std::optional<FlowFilter::SortKey> sort_key_from(std::string_view name) {
-    for (auto& [key, n] : kSortKeys)
-        if (name == n) return key;
-    return std::nullopt;
-}
-
-std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const FlowFilter& filter) {
-    std::vector<size_t> out;
-    for (size_t i = 0; i < flows.size(); ++i) {
-        const FlowSummary& f = flows[i];
-        if (filter.dest_qp && f.dest_qp != *filter.dest_qp) continue;
-        if (!filter.hosts.empty() &&
-            std::none_of(filter.hosts.begin(), filter.hosts.end(),
-                         [&](const roce::IpAddress& h) { return h == f.src || h == f.dst; }))
-            continue;
-        out.push_back(i);
-    }
-    // Largest first; ties broken by key so output is deterministic.
-    std::sort(out.begin(), out.end(), [&](size_t a, size_t b) {
-        uint64_t va = sort_value(flows[a], filter.sort), vb = sort_value(flows[b], filter.sort);
-        if (va != vb) return va > vb;
-        return std::tie(flows[a].src, flows[a].dst, flows[a].dest_qp) <
-               std::tie(flows[b].src, flows[b].dst, flows[b].dest_qp);
-    });
-    if (filter.top && out.size() > filter.top) out.resize(filter.top);
-    return out;
-}
 
 json flow_to_json(const FlowSummary& f, const std::vector<FlowSummary>& all) {
     json opcodes = json::object();
@@ -126,25 +62,13 @@ json flow_to_json(const FlowSummary& f, const std::vector<FlowSummary>& all) {
 }
 
 json totals_to_json(const Totals& t) {
-    return {{"frames", t.frames},
-            {"bytes", t.bytes},
-            {"roce_packets", t.roce_packets},
-            {"roce_bytes", t.roce_bytes},
-            {"not_roce", t.not_roce},
-            {"malformed", t.malformed()},
-            {"icrc_checked", t.icrc_checked},
-            {"icrc_errors", t.icrc_errors},
-            {"truncated_records", t.truncated_records}};
+    json j = telemetry::to_json(t);
+    j["malformed"] = t.malformed();
+    return j;
 }
 
 json table_counters_to_json(const TableCounters& c) {
-    return {{"packets", c.packets},
-            {"flows_created", c.flows_created},
-            {"flows_evicted_idle", c.flows_evicted_idle},
-            {"flows_refused_table_full", c.flows_refused_table_full},
-            {"hosts_refused_table_full", c.hosts_refused_table_full},
-            {"extension_refused", c.extension_refused},
-            {"opcode_detail_overflow", c.opcode_detail_overflow}};
+    return telemetry::to_json(c);
 }
 
 json flows_document(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,

@@ -47,9 +47,9 @@ void AlertServer::service() {
         nlohmann::json reply;
         bool follow = false;
         try {
-            nlohmann::json req = control::read_request(client, std::chrono::milliseconds(200));
+            nlohmann::json req = ipc::read_request(client, std::chrono::milliseconds(200));
             if (req.value("command", "") != "alerts") {
-                reply = control::error_reply(fmt::format(
+                reply = ipc::error_reply(fmt::format(
                     "unknown command '{}' (weft-probe answers: alerts)", req.value("command", "")));
             } else {
                 follow = req.value("follow", false);
@@ -57,11 +57,11 @@ void AlertServer::service() {
                 for (const auto& a : recent_) list.push_back(a);
                 reply = {{"schema", "weft.alerts/1"}, {"alerts", list}};
             }
-        } catch (const control::ControlError& e) {
-            reply = control::error_reply(e.what());
+        } catch (const ipc::ControlError& e) {
+            reply = ipc::error_reply(e.what());
         }
         if (!follow) {
-            control::write_reply(client, reply);
+            ipc::write_reply(client, reply);
             ::shutdown(client, SHUT_WR);
             ::close(client);
             continue;

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "weft/flow/report.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/flow/totals.hpp"
 
 namespace weft::analyze {
 

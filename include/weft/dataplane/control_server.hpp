@@ -1,4 +1,4 @@
-// weftd's control socket (protocol: weft/control/protocol.hpp). One thread answers one
+// weftd's control socket (protocol: weft/ipc/protocol.hpp). One thread answers one
 // client at a time off the data path: status and ports from the workers' published
 // counters, flows from snapshots the workers copy out between bursts.
 #pragma once
@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "weft/control/protocol.hpp"
+#include "weft/ipc/protocol.hpp"
 
 namespace weft::dataplane {
 
@@ -20,7 +20,7 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
 
 class ControlServer {
   public:
-    // Listens at `path` (mode 0600) until destroyed. Throws control::ControlError.
+    // Listens at `path` (mode 0600) until destroyed. Throws ipc::ControlError.
     ControlServer(const Instance& instance, const std::string& path);
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;
@@ -30,7 +30,7 @@ class ControlServer {
   private:
     void serve();
     const Instance& instance_;
-    control::Listener listener_;
+    ipc::Listener listener_;
     int wake_fd_ = -1;  // eventfd: the destructor wakes the thread through it
     std::thread thread_;
 };

@@ -15,8 +15,8 @@
 #include "weft/dataplane/policy.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/telemetry.hpp"
-#include "weft/flow/report.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/flow/totals.hpp"
 #include "weft/roce/packet.hpp"
 
 struct rte_mbuf;

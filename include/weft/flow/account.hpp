@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <span>
 
-#include "weft/flow/report.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/flow/totals.hpp"
 #include "weft/roce/icrc.hpp"
 #include "weft/roce/packet.hpp"
 

@@ -12,6 +12,7 @@
 #include "weft/flow/record.hpp"
 #include "weft/flow/zeroed_array.hpp"
 #include "weft/roce/packet.hpp"
+#include "weft/telemetry/counters.hpp"
 
 namespace weft::flow {
 
@@ -26,14 +27,17 @@ struct TableConfig {
 };
 
 // Table-level counters: everything the table could not do is counted here.
+#define WEFT_FLOW_TABLE_COUNTERS(COUNTER, ARRAY)                                                   \
+    COUNTER(packets, "packets given to the flow table")                                            \
+    COUNTER(flows_created, "queue-pair flows created")                                             \
+    COUNTER(flows_evicted_idle, "flows removed after the idle timeout")                            \
+    COUNTER(flows_refused_table_full, "packets of new flows refused: no free flow record")         \
+    COUNTER(hosts_refused_table_full, "packets whose host could not be interned: host table full") \
+    COUNTER(extension_refused, "rare-state updates lost: the extension pool was empty")            \
+    COUNTER(opcode_detail_overflow, "packets of a flow's 17th or later distinct opcode")
+
 struct TableCounters {
-    uint64_t packets = 0;  // packets given to touch()
-    uint64_t flows_created = 0;
-    uint64_t flows_evicted_idle = 0;
-    uint64_t flows_refused_table_full = 0;  // packets of new flows when no record was free
-    uint64_t hosts_refused_table_full = 0;  // packets whose host could not be interned
-    uint64_t extension_refused = 0;         // rare-state updates lost: extension pool empty
-    uint64_t opcode_detail_overflow = 0;    // packets of a flow's 17th+ distinct opcode
+    WEFT_COUNTER_LIST(TableCounters, WEFT_FLOW_TABLE_COUNTERS)
 };
 
 class Table {

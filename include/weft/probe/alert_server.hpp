@@ -1,4 +1,4 @@
-// weft-probe's local alert socket (weft.control/1 framing, weft/control/protocol.hpp):
+// weft-probe's local alert socket (weft.control/1 framing, weft/ipc/protocol.hpp):
 // `weftctl alerts` asks {"command":"alerts"} for the recent alerts (one JSON object,
 // schema weft.alerts/1), or adds "follow":true to get them as JSON lines followed by each
 // new alert as it is raised. Driven from the agent's loop: no thread, no lock.
@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "weft/control/protocol.hpp"
+#include "weft/ipc/protocol.hpp"
 
 namespace weft::probe {
 
-inline constexpr const char* kDefaultAlertSocket = control::kProbeAlertSocket;
+inline constexpr const char* kDefaultAlertSocket = ipc::kProbeAlertSocket;
 
 class AlertServer {
   public:
@@ -33,7 +33,7 @@ class AlertServer {
     size_t followers() const { return followers_.size(); }
 
   private:
-    control::Listener listener_;
+    ipc::Listener listener_;
     size_t history_;
     std::deque<nlohmann::json> recent_;
     std::vector<int> followers_;

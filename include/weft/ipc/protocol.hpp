@@ -1,3 +1,7 @@
+// The ipc module: local unix sockets between weftctl and a daemon on the same host
+// (weftd's control socket, weft-probe's alert socket). Not the fabric's controller:
+// that is weft-controller (src/controller), which agents reach over the network.
+//
 // weft.control/1: how weftctl talks to a running weftd over its local control socket.
 // One definition for both ends (and the tests):
 //   request:  one JSON object on one line, at most kMaxRequestBytes, e.g.
@@ -18,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "weft/flow/report.hpp"
+#include "weft/flow/filter.hpp"
 
-namespace weft::control {
+namespace weft::ipc {
 
 inline constexpr const char* kProtocol = "weft.control/1";
 inline constexpr size_t kMaxRequestBytes = 64 * 1024;
@@ -84,4 +88,4 @@ nlohmann::json read_request(int fd, std::chrono::milliseconds timeout);
 bool write_reply(int fd, const nlohmann::json& reply);
 nlohmann::json error_reply(std::string_view message);
 
-}  // namespace weft::control
+}  // namespace weft::ipc

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "weft/control/protocol.hpp"
+#include "weft/ipc/protocol.hpp"
 
-namespace weft::control {
+namespace weft::ipc {
 namespace {
 
 std::string temp_socket(const char* name) {
@@ -130,4 +130,4 @@ TEST(ControlCall, GetsTheReplyOrAClearError) {
 }
 
 }  // namespace
-}  // namespace weft::control
+}  // namespace weft::ipc

@@ -1,4 +1,4 @@
-#include "weft/control/protocol.hpp"
+#include "weft/ipc/protocol.hpp"
 
 #include <dirent.h>
 #include <fmt/format.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <utility>
 
-namespace weft::control {
+namespace weft::ipc {
 
 namespace {
 
@@ -298,4 +298,4 @@ nlohmann::json error_reply(std::string_view message) {
     return {{"schema", kProtocol}, {"error", message}};
 }
 
-}  // namespace weft::control
+}  // namespace weft::ipc
