@@ -98,7 +98,7 @@ void BM_FlowTouch(benchmark::State& state) {
         p.dst = fx.ips[dst_of(a.flow)];
         p.bth.dest_qp = 0x100 + a.flow;
         p.bth.psn = psn_at(a, pass);
-        return table.touch(p, 4154, 0);
+        return table.touch(p, 4154, 0).index;
     };
     // Warm up: every flow inserted, then one pass over the arrival sequence.
     for (uint32_t f = 0; f < flows; ++f) apply(Arrival{f, first_psn[f], 0}, 0);
@@ -133,7 +133,7 @@ void BM_ParseTrack(benchmark::State& state) {
         roce::store_be24(f + bth + 9, psn_at(a, pass));
         roce::Packet p;
         if (roce::parse(fx.frame, p) != roce::Verdict::Ok) return flow::kNoIndex;
-        return table.touch(p, uint32_t(fx.frame.size()), 0);
+        return table.touch(p, uint32_t(fx.frame.size()), 0).index;
     };
     for (uint32_t f = 0; f < flows; ++f) arrive(Arrival{f, first_psn[f], 0}, 0);
     for (const auto& a : seq) arrive(a, 0);

@@ -98,7 +98,7 @@ void BM_Pipeline(benchmark::State& state, const char* scenario) {
     state.counters["ns_per_packet"] =
         benchmark::Counter(double(state.iterations()) * kBurst,
                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    if (worker.stats().forwarded_roce == 0) state.SkipWithError("nothing forwarded");
+    if (worker.stats().tx.forwarded_roce == 0) state.SkipWithError("nothing forwarded");
     rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
 }
 

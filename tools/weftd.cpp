@@ -10,6 +10,7 @@
 
 #include "weft/dataplane/config.hpp"
 #include "weft/dataplane/control_server.hpp"
+#include "weft/dataplane/documents.hpp"
 #include "weft/dataplane/instance.hpp"
 #include "weft/dataplane/metrics.hpp"
 #include "weft/dataplane/placement.hpp"
@@ -163,9 +164,9 @@ int main(int argc, char** argv) {
         std::string why = instance.run(g_stop);
         metrics_server.reset();
         control.reset();
-        fmt::print(stderr, "weftd: {}\n{}", why, instance.format_counters());
+        fmt::print(stderr, "weftd: {}\n{}", why, counters_text(instance));
         if (!dump.empty()) {
-            std::string text = instance.flows_document().dump(2) + "\n";
+            std::string text = flows_document(instance).dump(2) + "\n";
             if (dump == "-") {
                 std::cout << text;
             } else {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "weft/dataplane/documents.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/instance.hpp"
 
@@ -26,15 +27,15 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
     };
     try {
         if (command == "status")
-            return text ? as_text(instance.format_status()) : instance.status_json();
+            return text ? as_text(status_text(instance)) : status_document(instance);
         if (command == "ports")
-            return text ? as_text(instance.format_ports()) : instance.ports_json();
+            return text ? as_text(ports_text(instance)) : ports_document(instance);
         if (command == "flows") {
             flow::FlowFilter filter;
             if (auto f = request.find("filter"); f != request.end())
                 if (std::string e = ipc::filter_from_json(*f, filter); !e.empty())
                     return ipc::error_reply(e);
-            return text ? as_text(instance.format_flows(filter)) : instance.flows_document(filter);
+            return text ? as_text(flows_text(instance, filter)) : flows_document(instance, filter);
         }
     } catch (const std::exception& e) {
         return ipc::error_reply(e.what());

@@ -8,10 +8,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
-
-#include <unistd.h>
 
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/summary.hpp"
@@ -29,28 +28,6 @@ int worker_main(void* arg) {
     auto* l = static_cast<Launch*>(arg);
     l->worker->run(*l->stop);
     return 0;
-}
-
-void add(flow::Totals& a, const flow::Totals& b) {
-    a.frames += b.frames;
-    a.bytes += b.bytes;
-    a.roce_packets += b.roce_packets;
-    a.roce_bytes += b.roce_bytes;
-    a.not_roce += b.not_roce;
-    a.icrc_checked += b.icrc_checked;
-    a.icrc_errors += b.icrc_errors;
-    a.truncated_records += b.truncated_records;
-    for (size_t i = 0; i < a.verdicts.size(); ++i) a.verdicts[i] += b.verdicts[i];
-}
-
-void add(flow::TableCounters& a, const flow::TableCounters& b) {
-    a.packets += b.packets;
-    a.flows_created += b.flows_created;
-    a.flows_evicted_idle += b.flows_evicted_idle;
-    a.flows_refused_table_full += b.flows_refused_table_full;
-    a.hosts_refused_table_full += b.hosts_refused_table_full;
-    a.extension_refused += b.extension_refused;
-    a.opcode_detail_overflow += b.opcode_detail_overflow;
 }
 
 }  // namespace
@@ -219,27 +196,12 @@ Instance::Snapshot Instance::snapshot() const {
         auto flows = flow::summarize_copies(*buf);
         std::move(flows.begin(), flows.end(), std::back_inserter(snap.flows));
         WorkerPublication pub = w->published();
-        add(snap.totals, pub.stats.totals);
-        add(snap.table, pub.table);
+        snap.totals += pub.stats.account;
+        snap.table += pub.table;
     }
     // The two directions of a QP may live on different workers: pair once, across all.
     flow::pair_flows(snap.flows);
     return snap;
-}
-
-nlohmann::json Instance::flows_document(const flow::FlowFilter& filter) const {
-    Snapshot snap = snapshot();
-    nlohmann::json doc = flow::flows_document(snap.flows, flow::select_flows(snap.flows, filter),
-                                              snap.totals, snap.table);
-    doc["dataplane"] = counters_json();
-    doc["dataplane"]["snapshot_missed_flows"] = snap.missed;
-    return doc;
-}
-
-std::string Instance::format_flows(const flow::FlowFilter& filter) const {
-    Snapshot snap = snapshot();
-    return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
-                               snap.table);
 }
 
 Instance::Reading Instance::read_workers() const {
@@ -247,195 +209,11 @@ Instance::Reading Instance::read_workers() const {
     r.workers.reserve(workers_.size());
     for (const auto& w : workers_) {
         const WorkerPublication& pub = r.workers.emplace_back(w->published());
-        add(r.totals, pub.stats.totals);
-        add(r.table, pub.table);
+        r.stats += pub.stats;
+        r.table += pub.table;
         r.flows += pub.flows_live;
-        for (size_t i = 0; i < kMaxPorts; ++i) {
-            r.rx_packets[i] += pub.stats.rx_packets[i];
-            r.tx_packets[i] += pub.stats.tx_packets[i];
-        }
     }
     return r;
-}
-
-nlohmann::json Instance::counters_json() const {
-    return counters_json(read_workers());
-}
-
-nlohmann::json Instance::counters_json(const Reading& r) const {
-    using nlohmann::json;
-    json workers = json::array();
-    for (size_t w = 0; w < r.workers.size(); ++w) {
-        const WorkerPublication& pub = r.workers[w];
-        const WorkerStats& s = pub.stats;
-        workers.push_back({{"worker", w},
-                           {"lcore", w},
-                           {"cpu", plan_.worker_lcores[w]},
-                           {"frames", s.totals.frames},
-                           {"roce_packets", s.totals.roce_packets},
-                           {"forwarded_roce", s.forwarded_roce},
-                           {"forwarded_other", s.forwarded_other},
-                           {"dropped_malformed", s.dropped_malformed},
-                           {"dropped_bad_icrc", s.dropped_bad_icrc},
-                           {"dropped_tx_full", s.dropped_tx_full},
-                           {"dispatched", s.dispatched},
-                           {"dropped_dispatch_full", s.dropped_dispatch_full},
-                           {"flows", pub.flows_live}});
-    }
-    json ports = json::array();
-    const auto& ps = ports_->ports();
-    for (size_t i = 0; i < ps.size(); ++i) {
-        rte_eth_stats st{};
-        rte_eth_stats_get(ps[i].id, &st);
-        ports.push_back({{"name", ps[i].config.name},
-                         {"role", to_string(ps[i].config.role)},
-                         {"device", ps[i].config.device},
-                         {"rx_packets", r.rx_packets[i]},
-                         {"tx_packets", r.tx_packets[i]},
-                         {"driver_rx_missed", st.imissed},
-                         {"driver_rx_errors", st.ierrors},
-                         {"driver_tx_errors", st.oerrors}});
-    }
-    return {{"mode", to_string(config_.mode)}, {"ports", ports}, {"workers", workers}};
-}
-
-std::string Instance::format_counters() const {
-    nlohmann::json j = counters_json();
-    std::string s;
-    for (const auto& p : j["ports"])
-        s += fmt::format(
-            "port {:<10} {:<7} rx {:>12} tx {:>12} (driver: missed {}, rx errors {}, tx errors "
-            "{})\n",
-            p["name"].get<std::string>(), p["role"].get<std::string>(),
-            p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
-            p["driver_rx_missed"].get<uint64_t>(), p["driver_rx_errors"].get<uint64_t>(),
-            p["driver_tx_errors"].get<uint64_t>());
-    for (const auto& w : j["workers"])
-        s += fmt::format(
-            "worker {} (CPU {}): frames {}, RoCE {}, forwarded RoCE {} other {}, dropped "
-            "malformed {} bad ICRC {} TX full {}, flows {}\n",
-            w["worker"].get<unsigned>(), w["cpu"].get<unsigned>(), w["frames"].get<uint64_t>(),
-            w["roce_packets"].get<uint64_t>(), w["forwarded_roce"].get<uint64_t>(),
-            w["forwarded_other"].get<uint64_t>(), w["dropped_malformed"].get<uint64_t>(),
-            w["dropped_bad_icrc"].get<uint64_t>(), w["dropped_tx_full"].get<uint64_t>(),
-            w["flows"].get<uint64_t>());
-    return s;
-}
-
-nlohmann::json Instance::status_json() const {
-    using nlohmann::json;
-    const Reading r = read_workers();
-    bool running = running_.load(std::memory_order_acquire);
-    double uptime =
-        std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
-    json doc = {
-        {"schema", "weft.status/1"},
-        {"pid", ::getpid()},
-        {"mode", to_string(config_.mode)},
-        {"running", running},
-        {"started_unix_s", std::chrono::duration<double>(started_.time_since_epoch()).count()},
-        {"uptime_s", uptime},
-        {"control_socket", control_socket_},
-        {"metrics", metrics_address_.empty() ? json(nullptr) : json(metrics_address_)},
-        {"config",
-         {{"workers", config_.workers},
-          {"ports", config_.ports.size()},
-          {"max_flows", config_.max_flows},
-          {"idle_timeout_s", config_.idle_timeout_s},
-          {"verify_icrc", config_.verify_icrc},
-          {"drop_bad_icrc", config_.drop_bad_icrc}}},
-        {"flows", r.flows},
-        {"totals", flow::totals_to_json(r.totals)},
-        {"table", flow::table_counters_to_json(r.table)}};
-    doc["workers"] = counters_json(r)["workers"];
-    return doc;
-}
-
-std::string Instance::format_status() const {
-    nlohmann::json j = status_json();
-    const auto& t = j["totals"];
-    std::string s =
-        fmt::format("weftd pid {}, {} mode, {} for {:.1f} s, {} worker(s), {} port(s)\n",
-                    j["pid"].get<int>(), j["mode"].get<std::string>(),
-                    j["running"].get<bool>() ? "running" : "stopped", j["uptime_s"].get<double>(),
-                    j["config"]["workers"].get<unsigned>(), j["config"]["ports"].get<size_t>());
-    s += fmt::format("control socket {}, metrics {}\n", j["control_socket"].get<std::string>(),
-                     j["metrics"].is_null() ? "off" : j["metrics"].get<std::string>());
-    s += fmt::format(
-        "frames {} ({}), RoCE {}, not RoCE {}, malformed {}, ICRC checked {} errors {}\n",
-        t["frames"].get<uint64_t>(), flow::format_bytes(t["bytes"].get<uint64_t>()),
-        t["roce_packets"].get<uint64_t>(), t["not_roce"].get<uint64_t>(),
-        t["malformed"].get<uint64_t>(), t["icrc_checked"].get<uint64_t>(),
-        t["icrc_errors"].get<uint64_t>());
-    const auto& tb = j["table"];
-    s += fmt::format(
-        "flows {} live of {} max; created {}, evicted idle {}, refused (table full) {}\n",
-        j["flows"].get<uint64_t>(), j["config"]["max_flows"].get<uint64_t>(),
-        tb["flows_created"].get<uint64_t>(), tb["flows_evicted_idle"].get<uint64_t>(),
-        tb["flows_refused_table_full"].get<uint64_t>());
-    s += format_counters();
-    return s;
-}
-
-nlohmann::json Instance::ports_json() const {
-    using nlohmann::json;
-    json ports = json::array();
-    const auto& ps = ports_->ports();
-    const Reading r = read_workers();
-    for (size_t i = 0; i < ps.size(); ++i) {
-        const Port& p = ps[i];
-        rte_eth_stats st{};
-        rte_eth_stats_get(p.id, &st);
-        rte_eth_link link{};
-        rte_eth_link_get_nowait(p.id, &link);
-        json per_worker = json::array();
-        for (size_t w = 0; w < r.workers.size(); ++w)
-            per_worker.push_back({{"worker", w},
-                                  {"rx_packets", r.workers[w].stats.rx_packets[i]},
-                                  {"tx_packets", r.workers[w].stats.tx_packets[i]}});
-        ports.push_back({{"name", p.config.name},
-                         {"role", to_string(p.config.role)},
-                         {"device", p.config.device},
-                         {"driver", p.config.driver()},
-                         {"port_id", p.id},
-                         {"numa_node", rte_eth_dev_socket_id(p.id)},
-                         {"rx_queues", p.rx_queues},
-                         {"tx_queues", p.tx_queues},
-                         {"link_up", link.link_status == RTE_ETH_LINK_UP},
-                         {"link_speed_mbps", link.link_speed},
-                         {"rx_packets", r.rx_packets[i]},
-                         {"tx_packets", r.tx_packets[i]},
-                         {"workers", per_worker},
-                         {"driver_counters",
-                          {{"rx_packets", st.ipackets},
-                           {"tx_packets", st.opackets},
-                           {"rx_bytes", st.ibytes},
-                           {"tx_bytes", st.obytes},
-                           {"rx_missed", st.imissed},
-                           {"rx_errors", st.ierrors},
-                           {"tx_errors", st.oerrors},
-                           {"rx_no_mbuf", st.rx_nombuf}}}});
-    }
-    return {{"schema", "weft.ports/1"}, {"mode", to_string(config_.mode)}, {"ports", ports}};
-}
-
-std::string Instance::format_ports() const {
-    nlohmann::json j = ports_json();
-    std::string s =
-        fmt::format("{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n", "PORT", "ROLE",
-                    "DEVICE", "LINK", "QUEUES", "RX", "TX", "RX MISSED", "ERRORS");
-    for (const auto& p : j["ports"]) {
-        const auto& d = p["driver_counters"];
-        s += fmt::format(
-            "{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n",
-            p["name"].get<std::string>(), p["role"].get<std::string>(),
-            p["device"].get<std::string>(), p["link_up"].get<bool>() ? "up" : "down",
-            fmt::format("{}/{}", p["rx_queues"].get<unsigned>(), p["tx_queues"].get<unsigned>()),
-            p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
-            d["rx_missed"].get<uint64_t>(),
-            d["rx_errors"].get<uint64_t>() + d["tx_errors"].get<uint64_t>());
-    }
-    return s;
 }
 
 }  // namespace weft::dataplane

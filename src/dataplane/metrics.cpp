@@ -11,6 +11,7 @@
 
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/instance.hpp"
+#include "weft/telemetry/render.hpp"
 
 namespace weft::dataplane {
 
@@ -77,7 +78,7 @@ MHD_Result answer(void* cls, MHD_Connection* connection, const char* url, const 
         body = "only GET\n";
         type = "text/plain; charset=utf-8";
     } else if (std::strcmp(url, "/metrics") == 0) {
-        body = server->instance().metrics_text();
+        body = metrics_text(server->instance());
     } else {
         status = MHD_HTTP_NOT_FOUND;
         body = "weftd: the metrics are at /metrics\n";
@@ -115,131 +116,47 @@ MetricsServer::~MetricsServer() {
     if (daemon_) MHD_stop_daemon(daemon_);
 }
 
-namespace {
-
-// One metric family: its HELP and TYPE lines, then samples added with labels.
-class Family {
-  public:
-    Family(std::string& out, std::string_view name, std::string_view type, std::string_view help)
-        : out_(out), name_(name) {
-        out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    }
-    void sample(std::string_view labels, uint64_t v) {
-        out_ += labels.empty() ? fmt::format("{} {}\n", name_, v)
-                               : fmt::format("{}{{{}}} {}\n", name_, labels, v);
-    }
-    void sample(std::string_view labels, double v) {
-        out_ += labels.empty() ? fmt::format("{} {}\n", name_, v)
-                               : fmt::format("{}{{{}}} {}\n", name_, labels, v);
-    }
-
-  private:
-    std::string& out_;
-    std::string_view name_;
-};
-
-// Label values are port names and fixed words; escape anyway, as the format requires.
-std::string label_value(std::string_view v) {
-    std::string s;
-    for (char c : v) {
-        if (c == '\\' || c == '"') s += '\\';
-        if (c == '\n') {
-            s += "\\n";
-            continue;
-        }
-        s += c;
-    }
-    return s;
-}
-
-}  // namespace
-
-std::string Instance::metrics_text() const {
-    std::string out;
-    const Reading reading = read_workers();
+std::string metrics_text(const Instance& instance) {
+    using telemetry::LabelledCounters;
+    telemetry::PrometheusWriter out;
+    const Instance::Reading reading = instance.read_workers();
     const std::vector<WorkerPublication>& pubs = reading.workers;
     auto worker = [](size_t w) { return fmt::format("worker=\"{}\"", w); };
 
-    Family(out, "weft_info", "gauge", "weftd's mode; always 1")
-        .sample(fmt::format("mode=\"{}\"", to_string(config_.mode)), uint64_t(1));
-    Family(out, "weft_running", "gauge", "1 while the workers run")
-        .sample("", uint64_t(running_.load(std::memory_order_acquire)));
-    Family(out, "weft_start_time_seconds", "gauge", "when the workers started, Unix time")
-        .sample("", std::chrono::duration<double>(started_.time_since_epoch()).count());
+    out.family("weft_info", "gauge", "weftd's mode; always 1");
+    out.sample(fmt::format("mode=\"{}\"", to_string(instance.config().mode)), uint64_t(1));
+    out.family("weft_running", "gauge", "1 while the workers run");
+    out.sample("", uint64_t(instance.running()));
+    out.family("weft_start_time_seconds", "gauge", "when the workers started, Unix time");
+    out.sample("", std::chrono::duration<double>(instance.started().time_since_epoch()).count());
 
-    struct WorkerCounter {
-        const char* name;
-        const char* help;
-        uint64_t (*get)(const WorkerPublication&);
-    };
-    static const WorkerCounter counters[] = {
-        {"weft_frames_total", "frames received", [](auto& p) { return p.stats.totals.frames; }},
-        {"weft_bytes_total", "wire bytes received", [](auto& p) { return p.stats.totals.bytes; }},
-        {"weft_roce_packets_total", "well-formed RoCEv2 packets",
-         [](auto& p) { return p.stats.totals.roce_packets; }},
-        {"weft_roce_bytes_total", "wire bytes of well-formed RoCEv2 packets",
-         [](auto& p) { return p.stats.totals.roce_bytes; }},
-        {"weft_not_roce_frames_total", "frames that are not RoCEv2",
-         [](auto& p) { return p.stats.totals.not_roce; }},
-        {"weft_icrc_checked_total", "RoCEv2 ICRCs computed",
-         [](auto& p) { return p.stats.totals.icrc_checked; }},
-        {"weft_icrc_errors_total", "RoCEv2 packets whose ICRC was wrong",
-         [](auto& p) { return p.stats.totals.icrc_errors; }},
-        {"weft_flows_created_total", "queue-pair flows created",
-         [](auto& p) { return p.table.flows_created; }},
-        {"weft_flows_evicted_idle_total", "flows removed after the idle timeout",
-         [](auto& p) { return p.table.flows_evicted_idle; }},
-        {"weft_flows_refused_total", "packets of new flows refused: the flow table was full",
-         [](auto& p) { return p.table.flows_refused_table_full; }},
-    };
-    for (const auto& c : counters) {
-        Family f(out, c.name, "counter", c.help);
-        for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), c.get(pubs[w]));
-    }
-    {
-        Family f(out, "weft_dispatched_packets_total", "counter",
-                 "frames handed to their flow's worker (ports with fewer RX queues than workers)");
-        for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), pubs[w].stats.dispatched);
-    }
-    {
-        Family f(out, "weft_flows", "gauge", "queue-pair flows in the flow table");
-        for (size_t w = 0; w < pubs.size(); ++w) f.sample(worker(w), pubs[w].flows_live);
-    }
-    {
-        Family f(out, "weft_packets_by_verdict_total", "counter",
-                 "frames by parser verdict (ok, not_roce, and why malformed RoCE was refused)");
+    // Every stage's counters, per worker, from the stages' lists (counters.hpp).
+    for_each_stage([&](const auto& stage) {
+        using Counters = std::remove_cvref_t<decltype(pubs[0].stats.*stage.member)>;
+        std::vector<LabelledCounters<Counters>> sources;
         for (size_t w = 0; w < pubs.size(); ++w)
-            for (size_t v = 0; v < roce::kVerdictCount; ++v)
-                f.sample(
-                    fmt::format("{},verdict=\"{}\"", worker(w), roce::to_string(roce::Verdict(v))),
-                    pubs[w].stats.totals.verdicts[v]);
-    }
+            sources.push_back({worker(w), &(pubs[w].stats.*stage.member)});
+        telemetry::write_prometheus(out, stage.prometheus_prefix, sources);
+    });
     {
-        Family f(out, "weft_forwarded_packets_total", "counter", "frames forwarded (inline)");
-        for (size_t w = 0; w < pubs.size(); ++w) {
-            f.sample(worker(w) + ",kind=\"roce\"", pubs[w].stats.forwarded_roce);
-            f.sample(worker(w) + ",kind=\"other\"", pubs[w].stats.forwarded_other);
-        }
+        std::vector<LabelledCounters<flow::TableCounters>> sources;
+        for (size_t w = 0; w < pubs.size(); ++w) sources.push_back({worker(w), &pubs[w].table});
+        telemetry::write_prometheus(out, "weft_table", sources);
     }
-    {
-        Family f(out, "weft_dropped_packets_total", "counter", "frames dropped, by reason");
-        for (size_t w = 0; w < pubs.size(); ++w) {
-            f.sample(worker(w) + ",reason=\"malformed\"", pubs[w].stats.dropped_malformed);
-            f.sample(worker(w) + ",reason=\"bad_icrc\"", pubs[w].stats.dropped_bad_icrc);
-            f.sample(worker(w) + ",reason=\"tx_full\"", pubs[w].stats.dropped_tx_full);
-            f.sample(worker(w) + ",reason=\"dispatch_full\"", pubs[w].stats.dropped_dispatch_full);
-        }
-    }
-    const auto& ps = ports_->ports();
+    out.family("weft_flows", "gauge", "queue-pair flows in the flow table");
+    for (size_t w = 0; w < pubs.size(); ++w) out.sample(worker(w), pubs[w].flows_live);
+
+    const auto& ps = instance.ports().ports();
     auto port = [&](size_t i) {
-        return fmt::format("port=\"{}\",role=\"{}\"", label_value(ps[i].config.name),
+        return fmt::format("port=\"{}\",role=\"{}\"",
+                           telemetry::escape_label_value(ps[i].config.name),
                            to_string(ps[i].config.role));
     };
     {
-        Family rx(out, "weft_port_rx_packets_total", "counter", "frames weftd took from the port");
-        for (size_t i = 0; i < ps.size(); ++i) rx.sample(port(i), reading.rx_packets[i]);
-        Family tx(out, "weft_port_tx_packets_total", "counter", "frames weftd sent on the port");
-        for (size_t i = 0; i < ps.size(); ++i) tx.sample(port(i), reading.tx_packets[i]);
+        std::vector<LabelledCounters<PortCounters>> sources;
+        for (size_t i = 0; i < ps.size(); ++i)
+            sources.push_back({port(i), &reading.stats.ports[i]});
+        telemetry::write_prometheus(out, "weft_port", sources);
     }
     std::vector<rte_eth_stats> st(ps.size());
     for (size_t i = 0; i < ps.size(); ++i) rte_eth_stats_get(ps[i].id, &st[i]);
@@ -262,10 +179,10 @@ std::string Instance::metrics_text() const {
          &rte_eth_stats::rx_nombuf},
     };
     for (const auto& d : driver) {
-        Family f(out, d.name, "counter", d.help);
-        for (size_t i = 0; i < ps.size(); ++i) f.sample(port(i), st[i].*d.field);
+        out.family(d.name, "counter", d.help);
+        for (size_t i = 0; i < ps.size(); ++i) out.sample(port(i), st[i].*d.field);
     }
-    return out;
+    return out.text();
 }
 
 }  // namespace weft::dataplane

@@ -100,13 +100,14 @@ FlowExtension* Table::ext(FlowRecord& r) {
     return &extensions_[i];
 }
 
-uint32_t Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns, bool icrc_ok) {
+Table::Touched Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
+                            bool icrc_ok) {
     ++counters_.packets;
     uint32_t src = host_id(p.src, memo_src_, memo_src_id_);
     uint32_t dst = host_id(p.dst, memo_dst_, memo_dst_id_);
     if (src == kNoIndex || dst == kNoIndex) {
         ++counters_.hosts_refused_table_full;
-        return kNoIndex;
+        return {};
     }
     const FlowKey key{src, dst, p.bth.dest_qp};
     const uint64_t h = hash(key);
@@ -118,15 +119,16 @@ uint32_t Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
         if ((s >> 24) == tag) {
             FlowRecord& r = records_[(s & kIndexMask) - 1];
             if (r.key == key) {
+                const uint64_t prev = r.last_ns;
                 update(r, p, wire_len, now_ns, icrc_ok);
-                return (s & kIndexMask) - 1;
+                return {(s & kIndexMask) - 1, false, prev};
             }
         }
     }
     uint32_t idx = allocate_record();
     if (idx == kNoIndex) {
         ++counters_.flows_refused_table_full;
-        return kNoIndex;
+        return {};
     }
     FlowRecord& r = records_[idx];
     r = FlowRecord{};
@@ -138,7 +140,7 @@ uint32_t Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
     ++live_;
     ++counters_.flows_created;
     update(r, p, wire_len, now_ns, icrc_ok);
-    return idx;
+    return {idx, true, 0};
 }
 
 void Table::remove(uint32_t index) {

@@ -240,8 +240,8 @@ if VIA_WEFTD:
         t = wd["totals"]
         check("weftd: every ICRC valid, nothing malformed, nothing dropped",
               t["icrc_errors"] == 0 and t["malformed"] == 0
-              and all(w["dropped_malformed"] == w["dropped_tx_full"] == 0 for w in wd["dataplane"]["workers"]))
-        check("weftd forwarded the TCP side channels and ARP", sum(w["forwarded_other"] for w in wd["dataplane"]["workers"]) > 0)
+              and all(w["firewall"]["dropped_malformed"] == w["tx"]["dropped_tx_full"] == 0 for w in wd["dataplane"]["workers"]))
+        check("weftd forwarded the TCP side channels and ARP", sum(w["tx"]["forwarded_other"] for w in wd["dataplane"]["workers"]) > 0)
         if analysis:
             per_qp = lambda d: {(f["src"], f["dst"], f["dqpn"]): (f["packets"], f["bytes"], f["opcodes"]) for f in d["flows"]}
             check("weftd's per-QP packets, bytes and opcodes == analyze of the capture after it",

@@ -105,7 +105,7 @@ try:
     mode = stat.S_IMODE(os.stat(sock).st_mode) if os.path.exists(sock) else None
     check(f"control socket is mode 0600 ({oct(mode) if mode is not None else 'missing'})", mode == 0o600)
     check("status: counters per worker and the flow table's size",
-          status.get("workers", [{}])[0].get("frames") == frames and status.get("flows") == len(want["flows"]),
+          status.get("workers", [{}])[0].get("account", {}).get("frames") == frames and status.get("flows") == len(want["flows"]),
           status)
 
     # live flows == the offline analyzer, document for document

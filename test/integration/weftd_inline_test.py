@@ -190,10 +190,10 @@ try:
           and "worker 0" in err, f"rc={rc} {err[-1500:]}")
     if doc:
         w = doc["dataplane"]["workers"][0]
-        check(f"malformed RoCE dropped and counted ({w['dropped_malformed']} == {bad_doc['totals']['malformed']})",
-              w["dropped_malformed"] == bad_doc["totals"]["malformed"] > 0)
-        check(f"RoCE forwarded and counted ({w['forwarded_roce']} == {want_count})", w["forwarded_roce"] == want_count)
-        check("TCP and ARP counted as forwarded other traffic", w["forwarded_other"] > 0)
+        check(f"malformed RoCE dropped and counted ({w['firewall']['dropped_malformed']} == {bad_doc['totals']['malformed']})",
+              w["firewall"]["dropped_malformed"] == bad_doc["totals"]["malformed"] > 0)
+        check(f"RoCE forwarded and counted ({w['tx']['forwarded_roce']} == {want_count})", w["tx"]["forwarded_roce"] == want_count)
+        check("TCP and ARP counted as forwarded other traffic", w["tx"]["forwarded_other"] > 0)
         verdicts = doc.get("malformed", {})
         check("drops by verdict match the analyzer's", verdicts == bad_doc.get("malformed"),
               f"{verdicts} vs {bad_doc.get('malformed')}")

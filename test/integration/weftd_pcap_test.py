@@ -76,13 +76,13 @@ for path, nanosecond, workers in runs:
           f"{len(want['flows'])} flows, {want['totals']['malformed']} malformed)", same, detail)
     check(f"{name}: every frame reached a worker and nothing was forwarded in passive mode",
           dataplane["ports"][0]["rx_packets"] == want["totals"]["frames"]
-          and all(w["forwarded_roce"] == 0 for w in dataplane["workers"]))
+          and all(w["tx"]["forwarded_roce"] == 0 for w in dataplane["workers"]))
     if workers > 1:
         w0, w1 = dataplane["workers"][0], dataplane["workers"][1]
-        check(f"{name}: worker 0 dispatched worker 1's share ({w1['frames']} of "
+        check(f"{name}: worker 0 dispatched worker 1's share ({w1['account']['frames']} of "
               f"{want['totals']['frames']} frames), nothing dropped",
-              w1["frames"] > 0 and w0["dispatched"] == w1["frames"]
-              and w0["dropped_dispatch_full"] == 0, dataplane["workers"])
+              w1["account"]["frames"] > 0 and w0["rx"]["dispatched"] == w1["account"]["frames"]
+              and w0["rx"]["dropped_dispatch_full"] == 0, dataplane["workers"])
 
 # configuration errors are one clear line each, before anything starts
 r = subprocess.run([weftd, "--inline", "--port", "host:net_bogus0", "--port", "mirror:net_null0",

@@ -464,7 +464,7 @@ TEST(FlowTable, MessageSizeHistogramCarriesPast16Bits) {
     ASSERT_EQ(roce::parse(f, p), roce::Verdict::Ok);
     const uint32_t n = 65536 + 3;
     uint32_t i = kNoIndex;
-    for (uint32_t k = 0; k < n; ++k) i = t.touch(p, uint32_t(f.size()), k);
+    for (uint32_t k = 0; k < n; ++k) i = t.touch(p, uint32_t(f.size()), k).index;
     const FlowSummary s = summary(t, i);
     EXPECT_EQ(s.packets, n);
     EXPECT_EQ(s.messages, n);

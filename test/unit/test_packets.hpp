@@ -140,7 +140,7 @@ inline uint32_t touch(flow::Table& table, const roce::FrameSpec& s, uint64_t now
     roce::Packet p;
     EXPECT_EQ(roce::parse(f, p), roce::Verdict::Ok);
     if (p.op == nullptr) return flow::kNoIndex;
-    return table.touch(p, uint32_t(f.size()), now_ns, icrc_ok);
+    return table.touch(p, uint32_t(f.size()), now_ns, icrc_ok).index;
 }
 
 // One packet of a flow src -> dst to `dest_qp`: the common shape of the flow tests.

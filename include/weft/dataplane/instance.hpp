@@ -11,14 +11,13 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "weft/dataplane/config.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/placement.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/worker.hpp"
-#include "weft/flow/report.hpp"
+#include "weft/flow/summary.hpp"
+#include "weft/flow/totals.hpp"
 
 struct rte_ring;
 
@@ -35,27 +34,38 @@ class Instance {
 
     // Everything below may be called from any thread, while the workers run or after:
     // counters come from the workers' publications, flows from snapshots the workers copy
-    // out between bursts (telemetry.hpp), so the pipeline never stops for a reader.
+    // out between bursts (telemetry.hpp), so the pipeline never stops for a reader. The
+    // documents made of them (status, ports, flows, metrics) are in documents.hpp.
 
-    // The flows of every worker, paired across workers, in the schema of
-    // `weftctl analyze --json` (weft.flows/1), with a "dataplane" section of weftd's own
-    // counters beside it. Throws DataplaneError if a running worker does not answer.
-    nlohmann::json flows_document(const flow::FlowFilter& filter = {}) const;
-    std::string format_flows(const flow::FlowFilter& filter) const;
-    // weft.status/1 and weft.ports/1 (docs/SCHEMA.md).
-    nlohmann::json status_json() const;
-    nlohmann::json ports_json() const;
-    std::string format_status() const;
-    std::string format_ports() const;
-    // Per-port and per-worker counters ("dataplane" in the flows document).
-    nlohmann::json counters_json() const;
-    std::string format_counters() const;
-    // The Prometheus text exposition (format 0.0.4) of every counter.
-    std::string metrics_text() const;
+    // One reading of every worker's published counters, and their sums: each document is
+    // built from one reading, so its totals, per-worker and per-port figures agree.
+    struct Reading {
+        std::vector<WorkerPublication> workers;
+        WorkerStats stats;  // summed over the workers
+        flow::TableCounters table;
+        uint64_t flows = 0;
+    };
+    Reading read_workers() const;
+
+    // Every worker's flows, paired across workers (a QP's two directions may live on
+    // different workers). Throws DataplaneError if a running worker does not answer.
+    struct Snapshot {
+        std::vector<flow::FlowSummary> flows;
+        flow::Totals totals;
+        flow::TableCounters table;
+        size_t missed = 0;  // live flows that did not fit any buffer (grew meanwhile)
+    };
+    Snapshot snapshot() const;
 
     // Where the control socket and metrics endpoint listen, for status (set by weftd).
     void set_endpoints(std::string control_socket, std::string metrics_address);
+    const std::string& control_socket() const { return control_socket_; }
+    const std::string& metrics_address() const { return metrics_address_; }
     const Config& config() const { return config_; }
+    const Plan& plan() const { return plan_; }
+    const PortSet& ports() const { return *ports_; }
+    bool running() const { return running_.load(std::memory_order_acquire); }
+    std::chrono::system_clock::time_point started() const { return started_; }
 
   private:
     Config config_;
@@ -72,24 +82,6 @@ class Instance {
     // One flow snapshot at a time: each worker has one request mailbox.
     mutable std::mutex snapshot_mutex_;
     mutable uint64_t snapshot_seq_ = 0;
-    struct Snapshot {
-        std::vector<flow::FlowSummary> flows;
-        flow::Totals totals;
-        flow::TableCounters table;
-        size_t missed = 0;  // live flows that did not fit any buffer (grew meanwhile)
-    };
-    Snapshot snapshot() const;
-    // One reading of every worker's published counters, and their sums: each document
-    // is built from one reading, so its totals, per-worker and per-port figures agree.
-    struct Reading {
-        std::vector<WorkerPublication> workers;
-        flow::Totals totals;
-        flow::TableCounters table;
-        uint64_t flows = 0;
-        std::array<uint64_t, kMaxPorts> rx_packets{}, tx_packets{};
-    };
-    Reading read_workers() const;
-    nlohmann::json counters_json(const Reading& r) const;
 };
 
 }  // namespace weft::dataplane

@@ -1,5 +1,5 @@
 // weftd's Prometheus endpoint: GET /metrics answers the text exposition format 0.0.4
-// (Instance::metrics_text) from the workers' published counters, through libmicrohttpd's
+// (metrics_text) from the workers' published counters, through libmicrohttpd's
 // own thread, so a scrape never touches the data path. Loopback unless told otherwise.
 #pragma once
 
@@ -19,6 +19,10 @@ struct ListenAddress {
     socklen_t len = 0;
     std::string text;  // as it will be shown: 127.0.0.1:9464, [::1]:9464
 };
+
+// The Prometheus text exposition (format 0.0.4) of every counter: each stage's, per worker,
+// from the stages' counter lists; the flow table's; weftd's and the driver's per port.
+std::string metrics_text(const Instance& instance);
 
 // "PORT" (loopback), "HOST:PORT" or "[V6HOST]:PORT", HOST a numeric address.
 std::optional<ListenAddress> parse_listen_address(const std::string& spec, std::string& error);

@@ -15,8 +15,10 @@ namespace weft::flow {
 
 struct FrameOutcome {
     roce::Verdict verdict;
-    bool icrc_ok;              // true when not checked
-    uint32_t flow = kNoIndex;  // the packet's flow record, kNoIndex if none
+    bool icrc_ok;  // true when not checked
+    // The packet's flow (RoCE only): its record index (kNoIndex if none), whether this
+    // packet created it, and when it was last seen before (Table::Touched).
+    Table::Touched flow{};
 };
 
 inline FrameOutcome account_frame(std::span<const uint8_t> frame, uint32_t wire_len,

@@ -48,10 +48,20 @@ class Table {
     Table(const Table&) = delete;
     Table& operator=(const Table&) = delete;
 
+    // What touch() did: the flow's record index (kNoIndex when refused), whether the flow
+    // was created by this packet (its index may have held another flow before: state kept
+    // beside the table under that index must be reset), and when the flow was last seen
+    // before this packet (0 for a new flow): a flowlet gap is now_ns - prev_last_ns.
+    struct Touched {
+        uint32_t index = kNoIndex;
+        bool created = false;
+        uint64_t prev_last_ns = 0;
+    };
+
     // Accounts one parsed packet (parse() returned Ok) to its flow, creating the flow if
     // needed. `icrc_ok` false counts an ICRC error and keeps the packet out of PSN and
-    // message tracking. Returns the record index, or kNoIndex when refused.
-    uint32_t touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns, bool icrc_ok = true);
+    // message tracking.
+    Touched touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns, bool icrc_ok = true);
 
     uint32_t find(const FlowKey& key) const;
     // Looks up by addresses; kNoIndex if either host or the flow is unknown.

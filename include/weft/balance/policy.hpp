@@ -1,0 +1,20 @@
+// The balancing policy of a weftd instance, chosen once at start-up. A std::variant of the
+// policies, visited once per burst (balance.decide in pipeline.cpp), so the per-packet
+// loop is compiled for the one policy in force: no virtual call per packet, as l3fwd
+// picks its lookup mode once. A new policy is one more alternative here and its class.
+#pragma once
+
+#include <string_view>
+#include <variant>
+
+#include "weft/balance/ecmp.hpp"
+
+namespace weft::balance {
+
+using Policy = std::variant<EcmpPolicy>;
+
+inline std::string_view name(const Policy& p) {
+    return std::visit([](const auto& policy) -> std::string_view { return policy.kName; }, p);
+}
+
+}  // namespace weft::balance

@@ -1,0 +1,105 @@
+// A worker's counters, one list per stage (telemetry/counters.hpp): the struct each stage
+// increments, and — generated from the same lists — the sums across workers, the JSON of
+// `weftctl status` / `--dump-flows`, the text on stderr and the Prometheus series. Each
+// worker keeps its own and publishes a copy about every millisecond (telemetry.hpp).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <tuple>
+
+#include "weft/dataplane/firewall.hpp"
+#include "weft/flow/table.hpp"
+#include "weft/flow/totals.hpp"
+#include "weft/telemetry/counters.hpp"
+
+namespace weft::dataplane {
+
+inline constexpr size_t kMaxPorts = 16;
+
+#define WEFT_RX_COUNTERS(COUNTER, ARRAY)                                                      \
+    COUNTER(multi_segment, "frames in more than one mbuf segment (parsed across segments)")   \
+    COUNTER(dispatched,                                                                       \
+            "frames handed to their flow's worker (ports with fewer RX queues than workers)") \
+    COUNTER(dropped_dispatch_full, "frames dropped: the owning worker's inbox was full")
+
+#define WEFT_CRYPT_COUNTERS(COUNTER, ARRAY)                                                 \
+    COUNTER(rx_unknown_spi,                                                                 \
+            "PSP frames from the fabric with no security association here: dropped, never " \
+            "forwarded")
+
+#define WEFT_TX_COUNTERS(COUNTER, ARRAY)                         \
+    COUNTER(forwarded_roce, "RoCEv2 frames forwarded")           \
+    COUNTER(forwarded_other, "other frames forwarded untouched") \
+    COUNTER(dropped_tx_full, "frames dropped: the TX queue had no room")
+
+#define WEFT_PORT_COUNTERS(COUNTER, ARRAY)                 \
+    COUNTER(rx_packets, "frames weftd took from the port") \
+    COUNTER(tx_packets, "frames weftd sent on the port")
+
+struct RxCounters {
+    WEFT_COUNTER_LIST(RxCounters, WEFT_RX_COUNTERS)
+};
+struct CryptCounters {
+    WEFT_COUNTER_LIST(CryptCounters, WEFT_CRYPT_COUNTERS)
+};
+struct TxCounters {
+    WEFT_COUNTER_LIST(TxCounters, WEFT_TX_COUNTERS)
+};
+struct PortCounters {
+    WEFT_COUNTER_LIST(PortCounters, WEFT_PORT_COUNTERS)
+};
+
+struct WorkerStats {
+    RxCounters rx;
+    flow::Totals account;  // frames, bytes, verdicts, ICRC: as weftctl analyze counts them
+    FirewallCounters firewall;
+    CryptCounters crypt;
+    TxCounters tx;
+    std::array<PortCounters, kMaxPorts> ports{};
+
+    WorkerStats& operator+=(const WorkerStats& o);
+};
+
+// One stage's counters in a WorkerStats: its name (JSON key, text label), its Prometheus
+// prefix, and the member.
+template <class Counters>
+struct StageCounters {
+    std::string_view name;
+    std::string_view prometheus_prefix;
+    Counters WorkerStats::*member;
+};
+
+// The stages' counters in pipeline order: the one list that sums, JSON, text and
+// Prometheus walk (a new stage's counters are one more entry).
+inline constexpr auto kStageCounters = std::make_tuple(
+    StageCounters<RxCounters>{"rx", "weft_rx", &WorkerStats::rx},
+    StageCounters<flow::Totals>{"account", "weft", &WorkerStats::account},
+    StageCounters<FirewallCounters>{"firewall", "weft_firewall", &WorkerStats::firewall},
+    StageCounters<CryptCounters>{"crypt", "weft_crypt", &WorkerStats::crypt},
+    StageCounters<TxCounters>{"tx", "weft_tx", &WorkerStats::tx});
+
+// f(stage) for each entry of kStageCounters.
+template <class F>
+void for_each_stage(F&& f) {
+    std::apply([&](const auto&... stage) { (f(stage), ...); }, kStageCounters);
+}
+
+inline WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
+    for_each_stage([&](const auto& stage) { this->*stage.member += o.*stage.member; });
+    for (size_t i = 0; i < ports.size(); ++i) ports[i] += o.ports[i];
+    return *this;
+}
+
+// What a worker publishes for the control plane (telemetry.hpp): its counters, its
+// table's, and the table's size, as of `tsc_ns`.
+struct WorkerPublication {
+    WorkerStats stats;
+    flow::TableCounters table;
+    uint64_t flows_live = 0;
+    uint64_t extensions_live = 0;
+    uint64_t tsc_ns = 0;
+};
+
+}  // namespace weft::dataplane

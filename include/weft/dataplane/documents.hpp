@@ -1,0 +1,33 @@
+// What weftd tells its readers: weft.status/1, weft.ports/1 and weft.flows/1 with its
+// "dataplane" section (docs/SCHEMA.md), their human renderings for weftctl, and the
+// counters printed on stderr at exit. Each is made from one reading of the workers'
+// publications or one flow snapshot (Instance), so its figures agree with each other;
+// the stages' counters come from their lists (counters.hpp), never spelled out here.
+// The Prometheus text is in metrics.hpp.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "weft/dataplane/instance.hpp"
+#include "weft/flow/filter.hpp"
+
+namespace weft::dataplane {
+
+nlohmann::json status_document(const Instance& instance);
+std::string status_text(const Instance& instance);
+
+nlohmann::json ports_document(const Instance& instance);
+std::string ports_text(const Instance& instance);
+
+// weft.flows/1 of a snapshot (as weftctl analyze --json), plus "dataplane". Throws
+// DataplaneError if a running worker does not answer.
+nlohmann::json flows_document(const Instance& instance, const flow::FlowFilter& filter = {});
+std::string flows_text(const Instance& instance, const flow::FlowFilter& filter);
+
+// The "dataplane" section: mode, per-port and per-worker counters.
+nlohmann::json counters_document(const Instance& instance);
+std::string counters_text(const Instance& instance);
+
+}  // namespace weft::dataplane

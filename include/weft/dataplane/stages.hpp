@@ -1,0 +1,86 @@
+// The stages of weftd's pipeline, each a loop over one burst (burst.hpp). The paths that
+// string them together are in pipeline.hpp; the firewall and tx stages have files of
+// their own (firewall.hpp, tx.hpp). A stage skips the frames an earlier one dropped.
+//
+// Policies (classifier, balancing) are std::variants chosen at start-up; the pipeline
+// visits them once per burst and calls the stage template below for the alternative in
+// force, so the per-packet loop is compiled for that policy: no virtual call per packet.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "weft/balance/policy.hpp"
+#include "weft/classify/classifier.hpp"
+#include "weft/dataplane/burst.hpp"
+#include "weft/dataplane/counters.hpp"
+#include "weft/flow/table.hpp"
+#include "weft/flow/zeroed_array.hpp"
+
+namespace weft::dataplane {
+
+// Room to parse a frame that arrived in several mbuf segments: account copies it here
+// (rte_pktmbuf_read), one slot per burst position so each frame's parsed view stays
+// valid until the burst is done. 64 KiB + headers holds any IP datagram; calloc'd, so
+// the memory is only backed once such a frame arrives.
+class SegmentedFrames {
+  public:
+    static constexpr size_t kSlotBytes = 65536 + 64;
+    SegmentedFrames() : bytes_(size_t(kBurst) * kSlotBytes) {}
+    uint8_t* slot(uint16_t i) { return &bytes_[size_t(i) * kSlotBytes]; }
+
+  private:
+    flow::ZeroedArray<uint8_t> bytes_;
+};
+
+struct AccountContext {
+    flow::Table& table;
+    flow::Totals& totals;
+    RxCounters& rx;
+    SegmentedFrames& segmented;
+    bool verify_icrc;
+};
+
+// account: parse (across segments when needed), ICRC, flow state — the analyzer's own
+// per-frame step (flow::account_frame) — for every frame not dropped before it.
+void account(Burst& b, AccountContext& ctx);
+
+// classify (host -> fabric): the traffic class of each RoCE frame.
+template <class Classifier>
+void classify_stage(Burst& b, const Classifier& classifier) {
+    for (PacketState& s : b.frames())
+        if (!s.dropped && s.is_roce()) s.traffic_class = classifier.classify(s.packet);
+}
+
+// balance.decide (host -> fabric): each RoCE frame's path (uplink, source port) by the
+// policy; the uplink becomes its out_port. Everything else keeps the first uplink.
+template <class Policy>
+void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports) {
+    const uint32_t uplinks = uint32_t(fabric_ports.size());
+    for (PacketState& s : b.frames()) {
+        if (s.dropped || !s.is_roce()) continue;
+        s.path = policy.choose(s.packet, uplinks);
+        s.out_port = fabric_ports[s.path.uplink];
+    }
+}
+
+// balance.apply (host -> fabric, after crypt.seal): writes the chosen UDP source port
+// and fixes the ICRC in constant time (roce::icrc_after_src_port_change). A frame in
+// several segments is left as it is (no policy rewrites ports yet; the balancing issue
+// decides how to count it).
+void balance_apply(Burst& b);
+
+// crypt.seal (host -> fabric): PSP encapsulation of protected flows. No flow is
+// protected until security associations exist (the encryption issue): frames pass.
+void crypt_seal(Burst& b, CryptCounters& counters);
+
+// crypt.open (fabric -> host, before account): PSP frames (UDP 1000) are authenticated,
+// checked against replay and decrypted here. With no security association configured,
+// every PSP frame has an unknown SPI: it is dropped and counted, never forwarded unopened.
+void crypt_open(Burst& b, CryptCounters& counters);
+
+// reorder (fabric -> host): PSN order for sprayed QPs. Nothing is sprayed until the
+// balancing issue negotiates it with a peer weftd: frames pass in arrival order.
+void reorder(Burst& b);
+
+}  // namespace weft::dataplane

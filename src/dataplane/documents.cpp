@@ -1,0 +1,231 @@
+#include "weft/dataplane/documents.hpp"
+
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "weft/flow/report.hpp"
+#include "weft/telemetry/render.hpp"
+
+namespace weft::dataplane {
+
+using nlohmann::json;
+
+namespace {
+
+// {"rx": {...}, "account": {...}, ...}: every stage's counters under its name.
+json stages_json(const WorkerStats& s) {
+    json j = json::object();
+    for_each_stage([&](const auto& stage) {
+        j[std::string(stage.name)] = telemetry::to_json(s.*stage.member);
+    });
+    return j;
+}
+
+std::string stages_text(const WorkerStats& s, std::string_view indent) {
+    std::string out;
+    for_each_stage([&](const auto& stage) {
+        out += fmt::format("{}{}: {}\n", indent, stage.name, telemetry::to_text(s.*stage.member));
+    });
+    return out;
+}
+
+json workers_json(const Instance& instance, const Instance::Reading& r) {
+    json workers = json::array();
+    for (size_t w = 0; w < r.workers.size(); ++w) {
+        const WorkerPublication& pub = r.workers[w];
+        json entry = stages_json(pub.stats);
+        entry["worker"] = w;
+        entry["lcore"] = w;
+        entry["cpu"] = instance.plan().worker_lcores[w];
+        entry["flows"] = pub.flows_live;
+        workers.push_back(std::move(entry));
+    }
+    return workers;
+}
+
+rte_eth_stats driver_stats(const Port& p) {
+    rte_eth_stats st{};
+    rte_eth_stats_get(p.id, &st);
+    return st;
+}
+
+json counters_json(const Instance& instance, const Instance::Reading& r) {
+    json ports = json::array();
+    const auto& ps = instance.ports().ports();
+    for (size_t i = 0; i < ps.size(); ++i) {
+        const rte_eth_stats st = driver_stats(ps[i]);
+        json p = telemetry::to_json(r.stats.ports[i]);
+        p["name"] = ps[i].config.name;
+        p["role"] = to_string(ps[i].config.role);
+        p["device"] = ps[i].config.device;
+        p["driver_rx_missed"] = st.imissed;
+        p["driver_rx_errors"] = st.ierrors;
+        p["driver_tx_errors"] = st.oerrors;
+        ports.push_back(std::move(p));
+    }
+    return {{"mode", to_string(instance.config().mode)},
+            {"ports", ports},
+            {"workers", workers_json(instance, r)}};
+}
+
+std::string counters_text(const Instance& instance, const Instance::Reading& r) {
+    std::string s;
+    const auto& ps = instance.ports().ports();
+    for (size_t i = 0; i < ps.size(); ++i) {
+        const rte_eth_stats st = driver_stats(ps[i]);
+        s += fmt::format("port {:<10} {:<7} {} (driver: missed {}, rx errors {}, tx errors {})\n",
+                         ps[i].config.name, to_string(ps[i].config.role),
+                         telemetry::to_text(r.stats.ports[i]), st.imissed, st.ierrors, st.oerrors);
+    }
+    for (size_t w = 0; w < r.workers.size(); ++w) {
+        s += fmt::format("worker {} (CPU {}), {} flows\n", w, instance.plan().worker_lcores[w],
+                         r.workers[w].flows_live);
+        s += stages_text(r.workers[w].stats, "  ");
+    }
+    return s;
+}
+
+}  // namespace
+
+json counters_document(const Instance& instance) {
+    return counters_json(instance, instance.read_workers());
+}
+
+std::string counters_text(const Instance& instance) {
+    return counters_text(instance, instance.read_workers());
+}
+
+json status_document(const Instance& instance) {
+    const Instance::Reading r = instance.read_workers();
+    const Config& c = instance.config();
+    const auto started = instance.started();
+    double uptime =
+        std::chrono::duration<double>(std::chrono::system_clock::now() - started).count();
+    return {{"schema", "weft.status/1"},
+            {"pid", ::getpid()},
+            {"mode", to_string(c.mode)},
+            {"running", instance.running()},
+            {"started_unix_s", std::chrono::duration<double>(started.time_since_epoch()).count()},
+            {"uptime_s", uptime},
+            {"control_socket", instance.control_socket()},
+            {"metrics",
+             instance.metrics_address().empty() ? json(nullptr) : json(instance.metrics_address())},
+            {"config",
+             {{"workers", c.workers},
+              {"ports", c.ports.size()},
+              {"max_flows", c.max_flows},
+              {"idle_timeout_s", c.idle_timeout_s},
+              {"verify_icrc", c.verify_icrc},
+              {"drop_bad_icrc", c.drop_bad_icrc}}},
+            {"flows", r.flows},
+            {"totals", flow::totals_to_json(r.stats.account)},
+            {"table", flow::table_counters_to_json(r.table)},
+            {"stages", stages_json(r.stats)},
+            {"workers", workers_json(instance, r)}};
+}
+
+std::string status_text(const Instance& instance) {
+    const Instance::Reading r = instance.read_workers();
+    const Config& c = instance.config();
+    const flow::Totals& t = r.stats.account;
+    double uptime =
+        std::chrono::duration<double>(std::chrono::system_clock::now() - instance.started())
+            .count();
+    std::string s =
+        fmt::format("weftd pid {}, {} mode, {} for {:.1f} s, {} worker(s), {} port(s)\n",
+                    ::getpid(), to_string(c.mode), instance.running() ? "running" : "stopped",
+                    uptime, c.workers, c.ports.size());
+    s += fmt::format("control socket {}, metrics {}\n", instance.control_socket(),
+                     instance.metrics_address().empty() ? "off" : instance.metrics_address());
+    s += fmt::format(
+        "frames {} ({}), RoCE {}, not RoCE {}, malformed {}, ICRC checked {} errors {}\n", t.frames,
+        flow::format_bytes(t.bytes), t.roce_packets, t.not_roce, t.malformed(), t.icrc_checked,
+        t.icrc_errors);
+    s += fmt::format(
+        "flows {} live of {} max; created {}, evicted idle {}, refused (table full) {}\n", r.flows,
+        c.max_flows, r.table.flows_created, r.table.flows_evicted_idle,
+        r.table.flows_refused_table_full);
+    s += counters_text(instance, r);
+    return s;
+}
+
+json ports_document(const Instance& instance) {
+    json ports = json::array();
+    const auto& ps = instance.ports().ports();
+    const Instance::Reading r = instance.read_workers();
+    for (size_t i = 0; i < ps.size(); ++i) {
+        const Port& p = ps[i];
+        const rte_eth_stats st = driver_stats(p);
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(p.id, &link);
+        json per_worker = json::array();
+        for (size_t w = 0; w < r.workers.size(); ++w) {
+            json entry = telemetry::to_json(r.workers[w].stats.ports[i]);
+            entry["worker"] = w;
+            per_worker.push_back(std::move(entry));
+        }
+        json entry = telemetry::to_json(r.stats.ports[i]);
+        entry.update({{"name", p.config.name},
+                      {"role", to_string(p.config.role)},
+                      {"device", p.config.device},
+                      {"driver", p.config.driver()},
+                      {"port_id", p.id},
+                      {"numa_node", rte_eth_dev_socket_id(p.id)},
+                      {"rx_queues", p.rx_queues},
+                      {"tx_queues", p.tx_queues},
+                      {"link_up", link.link_status == RTE_ETH_LINK_UP},
+                      {"link_speed_mbps", link.link_speed},
+                      {"workers", per_worker},
+                      {"driver_counters",
+                       {{"rx_packets", st.ipackets},
+                        {"tx_packets", st.opackets},
+                        {"rx_bytes", st.ibytes},
+                        {"tx_bytes", st.obytes},
+                        {"rx_missed", st.imissed},
+                        {"rx_errors", st.ierrors},
+                        {"tx_errors", st.oerrors},
+                        {"rx_no_mbuf", st.rx_nombuf}}}});
+        ports.push_back(std::move(entry));
+    }
+    return {
+        {"schema", "weft.ports/1"}, {"mode", to_string(instance.config().mode)}, {"ports", ports}};
+}
+
+std::string ports_text(const Instance& instance) {
+    json j = ports_document(instance);
+    std::string s =
+        fmt::format("{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n", "PORT", "ROLE",
+                    "DEVICE", "LINK", "QUEUES", "RX", "TX", "RX MISSED", "ERRORS");
+    for (const auto& p : j["ports"]) {
+        const auto& d = p["driver_counters"];
+        s += fmt::format(
+            "{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n",
+            p["name"].get<std::string>(), p["role"].get<std::string>(),
+            p["device"].get<std::string>(), p["link_up"].get<bool>() ? "up" : "down",
+            fmt::format("{}/{}", p["rx_queues"].get<unsigned>(), p["tx_queues"].get<unsigned>()),
+            p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
+            d["rx_missed"].get<uint64_t>(),
+            d["rx_errors"].get<uint64_t>() + d["tx_errors"].get<uint64_t>());
+    }
+    return s;
+}
+
+json flows_document(const Instance& instance, const flow::FlowFilter& filter) {
+    Instance::Snapshot snap = instance.snapshot();
+    json doc = flow::flows_document(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
+                                    snap.table);
+    doc["dataplane"] = counters_document(instance);
+    doc["dataplane"]["snapshot_missed_flows"] = snap.missed;
+    return doc;
+}
+
+std::string flows_text(const Instance& instance, const flow::FlowFilter& filter) {
+    Instance::Snapshot snap = instance.snapshot();
+    return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
+                               snap.table);
+}
+
+}  // namespace weft::dataplane

@@ -1,0 +1,81 @@
+#include "weft/dataplane/pipeline.hpp"
+
+#include <variant>
+
+namespace weft::dataplane {
+
+flow::TableConfig worker_table_config(const Config& c) {
+    flow::TableConfig t;
+    t.max_flows = std::max<uint32_t>(1, c.max_flows / c.workers);
+    t.idle_timeout_ns = uint64_t(c.idle_timeout_s) * 1'000'000'000ull;  // 0: never
+    return t;
+}
+
+Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
+    : ports_(ports),
+      passive_mode_(c.mode == Mode::passive),
+      fabric_ports_(ports.fabric()),
+      firewall_{c.verify_icrc, c.drop_bad_icrc},
+      classifier_(classify::Unclassified{}),
+      balance_(balance::EcmpPolicy{}),
+      table_(worker_table_config(c)),
+      tx_(ports, tx_queue) {
+    if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
+}
+
+Direction Pipeline::direction_of(uint16_t port_index) const {
+    if (passive_mode_) return Direction::passive;
+    return port_index == host_port_ ? Direction::host_to_fabric : Direction::fabric_to_host;
+}
+
+void Pipeline::run(Burst& b) {
+    // Where each direction sends a frame no stage redirects: from the host, the first
+    // uplink (non-RoCE: ARP, the verbs programs' TCP side channels); from the fabric, the
+    // host.
+    const uint16_t out = b.direction == Direction::host_to_fabric   ? fabric_ports_.front()
+                         : b.direction == Direction::fabric_to_host ? host_port_
+                                                                    : kNoPort;
+    for (PacketState& s : b.frames()) {
+        s.out_port = out;
+        s.dropped = false;
+        s.traffic_class = classify::TrafficClass::unknown;
+        s.path = {};
+    }
+    switch (b.direction) {
+        case Direction::host_to_fabric:
+            host_to_fabric(b);
+            break;
+        case Direction::fabric_to_host:
+            fabric_to_host(b);
+            break;
+        case Direction::passive:
+            passive(b);
+            break;
+    }
+    tx_.send(b, stats_.tx, stats_.ports);
+}
+
+void Pipeline::host_to_fabric(Burst& b) {
+    AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
+    account(b, acct);
+    firewall(b, firewall_, stats_.firewall);
+    std::visit([&](const auto& classifier) { classify_stage(b, classifier); }, classifier_);
+    std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_); }, balance_);
+    crypt_seal(b, stats_.crypt);
+    balance_apply(b);
+}
+
+void Pipeline::fabric_to_host(Burst& b) {
+    crypt_open(b, stats_.crypt);
+    AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
+    account(b, acct);
+    firewall(b, firewall_, stats_.firewall);
+    reorder(b);
+}
+
+void Pipeline::passive(Burst& b) {
+    AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
+    account(b, acct);
+}
+
+}  // namespace weft::dataplane
