@@ -1,22 +1,15 @@
 // weft-probe: Weft's per-host eBPF agent. Argument parsing and wiring only; the probe
-// module loads the programs and runs the detectors.
+// module loads the programs and runs the agent loop (probe/agent.hpp).
 #include <fmt/format.h>
-#include <net/if.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <csignal>
-#include <ctime>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <memory>
 
+#include "weft/probe/agent.hpp"
 #include "weft/probe/alert_server.hpp"
 #include "weft/probe/config.hpp"
-#include "weft/probe/detectors.hpp"
-#include "weft/probe/probe.hpp"
 #include "weft/tools/cli.hpp"
 
 namespace {
@@ -26,18 +19,9 @@ extern "C" void on_signal(int) {
     g_stop = true;
 }
 
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
-
-int64_t realtime_minus_monotonic() {
-    timespec rt{}, mono{};
-    clock_gettime(CLOCK_REALTIME, &rt);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    return (int64_t(rt.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000ll +
-           (int64_t(rt.tv_nsec) - int64_t(mono.tv_nsec));
+int report(const std::vector<std::string>& errors) {
+    for (auto& e : errors) fmt::print(stderr, "weft-probe: {}\n", e);
+    return 1;
 }
 
 }  // namespace
@@ -51,119 +35,72 @@ int main(int argc, char** argv) {
         "them into alerts (JSON lines): qpn-scan, psn-injection, rkey-guessing, fan-out,\n"
         "bulk-read, cnp-storm, nak-storm, malformed-roce. Needs root.\n\n"
         "  weft-probe --iface eth0 --iface eth1 --alerts /var/log/weft/alerts.jsonl\n"
-        "  weft-probe --iface tap0 --duration 60 --counters-json counters.json"};
-    std::vector<std::string> ifaces;
-    std::string alerts_path = "-", config_path, counters_path;
-    double duration = 0;
-    uint32_t poll_ms = 100;
-    app.add_option("-i,--iface", ifaces, "interface to watch (repeatable)")->required();
+        "  weft-probe --iface tap0 --duration 60 --counters-json counters.json\n"
+        "  weft-probe --check-config probe.toml"};
+    AgentOptions options;
+    std::string alerts_path = "-", config_path, check_path, counters_path;
+    auto* iface =
+        app.add_option("-i,--iface", options.interfaces, "interface to watch (repeatable)");
     app.add_option("--alerts", alerts_path, "append alerts as JSON lines here ('-': stdout)")
         ->capture_default_str();
-    app.add_option("-c,--config", config_path, "TOML file with [detectors] thresholds")
+    app.add_option("-c,--config", config_path,
+                   "TOML file with [detectors] thresholds (docs/DETECTION.md)")
         ->check(CLI::ExistingFile);
-    app.add_option("--duration", duration,
-                   "stop after this many seconds (0: until SIGINT/SIGTERM)");
-    app.add_option("--poll-ms", poll_ms, "how often the maps are read for the rate detectors")
+    auto* check = app.add_option("--check-config", check_path,
+                                 "validate this configuration, print the thresholds, and exit")
+                      ->check(CLI::ExistingFile);
+    app.add_option("--duration", options.duration_s,
+                   "stop after this many seconds (0: until SIGINT/SIGTERM)")
+        ->check(CLI::Range(0.0, 1e7));
+    app.add_option("--poll-ms", options.poll_ms,
+                   "how often the maps are read for the rate detectors")
         ->check(CLI::Range(10u, 60000u))
         ->capture_default_str();
     app.add_option("--counters-json", counters_path,
                    "on exit, write the global, per-QP and per-peer counters as JSON here");
-    std::string socket_path = kDefaultAlertSocket;
-    app.add_option("--socket", socket_path,
+    options.socket_path = kDefaultAlertSocket;
+    app.add_option("--socket", options.socket_path,
                    "unix socket (mode 0600) where `weftctl alerts` reads the alerts; 'none': off")
         ->capture_default_str();
+    iface->excludes(check);
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
 
-    DetectorConfig config;
-    if (!config_path.empty())
-        if (auto errors = load_detector_config(config_path, config); !errors.empty()) {
-            for (auto& e : errors) fmt::print(stderr, "weft-probe: {}\n", e);
-            return 1;
-        }
+    const std::string& file = check_path.empty() ? config_path : check_path;
+    if (!file.empty())
+        if (auto errors = load_detector_config(file, options.detectors); !errors.empty())
+            return report(errors);
+    if (!check_path.empty()) {
+        fmt::print("{}: valid\n{}", check_path, describe(options.detectors));
+        return 0;
+    }
+    if (options.interfaces.empty()) return report({"give at least one --iface (see --help)"});
+    if (options.socket_path == "none") options.socket_path.clear();
     std::ofstream alerts_file;
     std::ostream* alerts = &std::cout;
     if (alerts_path != "-") {
         alerts_file.open(alerts_path, std::ios::app);
-        if (!alerts_file) {
-            fmt::print(stderr, "weft-probe: cannot open {}\n", alerts_path);
-            return 1;
-        }
+        if (!alerts_file) return report({"cannot open " + alerts_path});
         alerts = &alerts_file;
     }
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     try {
-        std::unique_ptr<AlertServer> server;
-        if (socket_path != "none") server = std::make_unique<AlertServer>(socket_path);
-        Probe probe;
-        for (const auto& i : ifaces) probe.attach(i);
-        std::map<uint32_t, std::string> names;
-        for (const auto& i : ifaces) names[if_nametoindex(i.c_str())] = i;
-        fmt::print(stderr, "weft-probe: attached to {}\n", fmt::join(ifaces, ", "));
-        const uint64_t start = monotonic_ns();
-        const int64_t offset = realtime_minus_monotonic();
-        Detectors detectors(config, start);
-        std::vector<Alert> raised;
-        uint64_t next_poll = start, alerts_written = 0;
-        auto write = [&] {
-            for (const Alert& a : raised) {
-                auto it = names.find(a.ifindex);
-                nlohmann::json j =
-                    alert_to_json(a, host, it == names.end() ? "" : it->second, offset);
-                // when the alert left the probe: detection latency is measured to here
-                j["raised_monotonic_ns"] = monotonic_ns();
-                *alerts << j.dump() << '\n';
-                if (server) server->publish(j);
-                ++alerts_written;
-            }
-            if (!raised.empty()) alerts->flush();
-            raised.clear();
-        };
-        std::vector<QpCounters> qps;  // one buffer for every read of the QP tables
-        while (!g_stop) {
-            bool volume = false;  // a QP crossed a READ or CNP mark: read the maps now
-            probe.poll_events(
-                [&](const weft_probe_event& e) {
-                    volume |= e.type == WP_EV_VOLUME;
-                    detectors.on_event(e, raised);
-                },
-                20);
-            uint64_t now = monotonic_ns();
-            if (now >= next_poll || volume) {
-                probe.read_qps(qps);
-                detectors.on_poll(now, qps, raised);
-                next_poll = now + uint64_t(poll_ms) * 1'000'000ull;
-            }
-            write();
-            if (server) server->service();
-            if (duration > 0 && double(now - start) / 1e9 >= duration) break;
-        }
-        // what is still in the ring buffer when we stop is consumed, not lost
-        while (probe.poll_events([&](const weft_probe_event& e) { detectors.on_event(e, raised); },
-                                 0) > 0) {
-        }
-        // one last read of the tables serves the detectors and the counters document
-        probe.read_qps(qps);
-        detectors.on_poll(monotonic_ns(), qps, raised);
-        write();
-        Counters c = probe.counters();
+        AgentResult r = run_agent(options, *alerts, g_stop);
         if (!counters_path.empty()) {
             std::ofstream out(counters_path);
-            out << counters_to_json(c, qps, probe.peers(qps), names).dump(2) << '\n';
+            out << r.counters_document.dump(2) << '\n';
+            if (!out) return report({"cannot write " + counters_path});
         }
+        const Counters& c = r.counters;
         fmt::print(stderr,
                    "weft-probe: stopped; {} packets, {} RoCE, {} malformed, {} alerts; "
                    "ring-buffer drops {}, full maps: QP {} peer {}\n",
-                   c[WP_PACKETS], c[WP_ROCE], c[WP_MALFORMED], alerts_written, c[WP_RINGBUF_DROPS],
+                   c[WP_PACKETS], c[WP_ROCE], c[WP_MALFORMED], r.alerts, c[WP_RINGBUF_DROPS],
                    c[WP_QP_MAP_FULL], c[WP_PEER_MAP_FULL]);
     } catch (const weft::ipc::ControlError& e) {
-        fmt::print(stderr, "weft-probe: {}\n", e.what());
-        return 1;
+        return report({e.what()});
     } catch (const ProbeError& e) {
-        fmt::print(stderr, "weft-probe: {}\n", e.what());
-        return 1;
+        return report({e.what()});
     }
     return 0;
 }

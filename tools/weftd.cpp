@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
         p.args = "rx_pcap=" + pcap;
         c.ports.push_back(p);
         // a capture is replayed as fast as it reads: keep every flow, as weftctl analyze does
-        if (file.empty()) c.idle_timeout_s = 0;
+        if (file.empty()) c.flows.idle_timeout_s = 0;
     }
     for (size_t i = 0; i < port_flags.size(); ++i) {
         std::string error;
@@ -113,19 +113,19 @@ int main(int argc, char** argv) {
         c.ports.push_back(*p);
     }
     if (workers) c.workers = workers;
-    if (!prefix.empty()) c.file_prefix = prefix;
-    if (no_huge) c.hugepages = false;
-    if (memory_mb) c.memory_mb = memory_mb;
-    if (drop_bad_icrc) c.drop_bad_icrc = true;
+    if (!prefix.empty()) c.eal.file_prefix = prefix;
+    if (no_huge) c.eal.hugepages = false;
+    if (memory_mb) c.eal.memory_mb = memory_mb;
+    if (drop_bad_icrc) c.firewall.drop_bad_icrc = true;
     c.exit_on_eof = exit_on_eof;
     if (idle_sleep_us) c.idle_sleep_us = idle_sleep_us;
-    if (no_icrc) c.verify_icrc = false;
+    if (no_icrc) c.firewall.verify_icrc = false;
     c.dump_flows = dump;
     if (control_socket == "none")
-        c.control_socket = "";
+        c.control.socket = "";
     else if (!control_socket.empty())
-        c.control_socket = control_socket;
-    if (!metrics.empty()) c.metrics_listen = metrics;
+        c.control.socket = control_socket;
+    if (!metrics.empty()) c.metrics.listen = metrics;
     if (auto errors = validate(c); !errors.empty()) return report_errors(errors);
 
     Plan plan;
@@ -150,10 +150,10 @@ int main(int argc, char** argv) {
         if (std::string path = control_socket_path(c); !path.empty())
             control = std::make_unique<ControlServer>(instance, path);
         std::unique_ptr<MetricsServer> metrics_server;
-        if (!c.metrics_listen.empty()) {
+        if (!c.metrics.listen.empty()) {
             std::string error;
             metrics_server = std::make_unique<MetricsServer>(
-                instance, *parse_listen_address(c.metrics_listen, error));
+                instance, *parse_listen_address(c.metrics.listen, error));
         }
         instance.set_endpoints(control ? control->path() : "",
                                metrics_server ? metrics_server->address() : "");

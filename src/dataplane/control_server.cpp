@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "weft/dataplane/config_sections.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -88,6 +89,19 @@ void ControlServer::serve() {
         }
         ::close(client);
     }
+}
+
+void parse_control_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "control", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"socket"};
+    config::refuse_unknown_keys(*t, "control", kKeys, problems);
+    std::string socket;
+    if (!config::read_string(*t, "control", "socket", socket, problems)) return;
+    if (!socket.empty() && socket[0] != '/')
+        problems.add("control.socket", "must be an absolute path, or \"\" for no control socket");
+    else
+        c.control.socket = socket;
 }
 
 }  // namespace weft::dataplane

@@ -116,10 +116,10 @@ json status_document(const Instance& instance) {
             {"config",
              {{"workers", c.workers},
               {"ports", c.ports.size()},
-              {"max_flows", c.max_flows},
-              {"idle_timeout_s", c.idle_timeout_s},
-              {"verify_icrc", c.verify_icrc},
-              {"drop_bad_icrc", c.drop_bad_icrc}}},
+              {"max_flows", c.flows.max_flows},
+              {"idle_timeout_s", c.flows.idle_timeout_s},
+              {"verify_icrc", c.firewall.verify_icrc},
+              {"drop_bad_icrc", c.firewall.drop_bad_icrc}}},
             {"flows", r.flows},
             {"totals", flow::totals_to_json(r.stats.account)},
             {"table", flow::table_counters_to_json(r.table)},
@@ -146,7 +146,7 @@ std::string status_text(const Instance& instance) {
         t.icrc_errors);
     s += fmt::format(
         "flows {} live of {} max; created {}, evicted idle {}, refused (table full) {}\n", r.flows,
-        c.max_flows, r.table.flows_created, r.table.flows_evicted_idle,
+        c.flows.max_flows, r.table.flows_created, r.table.flows_evicted_idle,
         r.table.flows_refused_table_full);
     s += counters_text(instance, r);
     return s;

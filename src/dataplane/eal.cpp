@@ -4,6 +4,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <unistd.h>
+#include "weft/dataplane/config_sections.hpp"
 
 #include <fstream>
 
@@ -33,12 +34,13 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     const std::string main_lcore = std::to_string(p.worker_lcores.size());
     lcores += main_lcore + "@" + std::to_string(p.main_lcore);
     a.insert(a.end(), {"--lcores", lcores, "--main-lcore", main_lcore});
-    a.insert(a.end(), {"--file-prefix",
-                       c.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.file_prefix});
-    if (c.hugepages.value_or(free_hugepages())) {
+    a.insert(a.end(),
+             {"--file-prefix",
+              c.eal.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.eal.file_prefix});
+    if (c.eal.hugepages.value_or(free_hugepages())) {
         a.push_back("--huge-unlink");
     } else {
-        a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.memory_mb)});
+        a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.eal.memory_mb)});
     }
     bool any_pci = false;
     for (const PortConfig& port : c.ports) {
@@ -67,6 +69,25 @@ Eal::Eal(const Config& c, const Plan& p) {
 
 Eal::~Eal() {
     rte_eal_cleanup();
+}
+
+void parse_eal_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "eal", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"file_prefix", "hugepages", "memory_mb",
+                                                 "mbufs_per_port"};
+    config::refuse_unknown_keys(*t, "eal", kKeys, problems);
+    std::string prefix;
+    if (config::read_string(*t, "eal", "file_prefix", prefix, problems)) {
+        if (prefix.empty() || prefix.find('/') != std::string::npos)
+            problems.add("eal.file_prefix", "must be a non-empty name without '/'");
+        else
+            c.eal.file_prefix = prefix;
+    }
+    bool huge = false;
+    if (config::read_bool(*t, "eal", "hugepages", huge, problems)) c.eal.hugepages = huge;
+    config::read_uint(*t, "eal", "memory_mb", 64u, 1u << 20, c.eal.memory_mb, problems);
+    config::read_uint(*t, "eal", "mbufs_per_port", 512u, 1u << 22, c.eal.mbufs_per_port, problems);
 }
 
 }  // namespace weft::dataplane

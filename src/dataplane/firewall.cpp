@@ -1,6 +1,7 @@
 #include "weft/dataplane/firewall.hpp"
 
 #include "weft/dataplane/burst.hpp"
+#include "weft/dataplane/config_sections.hpp"
 
 namespace weft::dataplane {
 
@@ -21,6 +22,15 @@ void firewall(Burst& b, const FirewallConfig& c, FirewallCounters& counters) {
                 break;
         }
     }
+}
+
+void parse_firewall_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "firewall", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"verify_icrc", "drop_bad_icrc"};
+    config::refuse_unknown_keys(*t, "firewall", kKeys, problems);
+    config::read_bool(*t, "firewall", "verify_icrc", c.firewall.verify_icrc, problems);
+    config::read_bool(*t, "firewall", "drop_bad_icrc", c.firewall.drop_bad_icrc, problems);
 }
 
 }  // namespace weft::dataplane

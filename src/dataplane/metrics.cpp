@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <rte_ethdev.h>
+#include "weft/dataplane/config_sections.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -183,6 +184,26 @@ std::string metrics_text(const Instance& instance) {
         for (size_t i = 0; i < ps.size(); ++i) out.sample(port(i), st[i].*d.field);
     }
     return out.text();
+}
+
+void parse_metrics_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "metrics", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"listen"};
+    config::refuse_unknown_keys(*t, "metrics", kKeys, problems);
+    const toml::node* listen = t->get("listen");
+    if (!listen) return;
+    if (listen->is_integer()) {
+        uint32_t port = 0;
+        if (config::read_uint(*listen, "metrics.listen", 1u, 65535u, port, problems))
+            c.metrics.listen = std::to_string(port);
+        return;
+    }
+    if (!listen->is_string()) {
+        problems.add("metrics.listen", "must be \"HOST:PORT\" or a port number");
+        return;
+    }
+    c.metrics.listen = *listen->value<std::string>();  // checked by validate(), as --metrics
 }
 
 }  // namespace weft::dataplane

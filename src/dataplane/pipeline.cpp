@@ -1,13 +1,14 @@
 #include "weft/dataplane/pipeline.hpp"
 
 #include <variant>
+#include "weft/dataplane/config_sections.hpp"
 
 namespace weft::dataplane {
 
 flow::TableConfig worker_table_config(const Config& c) {
     flow::TableConfig t;
-    t.max_flows = std::max<uint32_t>(1, c.max_flows / c.workers);
-    t.idle_timeout_ns = uint64_t(c.idle_timeout_s) * 1'000'000'000ull;  // 0: never
+    t.max_flows = std::max<uint32_t>(1, c.flows.max_flows / c.workers);
+    t.idle_timeout_ns = uint64_t(c.flows.idle_timeout_s) * 1'000'000'000ull;  // 0: never
     return t;
 }
 
@@ -15,7 +16,7 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
     : ports_(ports),
       passive_mode_(c.mode == Mode::passive),
       fabric_ports_(ports.fabric()),
-      firewall_{c.verify_icrc, c.drop_bad_icrc},
+      firewall_{c.firewall.verify_icrc, c.firewall.drop_bad_icrc},
       classifier_(classify::Unclassified{}),
       balance_(balance::EcmpPolicy{}),
       table_(worker_table_config(c)),
@@ -76,6 +77,17 @@ void Pipeline::fabric_to_host(Burst& b) {
 void Pipeline::passive(Burst& b) {
     AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
     account(b, acct);
+}
+
+void parse_flows_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "flows", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"max_flows", "idle_timeout_s"};
+    config::refuse_unknown_keys(*t, "flows", kKeys, problems);
+    config::read_uint(*t, "flows", "max_flows", 1u, flow::Table::kMaxFlowsLimit, c.flows.max_flows,
+                      problems);
+    config::read_uint(*t, "flows", "idle_timeout_s", 0u, 86400u * 7, c.flows.idle_timeout_s,
+                      problems);
 }
 
 }  // namespace weft::dataplane

@@ -34,11 +34,11 @@ PortSet::PortSet(const Config& c) {
             if (socket < 0) socket = int(rte_socket_id());
             std::string pool_name = fmt::format("weftd_pool_{}", p.id);
             uint32_t data_room = pc.driver() == "net_af_xdp" ? kAfXdpMbufDataRoom : kMbufDataRoom;
-            p.pool = rte_pktmbuf_pool_create(pool_name.c_str(), c.mbufs_per_port, 256, 0,
+            p.pool = rte_pktmbuf_pool_create(pool_name.c_str(), c.eal.mbufs_per_port, 256, 0,
                                              uint16_t(data_room + RTE_PKTMBUF_HEADROOM), socket);
             if (!p.pool)
                 throw DataplaneError(fmt::format("port {}: cannot create a pool of {} mbufs: {}",
-                                                 pc.name, c.mbufs_per_port,
+                                                 pc.name, c.eal.mbufs_per_port,
                                                  rte_strerror(rte_errno)));
             ports_.push_back(p);  // from here on, release() stops, closes and frees it
             rte_eth_conf conf{};

@@ -41,7 +41,7 @@ Config inline_config() {
     Config c;
     c.mode = Mode::inline_;
     c.workers = 1;
-    c.mbufs_per_port = 512;
+    c.eal.mbufs_per_port = 512;
     c.ports = {{"host", PortRole::host, "net_ring0", ""},
                {"up0", PortRole::fabric, "net_ring1", ""},
                {"up1", PortRole::fabric, "net_ring2", ""}};
@@ -52,7 +52,7 @@ Config passive_config() {
     Config c;
     c.mode = Mode::passive;
     c.workers = 1;
-    c.mbufs_per_port = 512;
+    c.eal.mbufs_per_port = 512;
     c.ports = {{"mirror", PortRole::mirror, "net_ring3", ""}};
     return c;
 }
@@ -453,7 +453,7 @@ TEST(PipelineFixtures, InlineRows) {
 
 TEST(PipelineFixtures, BadIcrcDroppedWhenConfigured) {
     Config c = inline_config();
-    c.drop_bad_icrc = true;
+    c.firewall.drop_bad_icrc = true;
     Row r;
     r.description = "RoCE with a wrong ICRC is dropped with firewall.drop_bad_icrc";
     r.in_port = "host";
@@ -475,7 +475,7 @@ TEST(PipelineFixtures, BadIcrcDroppedWhenConfigured) {
 
 TEST(PipelineFixtures, WithoutIcrcVerificationNothingIsComputed) {
     Config c = inline_config();
-    c.verify_icrc = false;
+    c.firewall.verify_icrc = false;
     Row r;
     r.description = "verify_icrc off: a wrong ICRC is not seen, the frame is forwarded";
     r.in_port = "up0";

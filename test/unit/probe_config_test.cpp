@@ -77,11 +77,25 @@ TEST(ProbeConfig, EveryProblemReportedOnce) {
             if (e.find(s) != std::string::npos) return true;
         return false;
     };
-    EXPECT_TRUE(has("detector: unknown section"));
-    EXPECT_TRUE(has("detectors.window_ms: must be a non-negative integer"));
-    EXPECT_TRUE(has("detectors.nak_storm_naks: must be a non-negative integer"));
-    EXPECT_TRUE(has("detectors.windwo_ms: unknown key"));
-    EXPECT_TRUE(has("detectors.job_allowlist: not an IP address"));
+    EXPECT_TRUE(has("detector: unknown key; a file holds detectors"));
+    EXPECT_TRUE(has("detectors.window_ms: must be an integer from 1 to 86400000"));
+    EXPECT_TRUE(has("detectors.nak_storm_naks: must be an integer from 1 to 1000000000"));
+    EXPECT_TRUE(has("detectors.windwo_ms: unknown key; known: job_allowlist, "));
+    EXPECT_TRUE(has("detectors.job_allowlist: not-an-ip is not an IP address"));
+}
+
+TEST(ProbeConfig, NumbersOutsideTheirRangeAreRefusedNeverWrapped) {
+    // 4294967312 = 2^32 + 16 once wrapped to 16 silently; 0 would alert on every packet.
+    TomlFile f(
+        "[detectors]\nqpn_scan_distinct_qps = 4294967312\nrkey_guessing_naks = 0\n"
+        "window_ms = 99999999999999\nbaseline_ms = 0\n");
+    DetectorConfig c, defaults;
+    auto errors = load_detector_config(f.path, c);
+    ASSERT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
+    EXPECT_EQ(c.qpn_scan_distinct_qps, defaults.qpn_scan_distinct_qps);
+    EXPECT_EQ(c.rkey_guessing_naks, defaults.rkey_guessing_naks);
+    EXPECT_EQ(c.window_ns, defaults.window_ns);
+    EXPECT_EQ(c.baseline_ns, 0u) << "a baseline of 0 ms is allowed: no baseline";
 }
 
 TEST(ProbeConfig, BadTomlNamesTheLine) {

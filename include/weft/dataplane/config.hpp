@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "weft/dataplane/firewall.hpp"
+
 namespace weft::dataplane {
 
 enum class Mode { passive, inline_ };
@@ -28,31 +30,46 @@ struct PortConfig {
     std::string arg(std::string_view key) const;
 };
 
-struct Config {
-    Mode mode = Mode::passive;
-    uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
-    std::vector<PortConfig> ports;
-    // EAL
+// [eal]: how DPDK's EAL starts (eal.cpp parses it).
+struct EalConfig {
     std::string file_prefix;        // "" = weftd-<pid>
     std::optional<bool> hugepages;  // unset: use them when some are free
     uint32_t memory_mb = 512;       // without hugepages
     uint32_t mbufs_per_port = 8192;
-    // flows
-    uint32_t max_flows = 1u << 20;  // across all workers
-    uint32_t idle_timeout_s = 60;   // 0: flows never expire
-    // firewall
-    bool verify_icrc = true;  // off: RoCE is parsed and tracked but its ICRC not computed
-    bool drop_bad_icrc = false;
-    // offline / passive helpers
+};
+
+// [flows]: the flow tables, across all workers (pipeline.cpp parses it).
+struct FlowsConfig {
+    uint32_t max_flows = 1u << 20;
+    uint32_t idle_timeout_s = 60;  // 0: flows never expire
+};
+
+// [control]: the local control socket (control_server.cpp parses it).
+struct ControlConfig {
+    std::optional<std::string> socket;  // unset: /run/weft/<file prefix>.sock; "": none
+};
+
+// [metrics]: the Prometheus endpoint (metrics.cpp parses it).
+struct MetricsConfig {
+    std::string listen;  // "": no endpoint; PORT = loopback
+};
+
+struct Config {
+    Mode mode = Mode::passive;
+    uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
+    std::vector<PortConfig> ports;
+    EalConfig eal;
+    FlowsConfig flows;
+    FirewallConfig firewall;  // [firewall] (firewall.cpp parses it)
+    ControlConfig control;
+    MetricsConfig metrics;
+    // Command line only.
     // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts
     // where weftd shares cores with the work it serves, such as CI's two-core VMs.
     uint32_t idle_sleep_us = 0;
     bool exit_on_eof = false;
     std::string dump_flows;  // write the flows (weft.flows/1) here on exit
-    // control and telemetry
-    std::optional<std::string> control_socket;  // unset: /run/weft/<file prefix>.sock; "": none
-    std::string metrics_listen;                 // "": no Prometheus endpoint; PORT = loopback
-    std::string source;                         // where this came from, for messages
+    std::string source;      // where this came from, for messages
 };
 
 // Vdev drivers weftd knows how to run; anything else is refused by name.
@@ -61,6 +78,7 @@ const std::vector<std::string>& known_vdev_drivers();
 // Parses a TOML file into `out` (fields absent from the file keep their value). Returns
 // the problems found (empty: fine).
 std::vector<std::string> load_config_file(const std::string& path, Config& out);
+
 // Parses "ROLE:DEVICE[,ARGS]" (the --port flag); nullopt and `error` on failure.
 std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
                                           std::string& error);

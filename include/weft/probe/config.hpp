@@ -15,4 +15,7 @@ namespace weft::probe {
 // leave a default in force.
 std::vector<std::string> load_detector_config(const std::string& path, DetectorConfig& c);
 
+// The thresholds in force, one per line, as the file would name them.
+std::string describe(const DetectorConfig& c);
+
 }  // namespace weft::probe

@@ -1,0 +1,117 @@
+#include "weft/config/sections.hpp"
+
+#include <fmt/format.h>
+
+#include "weft/config/toml_file.hpp"
+
+namespace weft::config {
+
+namespace {
+
+std::string qualified(std::string_view section, std::string_view key) {
+    return section.empty() ? std::string(key) : fmt::format("{}.{}", section, key);
+}
+
+}  // namespace
+
+void Problems::add(std::string_view key, std::string_view what) {
+    lines_.push_back(fmt::format("{}: {}: {}", file_, key, what));
+}
+
+namespace {
+
+// TOML integers are signed 64-bit: anything larger is a parse error already, and a
+// negative number, a float or a string is refused here with the range it must be in.
+bool read_uint_value(const toml::node& n, const std::string& name, uint64_t min, uint64_t max,
+                     uint64_t& out, Problems& problems) {
+    std::optional<int64_t> v = n.is_integer() ? n.value<int64_t>() : std::nullopt;
+    if (!v || *v < 0 || uint64_t(*v) < min || uint64_t(*v) > max) {
+        problems.add(name, fmt::format("must be an integer from {} to {}", min, max));
+        return false;
+    }
+    out = uint64_t(*v);
+    return true;
+}
+
+}  // namespace
+
+bool read_uint(const toml::table& table, std::string_view section, std::string_view key,
+               uint64_t min, uint64_t max, uint64_t& out, Problems& problems) {
+    const toml::node* n = table.get(key);
+    return n && read_uint_value(*n, qualified(section, key), min, max, out, problems);
+}
+
+bool read_uint(const toml::node& node, std::string_view key, uint32_t min, uint32_t max,
+               uint32_t& out, Problems& problems) {
+    uint64_t v = out;
+    if (!read_uint_value(node, std::string(key), min, max, v, problems)) return false;
+    out = uint32_t(v);
+    return true;
+}
+
+bool read_uint(const toml::table& table, std::string_view section, std::string_view key,
+               uint32_t min, uint32_t max, uint32_t& out, Problems& problems) {
+    uint64_t v = out;
+    if (!read_uint(table, section, key, uint64_t(min), uint64_t(max), v, problems)) return false;
+    out = uint32_t(v);
+    return true;
+}
+
+bool read_bool(const toml::table& table, std::string_view section, std::string_view key, bool& out,
+               Problems& problems) {
+    const toml::node* n = table.get(key);
+    if (!n) return false;
+    if (!n->is_boolean()) {
+        problems.add(qualified(section, key), "must be true or false");
+        return false;
+    }
+    out = *n->value<bool>();
+    return true;
+}
+
+bool read_string(const toml::table& table, std::string_view section, std::string_view key,
+                 std::string& out, Problems& problems) {
+    const toml::node* n = table.get(key);
+    if (!n) return false;
+    if (!n->is_string()) {
+        problems.add(qualified(section, key), "must be a string");
+        return false;
+    }
+    out = *n->value<std::string>();
+    return true;
+}
+
+void refuse_unknown_keys(const toml::table& table, std::string_view section,
+                         std::span<const std::string_view> known, Problems& problems) {
+    for (const auto& [key, node] : table) {
+        bool ok = false;
+        for (std::string_view k : known) ok = ok || k == key.str();
+        if (!ok)
+            problems.add(qualified(section, key.str()),
+                         fmt::format("unknown key; known: {}", fmt::join(known, ", ")));
+    }
+}
+
+const toml::table* as_table(const toml::node& node, std::string_view section, Problems& problems) {
+    const toml::table* t = node.as_table();
+    if (!t) problems.add(section, fmt::format("must be a table ([{}])", section));
+    return t;
+}
+
+namespace detail {
+
+std::optional<toml::table> parse_file(const std::string& path, Problems& problems) {
+    std::string error;
+    std::optional<toml::table> doc = parse_toml_file(path, error);
+    if (!doc) problems.add_raw(error);
+    return doc;
+}
+
+void unknown_section(std::string_view key, std::span<const std::string_view> known,
+                     Problems& problems) {
+    problems.add(key, fmt::format("unknown key; a file holds {}", fmt::join(known, ", ")));
+}
+
+}  // namespace detail
+
+}  // namespace weft::config
