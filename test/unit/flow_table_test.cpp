@@ -849,7 +849,7 @@ TEST(PairFlows, NeedsARequesterAndTwoDistinctHosts) {
 // a new message.
 TEST(FlowCapture, SoftRoceSampleGivesSixCleanPairedFlows) {
     const std::string path = std::string(WEFT_SHARED_CAPTURES) + "/softroce-sample.pcap";
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << "capture not found: " << path;
+    WEFT_REQUIRE_FILE(path);
     Table t(config());
     capture::PcapReader reader(path);
     capture::Record rec;

@@ -72,8 +72,7 @@ std::string capture_path() {
 
 TEST(IcrcCapture, EverySoftRocePacketParsesAndHasAValidIcrc) {
     const std::string path = capture_path();
-    if (!std::filesystem::exists(path))
-        GTEST_SKIP() << "capture not found: " << path << " (shared/captures beside the repo)";
+    WEFT_REQUIRE_FILE(path);
     capture::PcapReader reader(path);
     ASSERT_TRUE(reader.is_ethernet());
     capture::Record rec;
