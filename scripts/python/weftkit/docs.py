@@ -1,0 +1,33 @@
+"""Reading Weft's JSON documents. weftd's per-worker and per-port counters are read only
+through weftd_workers() and weftd_ports(), so that a change of the documents' shape is
+fixed here and not in every test."""
+
+# the per-worker counters the tests read
+WORKER_COUNTERS = ("frames", "roce_packets", "forwarded_roce", "forwarded_other", "dropped_malformed",
+                   "dropped_bad_icrc", "dropped_tx_full", "dispatched", "dropped_dispatch_full")
+
+
+def _dataplane(doc):
+    # --dump-flows and `weftctl flows --json` keep the counters under "dataplane";
+    # `weftctl status --json` and `weftctl ports --json` at their top
+    return doc["dataplane"] if "dataplane" in doc else doc
+
+
+def weftd_workers(doc):
+    """weftd's counters per worker, one flat dict of WORKER_COUNTERS each."""
+    return [{k: w[k] for k in WORKER_COUNTERS} for w in _dataplane(doc)["workers"]]
+
+
+def weftd_ports(doc):
+    """weftd's ports, each a dict with at least name, role, rx_packets and tx_packets."""
+    return _dataplane(doc)["ports"]
+
+
+def flows_in_microseconds(doc):
+    """The flows document with first_ns/last_ns cut to the microsecond (in place; returns
+    doc): DPDK's net_pcap hands weftd microsecond timestamps, so a nanosecond capture's
+    flows compare with the analyzer's only at that resolution."""
+    for f in doc["flows"]:
+        f["first_ns"] //= 1000
+        f["last_ns"] //= 1000
+    return doc
