@@ -19,7 +19,7 @@ def pytest_addoption(parser):
     g.addoption("--work-dir", default=None,
                 help="scratch files go in WORK_DIR/<test file> (default: pytest's temporary directory)")
     g.addoption("--oracle-capture", action="append", default=[], metavar="NAME",
-                help="oracle_test.py: only these captures (repeatable; default: all)")
+                help="tshark_oracle_test.py: only these captures (repeatable; default: all)")
     g.addoption("--softroce-run", default="", metavar="OPTIONS",
                 help="softroce_test.py: options for `scripts/softroce/run all`, e.g. '--scale small --loss 5'")
     g.addoption("--skip-exit-77", action="store_true",
