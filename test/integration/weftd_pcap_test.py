@@ -13,7 +13,7 @@ import json
 import os
 
 import pytest
-from weftkit.docs import flows_in_microseconds, weftd_ports, weftd_workers
+from weftkit.docs import flows_in_microseconds, split_dataplane, weftd_ports, weftd_workers
 from weftkit.proc import analyze, generate, sh
 
 SMALL = ["--hosts=4", "--message-size=64K", "--iterations=2", "--clients=4", "--requests=4",
@@ -51,8 +51,7 @@ class Run:
         self.got, self.dataplane = None, None
         if self.ok:
             with open(dump) as f:
-                self.got = json.load(f)
-            self.dataplane = {"dataplane": self.got.pop("dataplane")}
+                self.got, self.dataplane = split_dataplane(json.load(f))
             if nanosecond:
                 flows_in_microseconds(self.got)
                 flows_in_microseconds(self.want)

@@ -13,6 +13,17 @@ def _dataplane(doc):
     return doc["dataplane"] if "dataplane" in doc else doc
 
 
+def split_dataplane(doc):
+    """A --dump-flows or `weftctl flows --json` document as (the flows document, which must
+    equal `weftctl analyze --json`'s, and weftd's own block, for the accessors below)."""
+    return {k: v for k, v in doc.items() if k != "dataplane"}, {"dataplane": doc["dataplane"]}
+
+
+def snapshot_missed_flows(doc):
+    """Flows a live snapshot could not copy (None when the document does not say)."""
+    return _dataplane(doc).get("snapshot_missed_flows")
+
+
 def weftd_workers(doc):
     """weftd's counters per worker, one flat dict of WORKER_COUNTERS each."""
     return [{k: w[k] for k in WORKER_COUNTERS} for w in _dataplane(doc)["workers"]]
