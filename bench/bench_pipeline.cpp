@@ -31,9 +31,9 @@ struct Rig {
     Rig() {
         config.mode = Mode::inline_;
         config.workers = 1;
-        config.memory_mb = 1024;
-        config.mbufs_per_port = 2048;
-        config.file_prefix = "weft-bench-" + std::to_string(getpid());
+        config.eal.memory_mb = 1024;
+        config.eal.mbufs_per_port = 2048;
+        config.eal.file_prefix = "weft-bench-" + std::to_string(getpid());
         config.ports = {{"host", PortRole::host, "net_null0", ""},
                         {"up0", PortRole::fabric, "net_null1", ""},
                         {"up1", PortRole::fabric, "net_null2", ""}};
@@ -81,7 +81,7 @@ const bench::Frames& frames(const char* scenario) {
 void BM_Pipeline(benchmark::State& state, const char* scenario) {
     Rig& r = rig();
     Config c = r.config;
-    c.verify_icrc = state.range(1) != 0;
+    c.firewall.verify_icrc = state.range(1) != 0;
     Worker worker(0, c, *r.ports);
     std::vector<rte_mbuf*> mbufs = load(frames(scenario), size_t(state.range(0)));
     size_t at = 0;

@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "test", "integration"))
-from harness import (SCENARIO_ALERTS, SMALL_SCENARIO_ARGS, SMALL_SCENARIO_PROBE_CONFIG,  # noqa: E402
-                     sh, veth_between_namespaces)
+# run by hand: find the shared package (scripts/python/weftkit) from this file's place in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "python"))
+from weftkit import pcap  # noqa: E402
+from weftkit.netns import veth_between_namespaces  # noqa: E402
+from weftkit.proc import sh  # noqa: E402
+from weftkit.scenarios import SCENARIO_ALERTS, SMALL_SCENARIO_ARGS, SMALL_SCENARIO_PROBE_CONFIG  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -38,14 +40,6 @@ sender = os.path.join(SRC, "scripts", "pcap-send.py")
 NS_TX, NS_RX = f"detx{os.getpid()}", f"derx{os.getpid()}"
 WORK = tempfile.mkdtemp(prefix="weft-detection.")
 RING = {f"10.0.0.{i}" for i in range(1, 5)}
-
-
-def frames(path):
-    with open(path, "rb") as f:
-        f.read(24)
-        while rec := f.read(16):
-            incl = struct.unpack("<IIII", rec)[2]
-            yield f.read(incl)
 
 
 def fields(fr):
@@ -80,7 +74,7 @@ def threshold_crossing(scenario, path):
         return first_malicious(scenario, path)  # threshold 1: the first malicious frame
     need = THRESHOLDS[scenario]
     seen, total = {}, 0
-    for i, fr in enumerate(frames(path)):
+    for i, fr in enumerate(pcap.frames(path)):
         f = fields(fr)
         op = f.get("opcode")
         if scenario == "qpn-scan" and f["src"] not in RING:
@@ -105,7 +99,7 @@ def threshold_crossing(scenario, path):
 def first_malicious(scenario, path):
     """Index of the scenario's first malicious frame, by a rule on the frames alone."""
     last_psn = {}
-    for i, fr in enumerate(frames(path)):
+    for i, fr in enumerate(pcap.frames(path)):
         f = fields(fr)
         if scenario in ("qpn-scan", "rkey-guessing") and f["src"] not in RING:
             return i
@@ -136,19 +130,19 @@ BENIGN = [scenario for scenario, alerts in SCENARIO_ALERTS.items() if not alerts
 
 
 def run_once(scenario, seed, config):
-    pcap = os.path.join(WORK, f"{scenario}-{seed}.pcap")
-    sh(weft_gen, scenario, "-q", "-o", pcap, f"--seed={seed}", *SMALL_SCENARIO_ARGS, check=True)
-    alerts_path, times_path = pcap + ".alerts", pcap + ".times"
+    capture = os.path.join(WORK, f"{scenario}-{seed}.pcap")
+    sh(weft_gen, scenario, "-q", "-o", capture, f"--seed={seed}", *SMALL_SCENARIO_ARGS, check=True)
+    alerts_path, times_path = capture + ".alerts", capture + ".times"
     p = subprocess.Popen(["ip", "netns", "exec", NS_RX, probe, "--iface", "rx0", "--config", config,
                           "--alerts", alerts_path, "--socket", "none"], stderr=subprocess.PIPE, text=True)
     p.stderr.readline()
-    sh("ip", "netns", "exec", NS_TX, "python3", sender, "--times", times_path, "tx0", pcap, check=True)
+    sh("ip", "netns", "exec", NS_TX, "/usr/bin/python3", sender, "--times", times_path, "tx0", capture, check=True)
     time.sleep(0.3)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=30)
     alerts = [json.loads(l) for l in open(alerts_path)] if os.path.exists(alerts_path) else []
     times = [int(l) for l in open(times_path)]
-    return pcap, alerts, times
+    return capture, alerts, times
 
 
 def pct(values, q):
@@ -164,10 +158,10 @@ with veth_between_namespaces(NS_TX, "tx0", NS_RX, "rx0"):
     for scenario, detector in ATTACKS.items():
         detected, latencies, reactions = 0, [], []
         for seed in range(1, SEEDS + 1):
-            pcap, alerts, times = run_once(scenario, seed, config)
+            capture, alerts, times = run_once(scenario, seed, config)
             hit = [a for a in alerts if a["detector"] == detector]
-            first = first_malicious(scenario, pcap)
-            crossing = threshold_crossing(scenario, pcap)
+            first = first_malicious(scenario, capture)
+            crossing = threshold_crossing(scenario, capture)
             if hit:
                 detected += 1
                 raised = min(a["raised_monotonic_ns"] for a in hit)

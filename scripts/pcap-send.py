@@ -2,24 +2,16 @@
 """Replays a pcap's frames out of an interface through an AF_PACKET socket, in order,
 as fast as the socket takes them or at --rate frames per second (the live half of
 weft-gen's scenarios). Prints how many frames it sent.
-usage: scripts/pcap-send.py [--rate FPS] IFACE FILE.pcap"""
+usage: scripts/pcap-send.py [--rate FPS] [--times FILE] IFACE FILE.pcap"""
 import argparse
+import os
 import socket
-import struct
+import sys
 import time
 
-
-def frames(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-        magic = struct.unpack("<I", head[:4])[0]
-        endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-        while True:
-            rec = f.read(16)
-            if len(rec) < 16:
-                return
-            _, _, incl, _ = struct.unpack(endian + "IIII", rec)
-            yield f.read(incl)
+# run by hand and by scripts/softroce/run: find the shared package beside this script
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+from weftkit import pcap  # noqa: E402
 
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +25,7 @@ s.bind((args.iface, 0))
 n = 0
 sent_at = []
 start = time.monotonic()
-for frame in frames(args.pcap):
+for frame in pcap.frames(args.pcap):
     if args.rate > 0:
         # pace against the start, so sleeps do not accumulate error
         delay = start + n / args.rate - time.monotonic()

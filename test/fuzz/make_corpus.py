@@ -1,22 +1,14 @@
 #!/usr/bin/python3
 """Builds the fuzz seed corpus from captures: one seed per distinct (opcode, length class)
 frame, plus seeds of 8 consecutive RoCE frames, in the fuzz target's format
-(2-byte little-endian length + frame). usage: make_corpus.py OUTDIR CAPTURE..."""
+(2-byte little-endian length + frame). usage: test/fuzz/make_corpus.py OUTDIR CAPTURE..."""
 import os
 import struct
 import sys
 
-
-def frames(path):
-    with open(path, "rb") as f:
-        gh = f.read(24)
-        e = "<" if struct.unpack("<I", gh[:4])[0] in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-        while True:
-            h = f.read(16)
-            if len(h) < 16:
-                return
-            incl = struct.unpack(e + "IIII", h)[2]
-            yield f.read(incl)
+# run by hand: find the shared package (scripts/python/weftkit) from this file's place in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "python"))
+from weftkit import pcap  # noqa: E402
 
 
 def record(frame):
@@ -29,7 +21,7 @@ seen = set()
 for cap in sys.argv[2:]:
     name = os.path.splitext(os.path.basename(cap))[0]
     run = []
-    for i, fr in enumerate(frames(cap)):
+    for i, fr in enumerate(pcap.frames(cap)):
         key = (fr[42] if len(fr) > 42 else None, len(fr) // 512, len(fr) < 64)
         if key not in seen:
             seen.add(key)

@@ -1,20 +1,14 @@
-#!/usr/bin/python3
-"""Oracle test: per-QP packet, byte and opcode counts from `weftctl analyze --json`
-must equal those computed from Wireshark's own InfiniBand dissector (tshark).
+"""Wireshark's InfiniBand dissector (tshark) as an oracle for Weft's per-QP counts: the
+same capture through tshark and through `weftctl analyze --json` must give the same QP
+flows, packets, bytes and opcodes.
 
-usage: tshark_oracle.py --weftctl PATH CAPTURE [CAPTURE ...]
-       tshark_oracle.py --weftctl PATH --weft-gen PATH --scenario NAME [--gen-arg=ARG ...] --workdir DIR
-
-Frames tshark dissects but that are not well-formed RoCEv2 (the malformed scenario's
-lies) are excluded by rules written here from the IBA specification, independently of
-Weft's parser; the count excluded must equal Weft's malformed total.
-Prints 'N passed, N failed' and exits non-zero on any mismatch."""
-import argparse
+Frames tshark dissects but that are not well-formed RoCEv2 (weft-gen's malformed
+scenario's lies) are excluded by rules written here from the IBA specification,
+independently of Weft's parser; the number excluded must equal Weft's malformed total.
+Used by test/oracle/tshark_oracle_test.py and test/e2e/softroce_test.py."""
 import collections
 import json
-import os
 import subprocess
-import sys
 
 # ---- independent statement of the IBA opcode table (vol. 1 rel. 1.5) -----------------
 OPS = {0: "SEND_FIRST", 1: "SEND_MIDDLE", 2: "SEND_LAST", 3: "SEND_LAST_WITH_IMMEDIATE",
@@ -132,54 +126,34 @@ def weft_flows(weftctl, capture):
 
 
 def compare(weftctl, capture):
+    """Every disagreement between tshark (with the IBA rules) and weftctl analyze on the
+    capture, one line each; empty when they agree."""
     failures = []
     theirs, excluded = tshark_flows(capture)
     ours, doc = weft_flows(weftctl, capture)
-    if set(theirs) != set(ours):
-        only_t = sorted(set(theirs) - set(ours))[:5]
-        only_w = sorted(set(ours) - set(theirs))[:5]
-        failures.append(f"flow sets differ: only in tshark {only_t}, only in weft {only_w}")
-    for key in sorted(set(theirs) & set(ours)):
-        t, w = theirs[key], ours[key]
-        for field in ("packets", "bytes", "opcodes"):
-            if t[field] != w[field]:
-                failures.append(f"{key} {field}: tshark {t[field]} weft {w[field]}")
+    failures += flow_set_differences(theirs, ours)
+    failures += count_differences(theirs, ours)
     if excluded != doc["totals"]["malformed"]:
         failures.append(f"malformed: excluded by the IBA rules {excluded}, weft counted {doc['totals']['malformed']}")
     if doc["totals"]["icrc_errors"] != 0:
         failures.append(f"{doc['totals']['icrc_errors']} ICRC errors in a capture that has none")
-    n = sum(t["packets"] for t in theirs.values())
-    print(f"{os.path.basename(capture)}: {len(theirs)} QP flows, {n} packets, {excluded} malformed: "
-          + ("agree" if not failures else "DISAGREE"))
-    for f in failures[:20]:
-        print("  " + f)
-    return not failures
+    return failures
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weftctl", required=True)
-    ap.add_argument("--weft-gen")
-    ap.add_argument("--scenario")
-    ap.add_argument("--gen-arg", action="append", default=[])
-    ap.add_argument("--workdir", default=".")
-    ap.add_argument("captures", nargs="*")
-    a = ap.parse_args()
-    captures = list(a.captures)
-    if a.scenario:
-        os.makedirs(a.workdir, exist_ok=True)
-        path = os.path.join(a.workdir, f"oracle-{a.scenario}.pcap")
-        subprocess.run([a.weft_gen, a.scenario, "-o", path, "-q"] + a.gen_arg, check=True)
-        captures.append(path)
-    passed = failed = 0
-    for c in captures:
-        if compare(a.weftctl, c):
-            passed += 1
-        else:
-            failed += 1
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed or not captures else 0)
+def flow_set_differences(theirs, ours):
+    if set(theirs) == set(ours):
+        return []
+    only_t = sorted(set(theirs) - set(ours))[:5]
+    only_w = sorted(set(ours) - set(theirs))[:5]
+    return [f"flow sets differ: only in tshark {only_t}, only in weft {only_w}"]
 
 
-if __name__ == "__main__":
-    main()
+def count_differences(theirs, ours):
+    """Per QP present in both: packets, bytes and opcodes that differ."""
+    out = []
+    for key in sorted(set(theirs) & set(ours)):
+        t, w = theirs[key], ours[key]
+        for field in ("packets", "bytes", "opcodes"):
+            if t[field] != w[field]:
+                out.append(f"{key} {field}: tshark {t[field]} weft {w[field]}")
+    return out
