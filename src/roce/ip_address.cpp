@@ -12,23 +12,10 @@ namespace {
 constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 }
 
-IpAddress IpAddress::from_v4(const uint8_t* p) {
-    IpAddress a;
-    std::memcpy(a.bytes.data(), kV4MappedPrefix.data(), 12);
-    std::memcpy(a.bytes.data() + 12, p, 4);
-    return a;
-}
-
 IpAddress IpAddress::from_v4(uint32_t host_order) {
     uint8_t b[4];
     store_be32(b, host_order);
     return from_v4(b);
-}
-
-IpAddress IpAddress::from_v6(const uint8_t* p) {
-    IpAddress a;
-    std::memcpy(a.bytes.data(), p, 16);
-    return a;
 }
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {

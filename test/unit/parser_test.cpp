@@ -746,6 +746,69 @@ TEST(Truncation, RandomCorruptionNeverBreaksTheParsersPromises) {
     EXPECT_GT(ok, 0u);
 }
 
+// The views two parses of frame `f` gave (`a` the reference): every field the verdict
+// makes meaningful must agree.
+void expect_same_view(const Bytes& f, const Packet& a, const Packet& b, Verdict expected) {
+    EXPECT_EQ(b.frame.data(), f.data());
+    EXPECT_EQ(b.vlan_count, a.vlan_count);
+    for (unsigned i = 0; i < a.vlan_count; ++i) EXPECT_EQ(b.vlan_ids[i], a.vlan_ids[i]);
+    EXPECT_EQ(b.ip_version, a.ip_version);
+    EXPECT_EQ(b.l3_offset, a.l3_offset);
+    EXPECT_EQ(b.l4_offset, a.l4_offset);
+    EXPECT_EQ(b.src_port, a.src_port);
+    EXPECT_EQ(b.dst_port, a.dst_port);
+    if (a.ip_version != IpVersion::None) {
+        EXPECT_EQ(b.src, a.src);
+        EXPECT_EQ(b.dst, a.dst);
+        EXPECT_EQ(b.ecn, a.ecn);
+        EXPECT_EQ(b.dscp, a.dscp);
+    }
+    if (expected != Verdict::Ok) {
+        if (expected <= Verdict::OpcodeReserved) {
+            EXPECT_EQ(b.op, nullptr) << to_string(expected);
+        }
+        return;
+    }
+    EXPECT_EQ(b.op, a.op);
+    EXPECT_EQ(b.bth_offset, a.bth_offset);
+    EXPECT_EQ(b.payload_offset, a.payload_offset);
+    EXPECT_EQ(b.payload_length, a.payload_length);
+    EXPECT_EQ(b.icrc_offset, a.icrc_offset);
+    EXPECT_EQ(b.bth.psn, a.bth.psn);
+    EXPECT_EQ(b.bth.dest_qp, a.bth.dest_qp);
+    EXPECT_EQ(b.bth.pad_count, a.bth.pad_count);
+    EXPECT_EQ(b.bth.opcode, a.bth.opcode);
+    EXPECT_EQ(b.bth.solicited, a.bth.solicited);
+    EXPECT_EQ(b.bth.migreq, a.bth.migreq);
+    EXPECT_EQ(b.bth.tver, a.bth.tver);
+    EXPECT_EQ(b.bth.pkey, a.bth.pkey);
+    EXPECT_EQ(b.bth.resv8a, a.bth.resv8a);
+    EXPECT_EQ(b.bth.ack_request, a.bth.ack_request);
+    const uint16_t h = a.op->headers;
+    if (h & kReth) {
+        EXPECT_EQ(b.reth.dma_length, a.reth.dma_length);
+        EXPECT_EQ(b.reth.rkey, a.reth.rkey);
+        EXPECT_EQ(b.reth.virtual_address, a.reth.virtual_address);
+    }
+    if (h & kAeth) {
+        EXPECT_EQ(b.aeth.syndrome, a.aeth.syndrome);
+        EXPECT_EQ(b.aeth.msn, a.aeth.msn);
+    }
+    if (h & kDeth) {
+        EXPECT_EQ(b.deth.src_qp, a.deth.src_qp);
+    }
+    if (h & kImmDt) {
+        EXPECT_EQ(b.immediate, a.immediate);
+    }
+    if (h & kXrceth) {
+        EXPECT_EQ(b.xrc_srq, a.xrc_srq);
+    }
+    if (h & kRdeth) {
+        EXPECT_EQ(b.rdeth_ee_context, a.rdeth_ee_context);
+    }
+    EXPECT_EQ(icrc_valid(b), icrc_valid(a));
+}
+
 // parse() reuses `out` without clearing it (only what every path reads is reset): a view
 // left by an earlier, different frame must not leak into the next one.
 TEST(Truncation, ReusedPacketGivesTheSameViewAsAFreshOne) {
@@ -776,57 +839,50 @@ TEST(Truncation, ReusedPacketGivesTheSameViewAsAFreshOne) {
         const Verdict expected = parse_bytes(f, fresh);
         const Verdict got = parse_bytes(f, reused);
         ASSERT_EQ(to_string(got), to_string(expected));
-        EXPECT_EQ(reused.frame.data(), f.data());
-        EXPECT_EQ(reused.vlan_count, fresh.vlan_count);
-        for (unsigned i = 0; i < fresh.vlan_count; ++i)
-            EXPECT_EQ(reused.vlan_ids[i], fresh.vlan_ids[i]);
-        EXPECT_EQ(reused.ip_version, fresh.ip_version);
-        EXPECT_EQ(reused.l3_offset, fresh.l3_offset);
-        EXPECT_EQ(reused.l4_offset, fresh.l4_offset);
-        EXPECT_EQ(reused.src_port, fresh.src_port);
-        EXPECT_EQ(reused.dst_port, fresh.dst_port);
-        if (fresh.ip_version != IpVersion::None) {
-            EXPECT_EQ(reused.src, fresh.src);
-            EXPECT_EQ(reused.dst, fresh.dst);
-            EXPECT_EQ(reused.ecn, fresh.ecn);
-            EXPECT_EQ(reused.dscp, fresh.dscp);
-        }
-        if (expected != Verdict::Ok) {
-            if (expected <= Verdict::OpcodeReserved) {
-                EXPECT_EQ(reused.op, nullptr) << to_string(expected);
-            }
-            continue;
-        }
-        EXPECT_EQ(reused.op, fresh.op);
-        EXPECT_EQ(reused.bth_offset, fresh.bth_offset);
-        EXPECT_EQ(reused.payload_offset, fresh.payload_offset);
-        EXPECT_EQ(reused.payload_length, fresh.payload_length);
-        EXPECT_EQ(reused.icrc_offset, fresh.icrc_offset);
-        EXPECT_EQ(reused.bth.psn, fresh.bth.psn);
-        EXPECT_EQ(reused.bth.dest_qp, fresh.bth.dest_qp);
-        EXPECT_EQ(reused.bth.pad_count, fresh.bth.pad_count);
-        const uint16_t h = fresh.op->headers;
-        if (h & kReth) {
-            EXPECT_EQ(reused.reth.dma_length, fresh.reth.dma_length);
-        }
-        if (h & kAeth) {
-            EXPECT_EQ(reused.aeth.syndrome, fresh.aeth.syndrome);
-        }
-        if (h & kDeth) {
-            EXPECT_EQ(reused.deth.src_qp, fresh.deth.src_qp);
-        }
-        if (h & kImmDt) {
-            EXPECT_EQ(reused.immediate, fresh.immediate);
-        }
-        if (h & kXrceth) {
-            EXPECT_EQ(reused.xrc_srq, fresh.xrc_srq);
-        }
-        if (h & kRdeth) {
-            EXPECT_EQ(reused.rdeth_ee_context, fresh.rdeth_ee_context);
-        }
-        EXPECT_EQ(icrc_valid(reused), icrc_valid(fresh));
+        expect_same_view(f, fresh, reused, expected);
         if (HasFailure()) return;
     }
+}
+
+// parse() takes a fast path for the common case (untagged IPv4 without options, UDP 4791,
+// a known opcode): it must give exactly the general walk's verdict and view, for frames it
+// accepts and for every edit that makes it decline (ethertype, IHL, fragment bits,
+// protocol, port, lengths, opcode, version, pad), in every encapsulation.
+TEST(FastPath, GivesTheGeneralWalksVerdictAndView) {
+    std::mt19937 rng(9);
+    std::vector<Bytes> frames;
+    for (const FrameSpec& s : sweep_specs()) frames.push_back(build(s));
+    for (uint8_t op : valid_opcodes()) {
+        frames.push_back(build(rich_spec(op, opcode_info(op).payload ? 5 : 0, Family::V4, 0)));
+        frames.push_back(build(rich_spec(op, opcode_info(op).payload ? 8 : 0, Family::V4, 1)));
+    }
+    // the bytes the fast path reads, each edited in turn
+    const size_t fields[] = {12, 13, 14, 15, 16, 17, 20, 21, 23, 36, 37, 38, 39, 42, 43};
+    const size_t n = frames.size();
+    size_t fast_eligible = 0;
+    for (size_t k = 0; k < n; ++k) {
+        for (size_t at : fields) {
+            if (at >= frames[k].size()) continue;
+            Bytes e = frames[k];
+            e[at] ^= uint8_t(1u << (rng() % 8));
+            frames.push_back(e);
+        }
+        Bytes cut = frames[k];
+        cut.resize(rng() % cut.size());
+        frames.push_back(cut);
+    }
+    for (const Bytes& f : frames) {
+        Packet general, fast;
+        const Verdict expected = parse_general(f, general);
+        const Verdict got = parse(f, fast);
+        ASSERT_EQ(to_string(got), to_string(expected)) << testing::PrintToString(f);
+        expect_same_view(f, general, fast, expected);
+        if (expected == Verdict::Ok && general.vlan_count == 0 &&
+            general.ip_version == IpVersion::V4 && general.l4_offset == 34)
+            ++fast_eligible;
+        if (HasFailure()) return;
+    }
+    EXPECT_GT(fast_eligible, 100u) << "the fast path must be exercised, not only declined";
 }
 
 TEST(Truncation, FramesLongerThan64KiBAreBoundedByTheIpLength) {

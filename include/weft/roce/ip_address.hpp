@@ -14,9 +14,21 @@ namespace weft::roce {
 struct IpAddress {
     std::array<uint8_t, 16> bytes{};
 
-    static IpAddress from_v4(const uint8_t* p);  // 4 network-order bytes
+    // 4 network-order bytes, as ::ffff:a.b.c.d. Inline: the parser makes two per packet.
+    static IpAddress from_v4(const uint8_t* p) {
+        static constexpr std::array<uint8_t, 12> kV4Mapped = {0, 0, 0, 0, 0,    0,
+                                                              0, 0, 0, 0, 0xff, 0xff};
+        IpAddress a;
+        std::memcpy(a.bytes.data(), kV4Mapped.data(), 12);
+        std::memcpy(a.bytes.data() + 12, p, 4);
+        return a;
+    }
     static IpAddress from_v4(uint32_t host_order);
-    static IpAddress from_v6(const uint8_t* p);  // 16 network-order bytes
+    static IpAddress from_v6(const uint8_t* p) {  // 16 network-order bytes
+        IpAddress a;
+        std::memcpy(a.bytes.data(), p, 16);
+        return a;
+    }
     // "10.0.0.1" or "fd00::1"; nullopt when the text is neither.
     static std::optional<IpAddress> parse(std::string_view text);
 

@@ -108,4 +108,8 @@ struct Packet {
 // across calls without clearing.
 Verdict parse(std::span<const uint8_t> frame, Packet& out);
 
+// parse() without its fast path for the common case (untagged IPv4 without options, UDP
+// 4791): the general header walk alone. Tests hold the two to the same results.
+Verdict parse_general(std::span<const uint8_t> frame, Packet& out);
+
 }  // namespace weft::roce
