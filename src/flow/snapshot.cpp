@@ -24,8 +24,8 @@ bool TableCopier::step(const Table& table, uint32_t max_records) {
         const FlowExtension* x = table.extension(r);
         c.has_extension = x != nullptr;
         if (x) c.extension = *x;
-        c.src = table.hosts().address(r.key.src_host);
-        c.dst = table.hosts().address(r.key.dst_host);
+        c.src = table.hosts().address(r.key.src_host());
+        c.dst = table.hosts().address(r.key.dst_host());
     }
     return cursor_ >= table.record_span();
 }

@@ -19,8 +19,8 @@ uint64_t FlowSummary::nak_total() const {
 }
 
 FlowSummary summarize(const Table& table, const FlowRecord& r) {
-    return summarize(r, table.extension(r), table.hosts().address(r.key.src_host),
-                     table.hosts().address(r.key.dst_host));
+    return summarize(r, table.extension(r), table.hosts().address(r.key.src_host()),
+                     table.hosts().address(r.key.dst_host()));
 }
 
 FlowSummary summarize(const FlowRecord& r, const FlowExtension* x, const roce::IpAddress& src,
@@ -28,7 +28,7 @@ FlowSummary summarize(const FlowRecord& r, const FlowExtension* x, const roce::I
     FlowSummary s;
     s.src = src;
     s.dst = dst;
-    s.dest_qp = r.key.dest_qp;
+    s.dest_qp = r.key.dest_qp();
     if (r.packets > 0) s.src_ports.push_back(r.sport[0]);
     if (r.sport[1] != 0) s.src_ports.push_back(r.sport[1]);
     s.packets = r.packets;
@@ -36,7 +36,6 @@ FlowSummary summarize(const FlowRecord& r, const FlowExtension* x, const roce::I
     s.payload_bytes = r.payload_bytes;
     s.first_ns = r.first_ns;
     s.last_ns = r.last_ns;
-    s.messages = r.messages;
     s.acks = r.acks;
     for (unsigned i = 0; i < kInlineOpcodes; ++i) {
         if (r.op_count[i] == 0) continue;
@@ -61,11 +60,12 @@ FlowSummary summarize(const FlowRecord& r, const FlowExtension* x, const roce::I
         s.cnp = x->cnp;
         s.ecn_ce = x->ecn_ce;
         s.icrc_errors = x->icrc_errors;
-        s.messages += uint64_t(x->message_carries) << 32;
         s.acks += uint64_t(x->ack_carries) << 32;
         for (unsigned b = 0; b < kSizeBuckets; ++b)
             s.message_sizes[b] += uint64_t(x->size_carries[b]) << 16;
     }
+    // every completed message is in exactly one size bucket
+    for (unsigned b = 0; b < kSizeBuckets; ++b) s.messages += s.message_sizes[b];
     std::sort(s.opcodes.begin(), s.opcodes.end());
     return s;
 }

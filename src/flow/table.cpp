@@ -27,12 +27,14 @@ Table::Table(const TableConfig& config)
     : config_(config), hosts_(config.max_hosts, config.seed ^ 0x486f737473ull) {
     if (config.max_flows == 0 || config.max_flows > kMaxFlowsLimit)
         throw std::invalid_argument("flow table: max_flows must be between 1 and 16777214");
+    if (config.max_hosts == 0 || config.max_hosts > kMaxHostIds)
+        throw std::invalid_argument("flow table: max_hosts must be between 1 and 1048576");
     uint32_t slots = std::bit_ceil(std::max<uint32_t>(64, config.max_flows * 2));
     slot_mask_ = slots - 1;
     slots_ = ZeroedArray<uint32_t>(slots);
     records_ = ZeroedArray<FlowRecord>(config.max_flows);
     max_extensions_ = config.max_extensions ? config.max_extensions
-                                            : std::max<uint32_t>(1024, config.max_flows / 32);
+                                            : std::max<uint32_t>(1024, config.max_flows / 64);
     extensions_ = ZeroedArray<FlowExtension>(max_extensions_);
 }
 
@@ -41,36 +43,45 @@ size_t Table::memory_bytes() const {
            size_t(max_extensions_) * sizeof(FlowExtension) + hosts_.memory_bytes();
 }
 
-uint64_t Table::hash(const FlowKey& k) const {
-    return hash_combine(config_.seed, uint64_t(k.src_host) << 32 | k.dst_host, k.dest_qp);
+uint64_t Table::hash(const roce::IpAddress& src, const roce::IpAddress& dst,
+                     uint32_t dest_qp) const {
+    uint64_t s_lo, s_hi, d_lo, d_hi;
+    std::memcpy(&s_lo, src.bytes.data(), 8);
+    std::memcpy(&s_hi, src.bytes.data() + 8, 8);
+    std::memcpy(&d_lo, dst.bytes.data(), 8);
+    std::memcpy(&d_hi, dst.bytes.data() + 8, 8);
+    // The low halves (the interface ids of IPv6, all of IPv4) carry most of the entropy;
+    // the high halves are folded in rotated so A->B and B->A hash apart, and the whole is
+    // keyed by the seed against crafted collisions.
+    return hash_combine(config_.seed ^ (uint64_t(dest_qp & kPsnMask) << 40),
+                        s_hi ^ std::rotl(s_lo, 23), d_hi ^ std::rotl(d_lo, 41));
 }
 
-uint32_t Table::host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr, uint32_t& memo_id) {
-    if (memo_id != kNoIndex && memo_addr == a) return memo_id;
-    uint32_t id = hosts_.intern(a);
-    if (id != kNoIndex) {
-        memo_addr = a;
-        memo_id = id;
-    }
-    return id;
+uint64_t Table::hash(const FlowKey& k) const {
+    return hash(hosts_.address(k.src_host()), hosts_.address(k.dst_host()), k.dest_qp());
+}
+
+bool Table::matches(const FlowRecord& r, const roce::IpAddress& src, const roce::IpAddress& dst,
+                    uint32_t dest_qp) const {
+    return r.key.dest_qp() == dest_qp && hosts_.address(r.key.src_host()) == src &&
+           hosts_.address(r.key.dst_host()) == dst;
 }
 
 uint32_t Table::find(const FlowKey& key) const {
-    uint64_t h = hash(key);
-    uint32_t tag = uint32_t(h >> 56);
-    for (uint32_t i = uint32_t(h) & slot_mask_;; i = (i + 1) & slot_mask_) {
-        uint32_t s = slots_[i];
-        if (s == 0) return kNoIndex;
-        if ((s >> 24) == tag && records_[(s & kIndexMask) - 1].key == key)
-            return (s & kIndexMask) - 1;
-    }
+    return find(hosts_.address(key.src_host()), hosts_.address(key.dst_host()), key.dest_qp());
 }
 
 uint32_t Table::find(const roce::IpAddress& src, const roce::IpAddress& dst,
                      uint32_t dest_qp) const {
-    uint32_t s = hosts_.find(src), d = hosts_.find(dst);
-    if (s == kNoIndex || d == kNoIndex) return kNoIndex;
-    return find(FlowKey{s, d, dest_qp & kPsnMask});
+    dest_qp &= kPsnMask;
+    const uint64_t h = hash(src, dst, dest_qp);
+    const uint32_t tag = uint32_t(h >> 56);
+    for (uint32_t i = uint32_t(h) & slot_mask_;; i = (i + 1) & slot_mask_) {
+        uint32_t s = slots_[i];
+        if (s == 0) return kNoIndex;
+        if ((s >> 24) == tag && matches(records_[(s & kIndexMask) - 1], src, dst, dest_qp))
+            return (s & kIndexMask) - 1;
+    }
 }
 
 uint32_t Table::allocate_record() {
@@ -103,14 +114,8 @@ FlowExtension* Table::ext(FlowRecord& r) {
 Table::Touched Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
                             bool icrc_ok) {
     ++counters_.packets;
-    uint32_t src = host_id(p.src, memo_src_, memo_src_id_);
-    uint32_t dst = host_id(p.dst, memo_dst_, memo_dst_id_);
-    if (src == kNoIndex || dst == kNoIndex) {
-        ++counters_.hosts_refused_table_full;
-        return {};
-    }
-    const FlowKey key{src, dst, p.bth.dest_qp};
-    const uint64_t h = hash(key);
+    const uint32_t qp = p.bth.dest_qp;
+    const uint64_t h = hash(p.src, p.dst, qp);
     const uint32_t tag = uint32_t(h >> 56);
     uint32_t i = uint32_t(h) & slot_mask_;
     for (;; i = (i + 1) & slot_mask_) {
@@ -118,12 +123,19 @@ Table::Touched Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t n
         if (s == 0) break;
         if ((s >> 24) == tag) {
             FlowRecord& r = records_[(s & kIndexMask) - 1];
-            if (r.key == key) {
+            if (matches(r, p.src, p.dst, qp)) {
                 const uint64_t prev = r.last_ns;
                 update(r, p, wire_len, now_ns, icrc_ok);
                 return {(s & kIndexMask) - 1, false, prev};
             }
         }
+    }
+    // A new flow: its hosts are interned now (slot i is still the free one found above).
+    const uint32_t src = hosts_.intern(p.src);
+    const uint32_t dst = src == kNoIndex ? kNoIndex : hosts_.intern(p.dst);
+    if (src == kNoIndex || dst == kNoIndex) {
+        ++counters_.hosts_refused_table_full;
+        return {};
     }
     uint32_t idx = allocate_record();
     if (idx == kNoIndex) {
@@ -132,7 +144,7 @@ Table::Touched Table::touch(const roce::Packet& p, uint32_t wire_len, uint64_t n
     }
     FlowRecord& r = records_[idx];
     r = FlowRecord{};
-    r.key = key;
+    r.key = FlowKey::make(src, dst, qp);
     r.ext = kNoIndex;
     r.first_ns = now_ns;
     r.state = kLive;
@@ -325,8 +337,6 @@ void Table::note_acknowledged_psn(FlowRecord& r, uint32_t psn) {
 }
 
 void Table::complete_message(FlowRecord& r, uint64_t bytes) {
-    if (++r.messages == 0)
-        if (FlowExtension* x = ext(r)) ++x->message_carries;
     unsigned b = size_bucket(bytes);
     if (++r.size_hist[b] == 0)
         if (FlowExtension* x = ext(r)) ++x->size_carries[b];

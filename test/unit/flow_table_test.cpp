@@ -601,7 +601,7 @@ TEST(FlowTable, EvictIdleRemovesOnlyIdleFlows) {
     size_t live = 0;
     t.for_each([&](uint32_t, const FlowRecord& r) {
         ++live;
-        EXPECT_NE(r.key.dest_qp, 1u);
+        EXPECT_NE(r.key.dest_qp(), 1u);
     });
     EXPECT_EQ(live, 2u);
 
@@ -652,7 +652,7 @@ TEST(FlowTable, EvictionKeepsEveryRemainingFlowReachable) {
         for (uint32_t qp : keep) {
             const uint32_t i = find(t, A, B, qp);
             ASSERT_NE(i, kNoIndex) << "trial " << trial << ": survivor " << qp << " lost";
-            EXPECT_EQ(t.record(i).key.dest_qp, qp);
+            EXPECT_EQ(t.record(i).key.dest_qp(), qp);
             EXPECT_EQ(t.record(i).packets, 2u);
         }
         for (uint32_t qp : drop) ASSERT_EQ(find(t, A, B, qp), kNoIndex) << qp;

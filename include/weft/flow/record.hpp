@@ -1,5 +1,5 @@
 // Per-flow state. A flow is one direction of one queue pair: (source host, destination
-// host, destination QPN). The record holds what every packet touches, in 120 bytes; the
+// host, destination QPN). The record holds what every packet touches, in 112 bytes; the
 // rare state (NAKs, PSN anomalies, CNPs, ECN marks, ICRC errors, a fifth opcode, a third
 // source port, counter carries) lives in a FlowExtension taken from a bounded pool the
 // first time a flow needs it. Healthy message-train flows never take one.
@@ -14,10 +14,20 @@ namespace weft::flow {
 
 inline constexpr uint32_t kNoIndex = 0xffffffffu;
 
+// Hosts are interned into ids of at most kHostIdBits bits (HostTable), so a key is one
+// 64-bit word: source host, destination host, destination QPN (24 bits).
+inline constexpr unsigned kHostIdBits = 20;
+inline constexpr uint32_t kMaxHostIds = 1u << kHostIdBits;
+
 struct FlowKey {
-    uint32_t src_host = 0;  // ids from HostTable
-    uint32_t dst_host = 0;
-    uint32_t dest_qp = 0;  // 24 bits
+    uint64_t bits = 0;
+
+    static FlowKey make(uint32_t src_host, uint32_t dst_host, uint32_t dest_qp) {
+        return {uint64_t(src_host) << 44 | uint64_t(dst_host) << 24 | (dest_qp & 0xffffff)};
+    }
+    uint32_t src_host() const { return uint32_t(bits >> 44); }
+    uint32_t dst_host() const { return uint32_t(bits >> 24) & (kMaxHostIds - 1); }
+    uint32_t dest_qp() const { return uint32_t(bits) & 0xffffff; }
     friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
 
@@ -47,8 +57,7 @@ enum FlowState : uint16_t {
 };
 
 struct FlowRecord {
-    FlowKey key;        // 12
-    uint16_t sport[2];  // first two distinct UDP source ports (0 = none yet)
+    FlowKey key;
     uint64_t packets;
     uint64_t wire_bytes;     // frame bytes as on the wire
     uint64_t payload_bytes;  // application bytes (pad excluded)
@@ -56,17 +65,19 @@ struct FlowRecord {
     uint64_t last_ns;
     uint32_t req_psn_next;       // next expected request PSN
     uint32_t resp_psn_next;      // one past the last PSN acknowledged or READ-responded
-    uint32_t messages;           // low 32 bits; carries go to the extension
     uint32_t acks;               // AETH syndrome ACK on Acknowledge packets; carried likewise
     uint32_t msg_bytes;          // bytes of the message in progress (see FlowState)
     uint32_t ext;                // index into the extension pool, kNoIndex if none; free-list link
+    uint16_t sport[2];           // first two distinct UDP source ports (0 = none yet)
     uint8_t op[kInlineOpcodes];  // opcodes counted inline; op_count[i] == 0 marks a free slot
     uint32_t op_count[kInlineOpcodes];  // a carry in the extension is worth 0xffffffff
-    uint16_t size_hist[kSizeBuckets];   // low 16 bits; carries go to the extension
-    uint16_t read_psn_slack;            // forward PSN jump a READ request allows (saturating)
-    uint16_t state;                     // FlowState bits
+    // Messages completed, by size: low 16 bits, carries in the extension. The message count
+    // is their sum (no counter of its own: 4 bytes of every record saved).
+    uint16_t size_hist[kSizeBuckets];
+    uint16_t read_psn_slack;  // forward PSN jump a READ request allows (saturating)
+    uint16_t state;           // FlowState bits
 };
-static_assert(sizeof(FlowRecord) == 120, "keep the hot record within two cache lines");
+static_assert(sizeof(FlowRecord) == 112, "two cache lines with room: 128 bytes a flow in all");
 
 struct FlowExtension {
     std::array<uint32_t, roce::kAckKindCount> aeth{};  // index by AckKind; [Ack] unused
@@ -77,7 +88,6 @@ struct FlowExtension {
     uint32_t gap_lo = 0, gap_hi = 0;  // last hole in the request PSN sequence [lo, hi)
     uint32_t cnp = 0;
     uint32_t ecn_ce = 0;
-    uint32_t message_carries = 0;  // each is 2^32 messages
     uint32_t ack_carries = 0;
     // A flow can carry its sender's requests and, interleaved, its READ responses (the
     // sender is requester and responder on one RC connection): the READ response being

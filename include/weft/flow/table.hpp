@@ -18,10 +18,10 @@ namespace weft::flow {
 
 struct TableConfig {
     uint32_t max_flows = 1u << 20;
-    uint32_t max_hosts = 1u << 16;
+    uint32_t max_hosts = 1u << 16;  // at most kMaxHostIds (2^20)
     // Flows with rare state (NAKs, PSN anomalies, CNPs...) take an extension record from
     // this pool; when it is empty the rare detail is lost and counted (extension_refused).
-    uint32_t max_extensions = 0;            // 0: max_flows / 32 (at least 1024)
+    uint32_t max_extensions = 0;            // 0: max_flows / 64 (at least 1024)
     uint64_t idle_timeout_ns = 0;           // 0: flows never expire
     uint64_t seed = 0x7765667473656564ull;  // keys the hash against crafted collisions
 };
@@ -91,12 +91,16 @@ class Table {
     size_t memory_bytes() const;
 
   private:
+    // The slot hash of a flow, from its addresses and QPN as they arrive: a packet finds
+    // its flow without interning its hosts first (hosts are interned only when a flow is
+    // created); a candidate record is confirmed against the host table's addresses.
+    uint64_t hash(const roce::IpAddress& src, const roce::IpAddress& dst, uint32_t dest_qp) const;
     uint64_t hash(const FlowKey& k) const;
-    uint32_t slot_of(const FlowKey& k, uint64_t h) const;
+    bool matches(const FlowRecord& r, const roce::IpAddress& src, const roce::IpAddress& dst,
+                 uint32_t dest_qp) const;
     uint32_t allocate_record();
     void remove(uint32_t index);
     FlowExtension* ext(FlowRecord& r);
-    uint32_t host_id(const roce::IpAddress& a, roce::IpAddress& memo_addr, uint32_t& memo_id);
 
     void update(FlowRecord& r, const roce::Packet& p, uint32_t wire_len, uint64_t now_ns,
                 bool icrc_ok);
@@ -124,9 +128,6 @@ class Table {
     uint32_t ext_live_ = 0;
     uint32_t evict_cursor_ = 0;
     TableCounters counters_;
-    // One-entry caches: a message train repeats the same pair of hosts.
-    roce::IpAddress memo_src_{}, memo_dst_{};
-    uint32_t memo_src_id_ = kNoIndex, memo_dst_id_ = kNoIndex;
 };
 
 }  // namespace weft::flow
