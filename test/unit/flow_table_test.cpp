@@ -18,6 +18,7 @@
 
 #include "test_packets.hpp"
 #include "weft/capture/pcap_file.hpp"
+#include "weft/flow/side_array.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
 
@@ -894,6 +895,38 @@ TEST(FlowCapture, SoftRoceSampleGivesSixCleanPairedFlows) {
     const FlowSummary& sends = flows[index_of(flows, two, one, 17)];
     EXPECT_EQ(sends.opcode_count(op::kRcSendLast), 21u);
     EXPECT_EQ(sends.messages, 20u);
+}
+
+// A stage's per-flow state beside the table: an index reused by a new flow (after idle
+// eviction) gives that flow a fresh entry, never the evicted flow's.
+TEST(SideArray, AReusedFlowIndexStartsFromAFreshEntry) {
+    TableConfig c = config();
+    c.max_flows = 4;
+    c.idle_timeout_ns = 100;
+    Table t(c);
+    struct Path {
+        uint16_t uplink;
+        uint64_t flowlet_start_ns;
+    };
+    SideArray<Path> paths(c.max_flows);
+    roce::Packet p;
+    const test::Bytes f = test::build(flow_packet(A, B, 7, op::kRcSendOnly, 1, 8));
+    ASSERT_EQ(roce::parse(f, p), roce::Verdict::Ok);
+    Table::Touched first = t.touch(p, uint32_t(f.size()), 10);
+    ASSERT_TRUE(first.created);
+    paths.at(first.index, first.created) = {3, 10};
+    Table::Touched again = t.touch(p, uint32_t(f.size()), 20);
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.prev_last_ns, 10u);
+    EXPECT_EQ(paths.at(again.index, again.created).uplink, 3);
+    ASSERT_EQ(t.evict_idle(1000, 16), 1u);
+    const test::Bytes g = test::build(flow_packet(A, B, 8, op::kRcSendOnly, 1, 8));
+    roce::Packet q;
+    ASSERT_EQ(roce::parse(g, q), roce::Verdict::Ok);
+    Table::Touched other = t.touch(q, uint32_t(g.size()), 1001);
+    ASSERT_TRUE(other.created);
+    EXPECT_EQ(other.index, first.index) << "the freed record is reused";
+    EXPECT_EQ(paths.at(other.index, other.created).uplink, 0) << "not the evicted flow's path";
 }
 
 }  // namespace
