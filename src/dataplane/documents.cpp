@@ -24,9 +24,11 @@ json stages_json(const WorkerStats& s) {
     return j;
 }
 
-std::string stages_text(const WorkerStats& s, std::string_view indent) {
+// The stages that run in this mode (a passive weftd only receives and accounts).
+std::string stages_text(const WorkerStats& s, bool passive, std::string_view indent) {
     std::string out;
     for_each_stage([&](const auto& stage) {
+        if (passive && !stage.passive) return;
         out += fmt::format("{}{}: {}\n", indent, stage.name, telemetry::to_text(s.*stage.member));
     });
     return out;
@@ -83,7 +85,7 @@ std::string counters_text(const Instance& instance, const Instance::Reading& r) 
     for (size_t w = 0; w < r.workers.size(); ++w) {
         s += fmt::format("worker {} (CPU {}), {} flows\n", w, instance.plan().worker_lcores[w],
                          r.workers[w].flows_live);
-        s += stages_text(r.workers[w].stats, "  ");
+        s += stages_text(r.workers[w].stats, instance.config().mode == Mode::passive, "  ");
     }
     return s;
 }

@@ -69,16 +69,17 @@ struct StageCounters {
     std::string_view name;
     std::string_view prometheus_prefix;
     Counters WorkerStats::*member;
+    bool passive;  // the stage runs in passive mode too (else its counters stay at zero)
 };
 
 // The stages' counters in pipeline order: the one list that sums, JSON, text and
 // Prometheus walk (a new stage's counters are one more entry).
 inline constexpr auto kStageCounters = std::make_tuple(
-    StageCounters<RxCounters>{"rx", "weft_rx", &WorkerStats::rx},
-    StageCounters<flow::Totals>{"account", "weft", &WorkerStats::account},
-    StageCounters<FirewallCounters>{"firewall", "weft_firewall", &WorkerStats::firewall},
-    StageCounters<CryptCounters>{"crypt", "weft_crypt", &WorkerStats::crypt},
-    StageCounters<TxCounters>{"tx", "weft_tx", &WorkerStats::tx});
+    StageCounters<RxCounters>{"rx", "weft_rx", &WorkerStats::rx, true},
+    StageCounters<flow::Totals>{"account", "weft", &WorkerStats::account, true},
+    StageCounters<FirewallCounters>{"firewall", "weft_firewall", &WorkerStats::firewall, false},
+    StageCounters<CryptCounters>{"crypt", "weft_crypt", &WorkerStats::crypt, false},
+    StageCounters<TxCounters>{"tx", "weft_tx", &WorkerStats::tx, false});
 
 // f(stage) for each entry of kStageCounters.
 template <class F>
