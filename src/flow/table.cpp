@@ -43,8 +43,11 @@ size_t Table::memory_bytes() const {
            size_t(max_extensions_) * sizeof(FlowExtension) + hosts_.memory_bytes();
 }
 
-uint64_t Table::hash(const roce::IpAddress& src, const roce::IpAddress& dst,
-                     uint32_t dest_qp) const {
+// Both are on every packet's path: inlined (the compiler left them out of line, at a tenth
+// of weftd's pipeline between them).
+[[gnu::always_inline]] inline uint64_t Table::hash(const roce::IpAddress& src,
+                                                   const roce::IpAddress& dst,
+                                                   uint32_t dest_qp) const {
     uint64_t s_lo, s_hi, d_lo, d_hi;
     std::memcpy(&s_lo, src.bytes.data(), 8);
     std::memcpy(&s_hi, src.bytes.data() + 8, 8);
@@ -61,8 +64,9 @@ uint64_t Table::hash(const FlowKey& k) const {
     return hash(hosts_.address(k.src_host()), hosts_.address(k.dst_host()), k.dest_qp());
 }
 
-bool Table::matches(const FlowRecord& r, const roce::IpAddress& src, const roce::IpAddress& dst,
-                    uint32_t dest_qp) const {
+[[gnu::always_inline]] inline bool Table::matches(const FlowRecord& r, const roce::IpAddress& src,
+                                                  const roce::IpAddress& dst,
+                                                  uint32_t dest_qp) const {
     return r.key.dest_qp() == dest_qp && hosts_.address(r.key.src_host()) == src &&
            hosts_.address(r.key.dst_host()) == dst;
 }
