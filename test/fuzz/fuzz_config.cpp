@@ -1,8 +1,9 @@
-// libFuzzer target: the configuration files, weftd's (dataplane::load_config_string: mode,
-// workers, [eal], [flows], [firewall], [control], [metrics], [[ports]]) and weft-probe's
-// (probe::load_detector_config_string: [detectors]). The input is the text of one file,
-// given to both loaders; they share the TOML parser and config::load_string, which the
-// programs reach through their path-reading versions.
+// libFuzzer target: weftd's and weft-probe's configuration files (weftd's through
+// dataplane::load_config_string: mode, workers, [eal], [flows], [firewall], [control],
+// [metrics], [[ports]]; weft-probe's through probe::load_detector_config_string:
+// [detectors]). The input is the text of one file, given to both loaders; they share the
+// TOML parser and config::load_string, which the programs reach through their
+// path-reading versions.
 //
 // Properties, each trapping when violated:
 //   - nothing is thrown, whatever the text;
