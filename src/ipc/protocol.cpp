@@ -204,7 +204,13 @@ std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out) {
             for (const auto& h : v) {
                 auto ip =
                     h.is_string() ? roce::IpAddress::parse(h.get<std::string>()) : std::nullopt;
-                if (!ip) return fmt::format("filter.hosts: {} is not an IP address", h.dump());
+                // a value is quoted back; a nested array or object is only named (dumping
+                // it recurses once per level: 32 000 levels fit in a request and overflowed
+                // the stack under ASan)
+                if (!ip)
+                    return fmt::format(
+                        "filter.hosts: {} is not an IP address",
+                        h.is_primitive() ? h.dump() : fmt::format("an {}", h.type_name()));
                 out.hosts.push_back(*ip);
             }
         } else if (key == "dest_qp") {
