@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "weft/config/toml_file.hpp"
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace weft::config {
 
@@ -100,11 +102,36 @@ const toml::table* as_table(const toml::node& node, std::string_view section, Pr
 
 namespace detail {
 
-std::optional<toml::table> parse_file(const std::string& path, Problems& problems) {
-    std::string error;
-    std::optional<toml::table> doc = parse_toml_file(path, error);
-    if (!doc) problems.add_raw(error);
-    return doc;
+std::optional<std::string> read_file(const std::string& path, Problems& problems) {
+    // C stdio rather than a stream: a directory opens but fails to read, and errno says so.
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+        problems.add_raw(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+        return std::nullopt;
+    }
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    const int error = std::ferror(f) ? errno : 0;
+    std::fclose(f);
+    if (error) {
+        problems.add_raw(fmt::format("{}: cannot read: {}", path, std::strerror(error)));
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<toml::table> parse_text(std::string_view text, const std::string& name,
+                                      Problems& problems) {
+    try {
+        return toml::parse(text, name);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        problems.add_raw(
+            fmt::format("{}:{}:{}: {}", name, where.line, where.column, e.description()));
+        return std::nullopt;
+    }
 }
 
 void unknown_section(std::string_view key, std::span<const std::string_view> known,

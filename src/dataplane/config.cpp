@@ -142,6 +142,12 @@ std::vector<std::string> load_config_file(const std::string& path, Config& c) {
     return config::load_file(path, config_sections(), c);
 }
 
+std::vector<std::string> load_config_string(std::string_view text, const std::string& name,
+                                            Config& c) {
+    c.source = name;
+    return config::load_string(text, name, config_sections(), c);
+}
+
 std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
                                           std::string& error) {
     size_t colon = text.find(':');

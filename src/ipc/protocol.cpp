@@ -204,7 +204,13 @@ std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out) {
             for (const auto& h : v) {
                 auto ip =
                     h.is_string() ? roce::IpAddress::parse(h.get<std::string>()) : std::nullopt;
-                if (!ip) return fmt::format("filter.hosts: {} is not an IP address", h.dump());
+                // a value is quoted back; a nested array or object is only named (dumping
+                // it recurses once per level: 32 000 levels fit in a request and overflowed
+                // the stack under ASan)
+                if (!ip)
+                    return fmt::format(
+                        "filter.hosts: {} is not an IP address",
+                        h.is_primitive() ? h.dump() : fmt::format("an {}", h.type_name()));
                 out.hosts.push_back(*ip);
             }
         } else if (key == "dest_qp") {
@@ -281,12 +287,40 @@ nlohmann::json read_request(int fd, std::chrono::milliseconds timeout) {
             throw ControlError(fmt::format("request longer than {} bytes", kMaxRequestBytes));
     }
     line = line.substr(0, line.find('\n'));
-    if (line.size() > kMaxRequestBytes)
-        throw ControlError(fmt::format("request longer than {} bytes", kMaxRequestBytes));
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-        throw ControlError("the request is not a JSON object on one line");
+    Request request;
+    nlohmann::json j;
+    if (std::string error = decode_request(line, request, j); !error.empty())
+        throw ControlError(error);
     return j;
+}
+
+std::string decode_request(std::string_view line, Request& out, nlohmann::json& object) {
+    if (line.size() > kMaxRequestBytes)
+        return fmt::format("request longer than {} bytes", kMaxRequestBytes);
+    object = nlohmann::json::parse(line, nullptr, false);
+    if (object.is_discarded() || !object.is_object())
+        return "the request is not a JSON object on one line";
+    out = {};
+    if (auto c = object.find("command"); c != object.end()) {
+        if (!c->is_string()) return "command: must be a string";
+        out.command = c->get<std::string>();
+    }
+    if (auto f = object.find("format"); f != object.end()) {
+        if (!f->is_string()) return "format: must be \"json\" or \"text\"";
+        const std::string& format = f->get_ref<const std::string&>();
+        if (format != "json" && format != "text")
+            return fmt::format("format {}: must be json or text", format);
+        out.text = format == "text";
+    }
+    if (auto f = object.find("filter"); f != object.end()) {
+        if (std::string error = filter_from_json(*f, out.filter); !error.empty()) return error;
+        out.has_filter = true;
+    }
+    if (auto f = object.find("follow"); f != object.end()) {
+        if (!f->is_boolean()) return "follow: must be true or false";
+        out.follow = f->get<bool>();
+    }
+    return {};
 }
 
 bool write_reply(int fd, const nlohmann::json& reply) {

@@ -83,6 +83,12 @@ std::vector<std::string> load_detector_config(const std::string& path, DetectorC
     return config::load_file(path, std::span<const config::Section<DetectorConfig>>(kSections), c);
 }
 
+std::vector<std::string> load_detector_config_string(std::string_view text, const std::string& name,
+                                                     DetectorConfig& c) {
+    return config::load_string(text, name,
+                               std::span<const config::Section<DetectorConfig>>(kSections), c);
+}
+
 std::string describe(const DetectorConfig& c) {
     std::string out;
     for (const Count32& k : kCount32) out += fmt::format("  {} = {}\n", k.key, c.*k.field);

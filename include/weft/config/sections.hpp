@@ -66,18 +66,23 @@ void refuse_unknown_keys(const toml::table& table, std::string_view section,
 const toml::table* as_table(const toml::node& node, std::string_view section, Problems& problems);
 
 namespace detail {
-std::optional<toml::table> parse_file(const std::string& path, Problems& problems);
+// The contents of `path`, or nullopt after reporting why it cannot be read.
+std::optional<std::string> read_file(const std::string& path, Problems& problems);
+// `text` as TOML, or nullopt after reporting "NAME:LINE:COL: why" where the parser stopped.
+std::optional<toml::table> parse_text(std::string_view text, const std::string& name,
+                                      Problems& problems);
 void unknown_section(std::string_view key, std::span<const std::string_view> known,
                      Problems& problems);
 }  // namespace detail
 
-// Reads `path` into `out` section by section. Returns the problems (empty: the file is
-// good; settings it does not name keep their values).
+// Reads `text`, the contents of a file called `name` (problems name it), into `out` section
+// by section. Returns the problems (empty: the document is good; settings it does not name
+// keep their values). Pure: no I/O, and nothing thrown for any text.
 template <class Config>
-std::vector<std::string> load_file(const std::string& path,
-                                   std::span<const Section<Config>> sections, Config& out) {
-    Problems problems(path);
-    std::optional<toml::table> doc = detail::parse_file(path, problems);
+std::vector<std::string> load_string(std::string_view text, const std::string& name,
+                                     std::span<const Section<Config>> sections, Config& out) {
+    Problems problems(name);
+    std::optional<toml::table> doc = detail::parse_text(text, name, problems);
     if (!doc) return problems.take();
     std::vector<std::string_view> names;
     for (const auto& s : sections) names.push_back(s.name);
@@ -91,6 +96,17 @@ std::vector<std::string> load_file(const std::string& path,
             detail::unknown_section(key.str(), names, problems);
     }
     return problems.take();
+}
+
+// The same for the file at `path`: its contents through load_string, or the one problem
+// saying why it cannot be read.
+template <class Config>
+std::vector<std::string> load_file(const std::string& path,
+                                   std::span<const Section<Config>> sections, Config& out) {
+    Problems problems(path);
+    std::optional<std::string> text = detail::read_file(path, problems);
+    if (!text) return problems.take();
+    return load_string(*text, path, sections, out);
 }
 
 }  // namespace weft::config

@@ -78,6 +78,9 @@ const std::vector<std::string>& known_vdev_drivers();
 // Parses a TOML file into `out` (fields absent from the file keep their value). Returns
 // the problems found (empty: fine).
 std::vector<std::string> load_config_file(const std::string& path, Config& out);
+// The same for `text`, the contents of a file called `name` (problems name it).
+std::vector<std::string> load_config_string(std::string_view text, const std::string& name,
+                                            Config& out);
 
 // Parses "ROLE:DEVICE[,ARGS]" (the --port flag); nullopt and `error` on failure.
 std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,

@@ -81,8 +81,28 @@ class Listener {
     int fd_ = -1;
 };
 
-// Reads one request line from `fd` within `timeout`. Throws ControlError on a request
-// that is too long, not JSON or not an object.
+// What a server reads from a request. "command" must be a string, "format" "json" (the
+// default) or "text", "filter" a filter (filter_from_json), "follow" (weft-probe's alerts)
+// true or false; other members are ignored, so a newer weftctl still reaches an older
+// server. Checking the types here keeps a server's own lookups (value("command", ""))
+// from throwing on a request such as {"command":1}.
+struct Request {
+    std::string command;      // "" when absent
+    bool text = false;        // "format": "text"
+    bool has_filter = false;  // "filter" given
+    flow::FlowFilter filter;
+    bool follow = false;
+};
+
+// Decodes one request line (without its newline) as every server does: at most
+// kMaxRequestBytes, JSON, an object, then the members above. Returns "" and fills `out`
+// and `object` (the whole request, for a server's own members) when it is good, else the
+// reason, one line for error_reply. Pure: no I/O, nothing thrown for any line.
+std::string decode_request(std::string_view line, Request& out, nlohmann::json& object);
+
+// Reads one request line from `fd` within `timeout` and checks it with decode_request.
+// Throws ControlError on a request that does not arrive in time or that decode_request
+// refuses (too long, not JSON, not an object, a member of the wrong type).
 nlohmann::json read_request(int fd, std::chrono::milliseconds timeout);
 // Writes `reply` and a newline; false when the client went away.
 bool write_reply(int fd, const nlohmann::json& reply);

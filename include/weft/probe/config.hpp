@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "weft/probe/detectors.hpp"
@@ -14,6 +15,9 @@ namespace weft::probe {
 // the file is good. An unknown section or key is a problem: a typo must not silently
 // leave a default in force.
 std::vector<std::string> load_detector_config(const std::string& path, DetectorConfig& c);
+// The same for `text`, the contents of a file called `name` (problems name it).
+std::vector<std::string> load_detector_config_string(std::string_view text, const std::string& name,
+                                                     DetectorConfig& c);
 
 // The thresholds in force, one per line, as the file would name them.
 std::string describe(const DetectorConfig& c);
