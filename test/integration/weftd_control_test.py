@@ -214,6 +214,16 @@ def test_a_bad_filter_gets_an_error_reply(weftd):
     assert "filter.sort" in reply.get("error", ""), reply
 
 
+@pytest.mark.parametrize("line", [b'{"command":1}\n', b'{"command":"status","format":7}\n',
+                                  b'{"command":"flows","filter":[1]}\n'],
+                         ids=["command-not-a-string", "format-not-a-string", "filter-not-an-object"])
+def test_a_field_of_the_wrong_type_gets_an_error_reply_and_weftd_stays_up(weftd, line):
+    # {"command":1} used to throw in the server outside its error handler: weftd aborted
+    reply = raw_request(weftd, line)
+    assert reply.get("error"), reply
+    assert raw_request(weftd, b'{"command":"status"}\n').get("schema") == "weft.status/1"
+
+
 def test_an_oversized_request_is_refused(weftd):
     reply = raw_request(weftd, b"x" * 70000 + b"\n")
     assert "longer than" in reply.get("error", ""), reply
