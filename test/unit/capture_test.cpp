@@ -11,12 +11,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "weft/analyze/analyzer.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/gen/scenario.hpp"
 
@@ -302,6 +304,35 @@ TEST(PcapReader, WithoutASnapLengthTheLimitIs256KiB) {
     const Read r = read_all(s.write("huge.pcap", p.bytes), Backend::automatic);
     EXPECT_TRUE(r.data.empty());
     EXPECT_NE(r.corruption.find("record 1 at byte offset 24"), std::string::npos);
+}
+
+// What `weftctl analyze` makes of it: the frames before the corrupt record analysed, the
+// record itself not counted as one (it is not a truncated record), the reason kept.
+TEST(PcapReader, AnalyzeKeepsWhatCameBeforeACorruptRecord) {
+    Scratch s;
+    gen::ScenarioOptions o;
+    o.hosts = 4;
+    o.message_size = 64 * 1024;
+    o.iterations = 1;
+    const std::string path = generate(s, "gradient", o, 100);
+    std::ifstream in(path, std::ios::binary);
+    Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = 24;
+    for (int i = 0; i < 9; ++i) {  // to the 10th record's header
+        uint32_t caplen;
+        std::memcpy(&caplen, bytes.data() + at + 8, 4);
+        at += 16 + caplen;
+    }
+    const uint32_t bad = 65536;  // weft-gen's snap length is 65535
+    std::memcpy(bytes.data() + at + 8, &bad, 4);
+    const std::string corrupt = s.write("corrupt.pcap", bytes);
+    const analyze::Result r = analyze::analyze_file(corrupt, analyze::Options{});
+    EXPECT_EQ(r.totals.frames, 9u);
+    EXPECT_EQ(r.totals.truncated_records, 0u);
+    EXPECT_TRUE(r.truncation.empty());
+    EXPECT_NE(r.corruption.find("record 10 at byte offset " + std::to_string(at)),
+              std::string::npos)
+        << r.corruption;
 }
 
 // ---- what stays with libpcap ---------------------------------------------------------------
