@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <thread>
@@ -304,6 +305,36 @@ TEST(PcapReader, WithoutASnapLengthTheLimitIs256KiB) {
     const Read r = read_all(s.write("huge.pcap", p.bytes), Backend::automatic);
     EXPECT_TRUE(r.data.empty());
     EXPECT_NE(r.corruption.find("record 1 at byte offset 24"), std::string::npos);
+}
+
+// Random bytes written over a capture's record headers: whatever the lengths say, no
+// record reaches past the end of the file or above the snap length, and reading stops.
+TEST(PcapReader, MangledHeadersNeverTakeTheReaderOutsideTheFile) {
+    Scratch s;
+    PcapBytes p(kNano, false, /*snaplen=*/2048);
+    for (uint8_t i = 0; i < 40; ++i) p.record(1, i, frame(20 + 37 * i, i), 20 + 37 * i);
+    std::mt19937 rng(9);
+    for (int round = 0; round < 300; ++round) {
+        Bytes b = p.bytes;
+        for (int k = 0; k < 4; ++k) b[24 + rng() % (b.size() - 24)] = uint8_t(rng());
+        // A new file each round: rewriting one in place makes ext4 flush it on close.
+        const std::string path = s.write("mangled" + std::to_string(round) + ".pcap", b);
+        PcapReader r(path);
+        ASSERT_TRUE(r.memory_mapped());
+        Record rec;
+        uint64_t n = 0, end = 24;
+        while (r.next(rec)) {
+            ASSERT_LE(rec.data.size(), 2048u);
+            end += 16 + rec.data.size();
+            ASSERT_EQ(r.position(), end);
+            ASSERT_LE(end, b.size());
+            ASSERT_LT(++n, 1000u);
+        }
+        EXPECT_LE(r.position(), b.size());
+        if (end < b.size()) {
+            EXPECT_TRUE(r.truncated() || r.corrupt()) << round;
+        }
+    }
 }
 
 // What `weftctl analyze` makes of it: the frames before the corrupt record analysed, the
