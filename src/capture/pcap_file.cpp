@@ -18,8 +18,8 @@ namespace weft::capture {
 
 namespace {
 
-// Classic pcap magics as read on this (little-endian) host: micro- or nanosecond
-// timestamps, written on a host of the same or of the other byte order.
+// Classic pcap magics as read in this host's byte order: micro- or nanosecond timestamps,
+// written on a host of the same or of the other byte order.
 constexpr uint32_t kMagicMicro = 0xa1b2c3d4, kMagicNano = 0xa1b23c4d;
 constexpr uint32_t kMagicMicroSwapped = 0xd4c3b2a1, kMagicNanoSwapped = 0x4d3cb2a1;
 constexpr uint32_t kLinkTypeEthernet = 1;
@@ -49,17 +49,17 @@ struct PcapReader::Pager {
 
     Pager(const uint8_t* b, size_t n) : base(const_cast<uint8_t*>(b)), size(n) {}
 
-    void run() {
+    // [0, populated) is populated already (the constructor did the first chunk).
+    void run(size_t populated) {
         const size_t page = size_t(::sysconf(_SC_PAGESIZE));
-        size_t populated = 0, dropped = 0;
+        size_t dropped = 0;
         bool populate = true;
         for (;;) {
             const size_t at = reader_at.load(std::memory_order_acquire);
             if (stop.load(std::memory_order_acquire)) return;
             // Behind the reader (it outran us): it faults those pages in itself; populating
             // where it is would only contend with it for the same page-table locks.
-            if (populated < at + kPagerChunk)
-                populated = std::min(size, ((at + kPagerChunk) & ~(page - 1)));
+            if (populated < at) populated = std::min(size, (at & ~(page - 1)) + kPagerChunk);
             if (populate && populated < size && populated < at + kPagerAhead) {
                 size_t len = std::min(kPagerChunk, size - populated);
                 // Kernels before 5.14 do not know it: page faults then do the same work.
@@ -133,6 +133,9 @@ bool PcapReader::open_mapped(int fd) {
     // Version 2.4 only: libpcap knows the quirks of older writers (2.3 swapped caplen and
     // len). Ethernet only: libpcap maps other LINKTYPE_ values to DLT_ numbers.
     if (major != 2 || minor != 4 || linktype != kLinkTypeEthernet) return false;
+    // A file cut shorter by another process while mapped would raise SIGBUS on the pages
+    // past its new end; captures being analysed are not rewritten in place (tcpdump -C/-G
+    // rotates to new files), and a file still growing is only read up to its size now.
     void* m = ::mmap(nullptr, size_t(file_size_), PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) return false;  // a file system without mmap: libpcap reads it
     // Read-ahead in large steps and early eviction behind the reader (advice only).
@@ -143,9 +146,12 @@ bool PcapReader::open_mapped(int fd) {
     link_type_ = int(linktype);
     // libpcap's rule: a snap length of 0 or above its maximum means the maximum.
     snap_limit_ = (snaplen == 0 || snaplen > kMaxCaptureLength) ? kMaxCaptureLength : snaplen;
+    // The first chunk here, so the reader does not start by contending with the pager.
+    const size_t first = std::min(kPagerChunk, map_size_);
+    ::madvise(m, first, MADV_POPULATE_READ);  // advice: failure only means page faults
     try {
         pager_ = std::make_unique<Pager>(map_, map_size_);
-        pager_->thread = std::thread([p = pager_.get()] { p->run(); });
+        pager_->thread = std::thread([p = pager_.get(), first] { p->run(first); });
     } catch (const std::system_error&) {
         pager_.reset();  // no thread to spare: the reader takes the page faults itself
     }
