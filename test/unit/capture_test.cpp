@@ -432,5 +432,48 @@ TEST(PcapReader, ErrorsNameTheFileAndTheReason) {
     EXPECT_TRUE(r.truncation.empty());
 }
 
+// ---- the writer ---------------------------------------------------------------------------
+
+TEST(PcapWriter, AFailedWriteNamesTheFileAndTheOsError) {
+    if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+    std::string error;
+    try {
+        PcapWriter w("/dev/full");
+        const Bytes f = frame(1500, 1);
+        for (int i = 0; i < 2000; ++i) w.write(f, uint64_t(i));  // more than the buffer
+        w.close();
+    } catch (const CaptureError& e) {
+        error = e.what();
+    }
+    EXPECT_EQ(error, "/dev/full: No space left on device");
+    // Caught at close() when everything fitted in the buffer.
+    error.clear();
+    try {
+        PcapWriter w("/dev/full");
+        w.write(frame(60, 1), 1);
+        w.close();
+    } catch (const CaptureError& e) {
+        error = e.what();
+    }
+    EXPECT_EQ(error, "/dev/full: No space left on device");
+}
+
+TEST(PcapWriter, WritesWhatTheReaderReads) {
+    Scratch s;
+    const std::string path = s.path("w.pcap");
+    {
+        PcapWriter w(path, 9000);
+        for (uint8_t i = 0; i < 100; ++i) w.write(frame(60 + 80 * i, i), 1000000000ull * i + i);
+        EXPECT_EQ(w.records(), 100u);
+        w.close();
+        EXPECT_THROW(w.write(frame(60, 0), 0), CaptureError);
+    }
+    expect_readers_agree(path);
+    const Read r = read_all(path, Backend::automatic);
+    ASSERT_EQ(r.data.size(), 100u);
+    EXPECT_EQ(r.data[99], frame(60 + 80 * 99, 99));
+    EXPECT_EQ(r.ts[99], 99000000099ull);
+}
+
 }  // namespace
 }  // namespace weft::capture

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -138,14 +139,22 @@ class PcapWriter {
     PcapWriter(const PcapWriter&) = delete;
     PcapWriter& operator=(const PcapWriter&) = delete;
 
+    // Both throw CaptureError "PATH: OS error" when a write fails (disk full, I/O error);
+    // the writer is closed then.
     void write(std::span<const uint8_t> frame, uint64_t timestamp_ns);
-    void close();  // flushes; throws CaptureError if the data could not be written
+    void close();  // flushes
     uint64_t records() const { return records_; }
 
   private:
+    static constexpr size_t kStreamBuffer = 1 << 20;
+    void check_stream();
+    void abandon();  // closes without flushing checks
+
     std::string path_;
+    std::unique_ptr<char[]> stream_buffer_;  // outlives the stream (declared first)
     pcap* dead_ = nullptr;
     pcap_dumper* dumper_ = nullptr;
+    FILE* file_ = nullptr;  // the dumper's stream
     uint64_t records_ = 0;
 };
 
