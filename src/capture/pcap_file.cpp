@@ -30,6 +30,7 @@ constexpr uint32_t kLinkTypeEthernet = 1;
 // fault-around maps 16 pages per fault), and it cost the other core ~45 % of the reader's
 // CPU time in page-table work and TLB-shootdown interrupts.
 constexpr size_t kReleaseStep = 8u << 20;
+constexpr size_t kHugeStep = 2u << 20;
 
 std::string record_at(uint64_t number, size_t offset) {
     return "record " + std::to_string(number) + " at byte offset " + std::to_string(offset);
@@ -110,8 +111,10 @@ bool PcapReader::open_mapped(int fd) {
 }
 
 void PcapReader::release_behind(size_t record_start) {
-    // Everything before the page of the record being returned is done with.
-    const size_t done = record_start & ~(size_t(::sysconf(_SC_PAGESIZE)) - 1);
+    // Everything before the record being returned is done with. Released in whole 2 MiB
+    // steps (the mapping starts 2 MiB-aligned): a file in large page-cache folios may be
+    // mapped by huge page-table entries, which a partial release would split.
+    const size_t done = record_start & ~(kHugeStep - 1);
     if (done > released_to_) {
         ::madvise(const_cast<uint8_t*>(map_) + released_to_, done - released_to_, MADV_DONTNEED);
         released_to_ = done;
