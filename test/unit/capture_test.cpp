@@ -186,9 +186,9 @@ TEST(PcapReader, EveryScenarioReadsTheSameMappedAsThroughLibpcap) {
         expect_readers_agree(generate(s, std::string(info.name), o, 3000));
 }
 
-// Many times the reader's release step, so records are read while what lies behind them is
-// unmapped: every byte must still be the file's.
-TEST(PcapReader, ALargeFileReadsTheSameWhileWhatIsBehindIsUnmapped) {
+// Larger than the pager's window several times over, so records are read while the pager
+// populates ahead and unmaps behind: every byte must still be the file's.
+TEST(PcapReader, ALargeFileReadsTheSameWhileThePagerMovesAlong) {
     Scratch s;
     gen::ScenarioOptions o;
     o.hosts = 4;

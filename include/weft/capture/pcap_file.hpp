@@ -71,7 +71,7 @@ class PcapReader {
     bool next_libpcap(Record& out);
     enum class Stop { header_cut, data_cut, caplen_too_large };
     bool stop_mapped(Stop why, uint32_t caplen);  // sets truncation_ or corruption_
-    void release_behind(size_t record_start);     // unmaps the pages before this record
+    void publish(size_t record_start);            // tells the pager where the reader is
 
     uint32_t load32(const uint8_t* p) const {
         uint32_t v;
@@ -102,8 +102,8 @@ class PcapReader {
         const size_t want = std::min(map_size_, offset_ + kPrefetchDistance);
         for (; prefetched_to_ < want; prefetched_to_ += 64)
             __builtin_prefetch(map_ + prefetched_to_);
-        if (offset_ >= release_mark_) [[unlikely]]
-            release_behind(offset_ - kRecordHeader - caplen);
+        if (offset_ >= publish_mark_) [[unlikely]]
+            publish(offset_ - kRecordHeader - caplen);
         return true;
     }
 
@@ -118,12 +118,13 @@ class PcapReader {
     size_t map_size_ = 0;
     size_t offset_ = 0;         // of the next record header
     size_t prefetched_to_ = 0;  // cache lines before it were prefetched
-    size_t release_mark_ = 0;   // release_behind() when offset_ passes it
-    size_t released_to_ = 0;    // pages before it are unmapped
-    uint64_t records_ = 0;      // delivered so far
-    uint32_t snap_limit_ = 0;   // the largest valid caplen
-    uint32_t frac_ns_ = 1000;   // nanoseconds per timestamp fraction unit
-    bool swapped_ = false;      // file written on a host of the other byte order
+    size_t publish_mark_ = 0;   // publish() when offset_ passes it
+    struct Pager;
+    std::unique_ptr<Pager> pager_;  // populates the mapping ahead of the reader
+    uint64_t records_ = 0;          // delivered so far
+    uint32_t snap_limit_ = 0;       // the largest valid caplen
+    uint32_t frac_ns_ = 1000;       // nanoseconds per timestamp fraction unit
+    bool swapped_ = false;          // file written on a host of the other byte order
 
     // libpcap (pcapng, pipes, anything not a regular classic-pcap file)
     static constexpr size_t kStreamBuffer = 1 << 20;
