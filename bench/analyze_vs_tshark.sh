@@ -1,9 +1,10 @@
 #!/bin/bash
 # Wall time of `weftctl analyze` vs `tshark -q -z conv,udp` on the same 1 M-packet
 # weft-gen capture, same run, each the best of REPEAT runs with the file in the page cache.
-# usage: bench/analyze_vs_tshark.sh [BUILD_DIR] [PACKETS] [REPEAT] [MTU]
+# usage: [WEFTCTL_BASE=OTHER_WEFTCTL] bench/analyze_vs_tshark.sh [BUILD_DIR] [PACKETS] [REPEAT] [MTU]
 #   MTU 1024 (default): inference traffic, ~1 KB frames (1 GB for 1 M packets)
 #   MTU 256: gradient traffic, ~300 B frames (where per-packet work, not I/O, dominates)
+#   WEFTCTL_BASE: another weftctl (an earlier build) timed in the same run, for before/after
 set -euo pipefail
 BUILD=${1:-build}
 PACKETS=${2:-1000000}
@@ -15,21 +16,32 @@ if [[ ! -f $FILE ]]; then
     "$BUILD/tools/weft-gen" "$scenario" -q -o "$FILE" --requests 0 --iterations 0 \
         --packets "$PACKETS" --mtu "$MTU" --seed 1
 fi
-best() {  # best wall time in seconds of REPEAT runs of "$@"
-    local b=999999 t0 t1 t
-    for _ in $(seq "$REPEAT"); do
-        t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N)
-        t=$(echo "$t1 - $t0" | bc -l); (( $(echo "$t < $b" | bc -l) )) && b=$t
-    done
-    printf '%.3f' "$b"
+once() {  # wall time in seconds of one run of "$@"
+    local t0 t1
+    t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
 }
+min() { if (( $(echo "$2 < $1" | bc -l) )); then echo "$2"; else echo "$1"; fi; }
 cat "$FILE" > /dev/null
-frames=$("$BUILD/tools/weftctl" analyze -q --json "$FILE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["frames"])')
-w=$(best "$BUILD/tools/weftctl" analyze -q "$FILE")
-wn=$(best "$BUILD/tools/weftctl" analyze -q --no-icrc "$FILE")
-t=$(best tshark -r "$FILE" -q -z conv,udp)
+frames=$("$BUILD/tools/weftctl" analyze -q --json "$FILE" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["frames"])')
+# Best of REPEAT interleaved rounds, so a slow spell of a shared machine hits every
+# program alike.
+w=999999; wn=999999; t=999999; wb=999999
+for _ in $(seq "$REPEAT"); do
+    w=$(min "$w" "$(once "$BUILD/tools/weftctl" analyze -q "$FILE")")
+    wn=$(min "$wn" "$(once "$BUILD/tools/weftctl" analyze -q --no-icrc "$FILE")")
+    t=$(min "$t" "$(once tshark -r "$FILE" -q -z conv,udp)")
+    if [[ -n ${WEFTCTL_BASE:-} ]]; then
+        wb=$(min "$wb" "$(once "$WEFTCTL_BASE" analyze -q "$FILE")")
+    fi
+done
+w=$(printf '%.3f' "$w"); wn=$(printf '%.3f' "$wn"); t=$(printf '%.3f' "$t"); wb=$(printf '%.3f' "$wb")
 echo "file: $FILE ($(du -h "$FILE" | cut -f1), $frames frames)"
 echo "weftctl analyze (ICRC verified): ${w} s"
 echo "weftctl analyze --no-icrc:       ${wn} s"
 echo "tshark -q -z conv,udp:           ${t} s"
 echo "ratio tshark / weftctl analyze:  $(echo "$t / $w" | bc -l | xargs printf '%.1f')x"
+if [[ -n ${WEFTCTL_BASE:-} ]]; then
+    echo "$WEFTCTL_BASE analyze: ${wb} s"
+    echo "ratio tshark / $WEFTCTL_BASE: $(echo "$t / $wb" | bc -l | xargs printf '%.1f')x"
+fi

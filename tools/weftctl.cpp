@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "weft/analyze/analyzer.hpp"
+#include "weft/analyze/output.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/ipc/protocol.hpp"
@@ -104,13 +105,29 @@ int run_analyze(const AnalyzeArgs& a) {
                    "weftctl analyze: warning: {}: last record truncated ({}); analysed the {} "
                    "complete frames before it\n",
                    a.file, r.truncation, r.totals.frames);
+    if (!r.corruption.empty())
+        fmt::print(stderr, "weftctl analyze: warning: {}: {}; analysed the {} frames before it\n",
+                   a.file, r.corruption, r.totals.frames);
     auto selected = flow::select_flows(r.flows, filter);
-    if (a.json) {
-        auto doc = flow::flows_document(r.flows, selected, r.totals, r.table);
-        doc["source"] = {{"file", a.file}, {"seconds", r.seconds}, {"truncation", r.truncation}};
-        std::cout << doc.dump(2) << '\n';
-    } else {
-        std::cout << flow::format_report(r.flows, selected, r.totals, r.table);
+    // Every write is checked: a report cut short (disk full, I/O error) exits 1 naming the
+    // output and the OS error. A reader that goes away (`| head`) ends us by SIGPIPE, as it
+    // does any filter.
+    analyze::FdOutput out(STDOUT_FILENO, analyze::describe_stdout());
+    try {
+        if (a.json) {
+            nlohmann::json source = {{"file", a.file},
+                                     {"seconds", r.seconds},
+                                     {"truncation", r.truncation},
+                                     {"corruption", r.corruption}};
+            flow::write_flows_document([&out](std::string_view text) { out.write(text); }, r.flows,
+                                       selected, r.totals, r.table,
+                                       {{"source", std::move(source)}});
+        } else {
+            out.write(flow::format_report(r.flows, selected, r.totals, r.table));
+        }
+    } catch (const analyze::OutputError& e) {
+        fmt::print(stderr, "weftctl analyze: {}\n", e.what());
+        return 1;
     }
     return 0;
 }

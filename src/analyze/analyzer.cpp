@@ -46,6 +46,8 @@ Result analyze_file(const std::string& path, const Options& options) {
         result.truncation = reader.truncation();
         ++t.truncated_records;
     }
+    // Not a record, so not counted as one: what came before it was analysed.
+    if (reader.corrupt()) result.corruption = reader.corruption();
     result.table = table.counters();
     result.flows = flow::summarize_all(table);
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

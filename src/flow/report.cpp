@@ -5,6 +5,12 @@
 #include "weft/telemetry/render.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
 
 namespace weft::flow {
 
@@ -71,22 +77,294 @@ json table_counters_to_json(const TableCounters& c) {
     return telemetry::to_json(c);
 }
 
-json flows_document(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
-                    const Totals& totals, const TableCounters& counters) {
+namespace {
+
+// The document without its flows: "flows" is an empty array, for the caller to fill.
+json document_head(size_t flow_count, size_t shown, const Totals& totals,
+                   const TableCounters& counters) {
     json malformed = json::object();
     for (size_t v = 0; v < roce::kVerdictCount; ++v)
         if (roce::is_malformed(roce::Verdict(v)))
             malformed[std::string(roce::to_string(roce::Verdict(v)))] = totals.verdicts[v];
-    json list = json::array();
-    for (size_t i : selected) list.push_back(flow_to_json(flows[i], flows));
     json t = totals_to_json(totals);
-    t["flows"] = flows.size();
-    t["flows_shown"] = selected.size();
+    t["flows"] = flow_count;
+    t["flows_shown"] = shown;
     return {{"schema", kSchemaName},
             {"totals", t},
             {"malformed", malformed},
             {"table", table_counters_to_json(counters)},
-            {"flows", list}};
+            {"flows", json::array()}};
+}
+
+}  // namespace
+
+json flows_document(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
+                    const Totals& totals, const TableCounters& counters) {
+    json doc = document_head(flows.size(), selected.size(), totals, counters);
+    json& list = doc["flows"];
+    for (size_t i : selected) list.push_back(flow_to_json(flows[i], flows));
+    return doc;
+}
+
+// ---- the streamed document ----------------------------------------------------------------
+// nlohmann::json keeps object keys in a std::map, so dump() writes them sorted; the flow
+// object below is written in that order, with dump(2)'s indentation at the depth flows
+// have (the flows array is at depth 1), and the unit tests compare the two texts whole.
+
+namespace {
+
+// The document's text, gathered in a fixed buffer handed to the sink whenever it fills.
+class JsonText {
+  public:
+    explicit JsonText(const TextSink& sink)
+        : sink_(sink), buf_(std::make_unique<char[]>(kCapacity)), p_(buf_.get()) {}
+    template <size_t N>
+    void raw(const char (&s)[N]) {  // a literal: a memcpy of known size
+        put(s, N - 1);
+    }
+    void raw(std::string_view s) { put(s.data(), s.size()); }
+    void number(uint64_t v) {
+        room(24);
+        p_ = std::to_chars(p_, p_ + 24, v).ptr;
+    }
+    void number(int64_t v) {
+        room(24);
+        p_ = std::to_chars(p_, p_ + 24, v).ptr;
+    }
+    void boolean(bool b) {
+        if (b)
+            raw("true");
+        else
+            raw("false");
+    }
+    // A JSON string exactly as nlohmann writes it: the names and addresses written here are
+    // plain ASCII, anything else goes through nlohmann's own serializer.
+    void string(std::string_view s) {
+        bool plain = true;
+        for (char c : s)
+            if (uint8_t(c) < 0x20 || uint8_t(c) > 0x7e || c == '"' || c == '\\') plain = false;
+        if (plain) {
+            room(s.size() + 2);
+            *p_++ = '"';
+            put(s.data(), s.size());
+            *p_++ = '"';
+        } else {
+            raw(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+    }
+    // As IpAddress::to_string() writes it (inet_ntop), without its allocation for IPv4.
+    void address(const roce::IpAddress& a) {
+        if (!a.is_v4()) return string(a.to_string());
+        room(17);
+        *p_++ = '"';
+        for (size_t i = 12; i < 16; ++i) {
+            p_ = std::to_chars(p_, p_ + 3, unsigned(a.bytes[i])).ptr;
+            *p_++ = i < 15 ? '.' : '"';
+        }
+    }
+    void flush() {
+        if (p_ == buf_.get()) return;
+        sink_(std::string_view(buf_.get(), size_t(p_ - buf_.get())));
+        p_ = buf_.get();
+    }
+
+  private:
+    static constexpr size_t kCapacity = 256 * 1024;
+    void room(size_t n) {
+        if (n > size_t(buf_.get() + kCapacity - p_)) [[unlikely]]
+            flush();
+    }
+    // Inline, so a literal's copy is a few moves of known size; the rare rest out of line.
+    [[gnu::always_inline]] void put(const char* s, size_t n) {
+        if (n > size_t(buf_.get() + kCapacity - p_)) [[unlikely]]
+            return put_after_flush(s, n);
+        std::memcpy(p_, s, n);
+        p_ += n;
+    }
+    [[gnu::noinline]] void put_after_flush(const char* s, size_t n) {
+        flush();
+        if (n > kCapacity) return sink_(std::string_view(s, n));
+        std::memcpy(p_, s, n);
+        p_ += n;
+    }
+
+    const TextSink& sink_;
+    std::unique_ptr<char[]> buf_;
+    char* p_;
+};
+
+// Indices 0..N-1 ordered by name, as a std::map<std::string, ...> orders its keys.
+template <size_t N, typename Name>
+std::array<size_t, N> sorted_by_name(Name name) {
+    std::array<size_t, N> order;
+    for (size_t i = 0; i < N; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return name(a) < name(b); });
+    return order;
+}
+
+const std::array<std::string, 256>& opcode_names() {
+    static const std::array<std::string, 256> names = [] {
+        std::array<std::string, 256> n;
+        for (size_t op = 0; op < 256; ++op) n[op] = opcode_name(uint8_t(op));
+        return n;
+    }();
+    return names;
+}
+
+class FlowWriter {
+  public:
+    explicit FlowWriter(JsonText& out) : o_(out) {}
+
+    void write(const FlowSummary& f, const std::vector<FlowSummary>& all) {
+        static const auto size_order = sorted_by_name<kSizeBuckets>(
+            [](size_t b) { return std::string_view(kSizeBucketNames[b]); });
+        static const auto nak_order = sorted_by_name<roce::kAckKindCount>(
+            [](size_t k) { return roce::to_string(roce::AckKind(k)); });
+        JsonText& o = o_;
+        o.raw("    {\n      \"acks\": ");
+        o.number(f.acks);
+        o.raw(",\n      \"bytes\": ");
+        o.number(f.wire_bytes);
+        o.raw(",\n      \"cnp\": ");
+        o.number(f.cnp);
+        o.raw(",\n      \"dqpn\": ");
+        o.number(uint64_t(f.dest_qp));
+        o.raw(",\n      \"dst\": ");
+        o.address(f.dst);
+        o.raw(",\n      \"ecn_ce\": ");
+        o.number(f.ecn_ce);
+        o.raw(",\n      \"first_ns\": ");
+        o.number(f.first_ns);
+        o.raw(",\n      \"icrc_errors\": ");
+        o.number(f.icrc_errors);
+        o.raw(",\n      \"last_ns\": ");
+        o.number(f.last_ns);
+        o.raw(",\n      \"message_sizes\": ");
+        begin_object();
+        for (size_t b : size_order) member(kSizeBucketNames[b], f.message_sizes[b]);
+        end_object();
+        o.raw(",\n      \"messages\": ");
+        o.number(f.messages);
+        o.raw(",\n      \"naks\": ");
+        begin_object();
+        for (size_t k : nak_order)
+            if (f.naks[k]) member(roce::to_string(roce::AckKind(k)), f.naks[k]);
+        end_object();
+        o.raw(",\n      \"opcodes\": ");
+        write_opcodes(f);
+        o.raw(",\n      \"opcodes_truncated\": ");
+        o.boolean(f.opcodes_truncated);
+        o.raw(",\n      \"outstanding_reads\": ");
+        if (f.outstanding_reads)
+            o.number(int64_t(*f.outstanding_reads));
+        else
+            o.raw("null");
+        o.raw(",\n      \"packets\": ");
+        o.number(f.packets);
+        o.raw(",\n      \"payload_bytes\": ");
+        o.number(f.payload_bytes);
+        o.raw(",\n      \"psn\": {\n        \"duplicates\": ");
+        o.number(f.psn_duplicates);
+        o.raw(",\n        \"gaps\": ");
+        o.number(f.psn_gaps);
+        o.raw(",\n        \"out_of_order\": ");
+        o.number(f.psn_out_of_order);
+        o.raw("\n      },\n      \"reverse\": ");
+        if (f.reverse) {
+            const FlowSummary& g = all[*f.reverse];
+            o.raw("{\n        \"dqpn\": ");
+            o.number(uint64_t(g.dest_qp));
+            o.raw(",\n        \"dst\": ");
+            o.address(g.dst);
+            o.raw(",\n        \"src\": ");
+            o.address(g.src);
+            o.raw("\n      }");
+        } else {
+            o.raw("null");
+        }
+        o.raw(",\n      \"sports\": ");
+        if (f.src_ports.empty()) {
+            o.raw("[]");
+        } else {
+            for (size_t i = 0; i < f.src_ports.size(); ++i) {
+                o.raw(i == 0 ? "[\n        " : ",\n        ");
+                o.number(uint64_t(f.src_ports[i]));
+            }
+            o.raw("\n      ]");
+        }
+        o.raw(",\n      \"sports_truncated\": ");
+        o.boolean(f.src_ports_truncated);
+        o.raw(",\n      \"src\": ");
+        o.address(f.src);
+        o.raw("\n    }");
+    }
+
+  private:
+    // An object member of a flow (depth 3): "{}" when there is none, as dump() writes it.
+    void begin_object() { members_ = 0; }
+    void member(std::string_view key, uint64_t value) {
+        o_.raw(members_++ == 0 ? "{\n        " : ",\n        ");
+        o_.string(key);
+        o_.raw(": ");
+        o_.number(value);
+    }
+    void end_object() { o_.raw(members_ ? "\n      }" : "{}"); }
+
+    void write_opcodes(const FlowSummary& f) {
+        // By name, as the tree's map orders them; were two opcodes to share a name, the
+        // tree would keep the later one's count (the last assignment), and so does this.
+        const auto& names = opcode_names();
+        ops_.clear();
+        for (auto& [code, count] : f.opcodes) ops_.emplace_back(names[code], count);
+        std::stable_sort(ops_.begin(), ops_.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        begin_object();
+        for (size_t i = 0; i < ops_.size(); ++i)
+            if (i + 1 == ops_.size() || ops_[i + 1].first != ops_[i].first)
+                member(ops_[i].first, ops_[i].second);
+        end_object();
+    }
+
+    JsonText& o_;
+    size_t members_ = 0;
+    std::vector<std::pair<std::string_view, uint64_t>> ops_;  // reused: no allocation per flow
+};
+
+}  // namespace
+
+void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters, const json& extra) {
+    // Everything but the flows is small: made as a tree and dumped, with the flows array
+    // left empty, then the flows are written into its place one at a time.
+    json head = document_head(flows.size(), selected.size(), totals, counters);
+    for (auto& [key, value] : extra.items()) {
+        if (key == "flows")
+            throw std::invalid_argument("write_flows_document: extra has \"flows\"");
+        head[key] = value;
+    }
+    // Invalid UTF-8 (a file name is bytes) becomes U+FFFD instead of an exception.
+    const std::string text = head.dump(2, ' ', false, json::error_handler_t::replace);
+    // Keys at depth 1 are indented by exactly two spaces and strings hold no raw newline,
+    // so this is the top-level "flows" and no other.
+    static constexpr std::string_view kMarker = "\n  \"flows\": []";
+    const size_t at = text.find(kMarker);
+    if (at == std::string::npos) throw std::logic_error("write_flows_document: no flows array");
+    const size_t open = at + kMarker.size() - 1;  // the ']' of "[]"
+    JsonText o(sink);
+    o.raw(std::string_view(text).substr(0, open));
+    if (!selected.empty()) {
+        FlowWriter w(o);
+        for (size_t n = 0; n < selected.size(); ++n) {
+            o.raw(n == 0 ? "\n" : ",\n");
+            w.write(flows[selected[n]], flows);
+        }
+        o.raw("\n  ");
+    }
+    o.raw(std::string_view(text).substr(open));
+    o.raw("\n");
+    o.flush();
 }
 
 std::string format_bytes(uint64_t bytes) {

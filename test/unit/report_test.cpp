@@ -1,18 +1,30 @@
-// The flow report: the "weft.flows/1" JSON document's keys and values, flow selection
-// (filters, sort keys, top-N) and the human-readable table.
+// The flow report: the "weft.flows/1" JSON document's keys and values, the streamed
+// document against the tree's text, flow selection (filters, sort keys, top-N) and the
+// human-readable table.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "test_packets.hpp"
+#include "weft/analyze/analyzer.hpp"
+#include "weft/analyze/output.hpp"
+#include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/gen/scenario.hpp"
 
 namespace weft::flow {
 namespace {
@@ -322,6 +334,176 @@ TEST_F(Report, HumanReportNamesTheFlows) {
     EXPECT_NE(none.find("no QP flows match"), std::string::npos) << none;
     EXPECT_NE(none.find("flows refused 7"), std::string::npos) << none;
     EXPECT_EQ(none.find("malformed by verdict"), std::string::npos) << none;
+}
+
+// ---- the streamed document ------------------------------------------------------------------
+// write_flows_document must give the text dump(2) gives for the tree, byte for byte.
+
+struct Streamed {
+    std::string text;
+    size_t pieces = 0;
+    size_t largest = 0;
+};
+
+Streamed stream(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
+                const Totals& totals, const TableCounters& counters,
+                const json& extra = json::object()) {
+    Streamed out;
+    write_flows_document(
+        [&](std::string_view piece) {
+            out.text.append(piece);
+            ++out.pieces;
+            out.largest = std::max(out.largest, piece.size());
+        },
+        flows, selected, totals, counters, extra);
+    return out;
+}
+
+std::string tree_text(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
+                      const Totals& totals, const TableCounters& counters,
+                      const json& extra = json::object()) {
+    json doc = flows_document(flows, selected, totals, counters);
+    for (auto& [k, v] : extra.items()) doc[k] = v;
+    return doc.dump(2) + "\n";
+}
+
+// Byte-equal, and equal once parsed (so a failure says which value differs).
+void expect_same_document(const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters, const json& extra = json::object()) {
+    const std::string want = tree_text(flows, selected, totals, counters, extra);
+    const std::string got = stream(flows, selected, totals, counters, extra).text;
+    EXPECT_EQ(json::parse(got), json::parse(want));
+    if (got != want) {
+        size_t at = 0;
+        while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
+        ADD_FAILURE() << "texts differ at byte " << at
+                      << ":\n  streamed: " << got.substr(at > 80 ? at - 80 : 0, 160)
+                      << "\n  tree:     " << want.substr(at > 80 ? at - 80 : 0, 160);
+    }
+}
+
+TEST_F(Report, StreamedDocumentIsTheTreesTextByteForByte) {
+    const json source = {
+        {"file", "grad.pcap"}, {"seconds", 0.0123}, {"truncation", ""}, {"corruption", ""}};
+    expect_same_document(flows, all(), totals, table.counters(), {{"source", source}});
+    expect_same_document(flows, all(), totals, table.counters());
+    FlowFilter top1;
+    top1.top = 1;
+    expect_same_document(flows, select_flows(flows, top1), totals, table.counters());
+    expect_same_document(flows, {}, totals, table.counters());  // "flows": []
+    expect_same_document({}, {}, Totals{}, TableCounters{});
+    // Keys that sort around "flows", and strings nlohmann has to escape.
+    const json odd = {{"a", json::array()},
+                      {"flowz", {{"x", 1.5}}},
+                      {"source", {{"file", "dir/\"quoted\" \\ new\nline caf\u00e9.pcap"}}}};
+    expect_same_document(flows, all(), totals, table.counters(), odd);
+}
+
+// Values the fixture's flows do not reach: opcodes whose names sort otherwise than their
+// codes (and one with no name), no source port, flags set, negative outstanding reads,
+// counts beyond 32 bits, every NAK kind.
+TEST(StreamedDocument, UnusualFlowValues) {
+    std::vector<FlowSummary> flows(3);
+    FlowSummary& a = flows[0];
+    a.src = test::ip("10.255.0.1");
+    a.dst = test::ip("fd00::abcd:1");
+    a.dest_qp = 0xffffff;
+    a.opcodes = {{0x00, 3}, {0x06, 1ull << 40}, {0x11, 7}, {0x81, 2}, {0xff, 9}};
+    a.opcodes_truncated = true;
+    a.src_ports_truncated = true;
+    for (size_t k = 1; k < roce::kAckKindCount; ++k) a.naks[k] = k * 1000;
+    a.message_sizes = {1, 2, 3, 4, 5, 6, 7, ~0ull};
+    a.packets = ~0ull;
+    a.reverse = 1;
+    a.outstanding_reads = -42;
+    FlowSummary& b = flows[1];
+    b.src = test::ip("fd00::abcd:1");
+    b.dst = test::ip("10.255.0.1");
+    b.src_ports = {4791, 49152, 65535};
+    b.reverse = 0;
+    b.outstanding_reads = 0;
+    flows[2].src = test::ip("0.0.0.0");
+    flows[2].dst = test::ip("255.255.255.255");
+    expect_same_document(flows, {0, 1, 2}, Totals{}, TableCounters{});
+    expect_same_document(flows, {2, 0}, Totals{}, TableCounters{});
+}
+
+TEST(StreamedDocument, ExtraMustNotReplaceTheFlows) {
+    EXPECT_THROW(stream({}, {}, Totals{}, TableCounters{}, {{"flows", 1}}), std::invalid_argument);
+}
+
+// The same document as the tree for real captures: the committed SoftRoCE fixtures and every
+// weft-gen scenario, read by analyze_file as `weftctl analyze --json` reads them.
+class GenSink : public gen::FrameSink {
+  public:
+    explicit GenSink(capture::PcapWriter& w) : w_(w) {}
+    void put(std::span<const uint8_t> f, uint64_t ts) override { w_.write(f, ts); }
+
+  private:
+    capture::PcapWriter& w_;
+};
+
+void expect_same_document_for(const std::string& path) {
+    SCOPED_TRACE(path);
+    analyze::Result r = analyze::analyze_file(path, analyze::Options{});
+    const json source = {{"file", path}, {"seconds", r.seconds}, {"truncation", r.truncation}};
+    expect_same_document(r.flows, select_flows(r.flows, FlowFilter{}), r.totals, r.table,
+                         {{"source", source}});
+}
+
+TEST(StreamedDocument, SameAsTheTreeForTheCommittedFixtures) {
+    const std::filesystem::path root =
+        std::filesystem::path(WEFT_SOURCE_ROOT) / "test" / "fixtures";
+    for (const char* name : {"softroce-small", "softroce-loss"})
+        expect_same_document_for((root / name / "capture.pcap").string());
+}
+
+TEST(StreamedDocument, SameAsTheTreeForEveryScenario) {
+    char dir[] = "/tmp/weft-report-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    gen::ScenarioOptions o;
+    o.hosts = 4;
+    o.message_size = 64 * 1024;
+    o.iterations = 1;
+    o.clients = 3;
+    o.requests = 3;
+    o.attack_count = 3000;  // qpn-scan: 3000 flows, a document of several sink pieces
+    for (const auto& info : gen::scenarios()) {
+        const std::string path = std::string(dir) + "/" + std::string(info.name) + ".pcap";
+        {
+            capture::PcapWriter w(path);
+            GenSink sink(w);
+            gen::Wire wire(sink, 100, 1767225600000000000ull, 20000);
+            gen::run_scenario(info.name, o, wire);
+            w.close();
+        }
+        expect_same_document_for(path);
+        if (info.name == "qpn-scan") {
+            analyze::Result r = analyze::analyze_file(path, analyze::Options{});
+            ASSERT_GE(r.flows.size(), 3000u);
+            const Streamed s =
+                stream(r.flows, select_flows(r.flows, FlowFilter{}), r.totals, r.table);
+            EXPECT_GT(s.pieces, 2u);
+            EXPECT_LE(s.largest, 256u * 1024u);
+        }
+        std::filesystem::remove(path);
+    }
+    std::filesystem::remove(dir);
+}
+
+// weftctl's output: a write that fails says where and why.
+TEST(FdOutput, AFailedWriteNamesTheOutputAndTheOsError) {
+    const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) GTEST_SKIP() << "no /dev/full";
+    analyze::FdOutput out(fd, "/dev/full");
+    try {
+        out.write("{}\n");
+        ADD_FAILURE() << "a write to /dev/full succeeded";
+    } catch (const analyze::OutputError& e) {
+        EXPECT_EQ(std::string(e.what()), "/dev/full: No space left on device");
+    }
+    ::close(fd);
 }
 
 TEST(FormatBytes, BinaryUnits) {

@@ -32,6 +32,7 @@ struct Result {
     flow::TableCounters table;
     std::vector<flow::FlowSummary> flows;  // paired
     std::string truncation;                // non-empty: the last record was cut short
+    std::string corruption;  // non-empty: reading stopped at a record that cannot be right
     double seconds = 0;
 };
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +27,19 @@ nlohmann::json table_counters_to_json(const TableCounters& c);
 nlohmann::json flows_document(const std::vector<FlowSummary>& flows,
                               const std::vector<size_t>& selected, const Totals& totals,
                               const TableCounters& counters);
+
+// Receives a document's text in order, in pieces of up to about 256 KiB.
+using TextSink = std::function<void(std::string_view)>;
+// The same document written as it is made: the text is byte for byte that of
+// `flows_document(...)` with `extra`'s keys added at the top level, `.dump(2)`, plus a
+// final newline, but no tree of the flows is ever built (a tree costs a few KB per flow:
+// gigabytes for a million flows). Where dump() would throw on invalid UTF-8 (a file name
+// in `extra` is bytes), this writes U+FFFD. `extra` must not hold "flows". What `sink`
+// throws propagates.
+void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters,
+                          const nlohmann::json& extra = nlohmann::json::object());
 
 // Human-readable report: totals, malformed packets by verdict, then a table of flows.
 std::string format_report(const std::vector<FlowSummary>& flows,
