@@ -108,7 +108,7 @@ int run_analyze(const AnalyzeArgs& a) {
     if (!r.corruption.empty())
         fmt::print(stderr, "weftctl analyze: warning: {}: {}; analysed the {} frames before it\n",
                    a.file, r.corruption, r.totals.frames);
-    auto selected = flow::select_flows(r.flows, filter);
+    auto selected = r.flows.select(filter);
     // Every write is checked: a report cut short (disk full, I/O error) exits 1 naming the
     // output and the OS error. A reader that goes away (`| head`) ends us by SIGPIPE, as it
     // does any filter.
@@ -119,11 +119,11 @@ int run_analyze(const AnalyzeArgs& a) {
                                      {"seconds", r.seconds},
                                      {"truncation", r.truncation},
                                      {"corruption", r.corruption}};
-            flow::write_flows_document([&out](std::string_view text) { out.write(text); }, r.flows,
-                                       selected, r.totals, r.table,
+            flow::write_flows_document([&out](std::string_view text) { out.write(text); },
+                                       flow::flow_source(r.flows), selected, r.totals, r.table,
                                        {{"source", std::move(source)}});
         } else {
-            out.write(flow::format_report(r.flows, selected, r.totals, r.table));
+            out.write(flow::format_report(flow::flow_source(r.flows), selected, r.totals, r.table));
         }
     } catch (const analyze::OutputError& e) {
         fmt::print(stderr, "weftctl analyze: {}\n", e.what());

@@ -1,6 +1,7 @@
 #include "weft/analyze/analyzer.hpp"
 
 #include <chrono>
+#include <memory>
 
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/account.hpp"
@@ -15,7 +16,8 @@ Result analyze_file(const std::string& path, const Options& options) {
             path + ": link type " + std::to_string(reader.link_type()) +
             " is not Ethernet; capture with tcpdump -i <interface>, not -i any");
     Result result;
-    flow::Table table(options.table);
+    result.flow_table = std::make_unique<flow::Table>(options.table);
+    flow::Table& table = *result.flow_table;
     flow::Totals& t = result.totals;
     const auto start = Clock::now();
     auto next_report = start + std::chrono::seconds(1);
@@ -49,7 +51,7 @@ Result analyze_file(const std::string& path, const Options& options) {
     // Not a record, so not counted as one: what came before it was analysed.
     if (reader.corrupt()) result.corruption = reader.corruption();
     result.table = table.counters();
-    result.flows = flow::summarize_all(table);
+    result.flows = flow::TableFlows(table);
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
 }

@@ -6,8 +6,6 @@
 
 namespace weft::flow {
 
-namespace {
-
 uint64_t sort_value(const FlowSummary& f, FlowFilter::SortKey key) {
     switch (key) {
         case FlowFilter::SortKey::Bytes:
@@ -23,8 +21,6 @@ uint64_t sort_value(const FlowSummary& f, FlowFilter::SortKey key) {
     }
     return 0;
 }
-
-}  // namespace
 
 namespace {
 constexpr std::pair<FlowFilter::SortKey, const char*> kSortKeys[] = {
@@ -48,16 +44,17 @@ std::optional<FlowFilter::SortKey> sort_key_from(std::string_view name) {
 }
 
 std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const FlowFilter& filter) {
-    std::vector<size_t> out;
-    for (size_t i = 0; i < flows.size(); ++i) {
-        const FlowSummary& f = flows[i];
-        if (filter.dest_qp && f.dest_qp != *filter.dest_qp) continue;
-        if (!filter.hosts.empty() &&
-            std::none_of(filter.hosts.begin(), filter.hosts.end(),
-                         [&](const roce::IpAddress& h) { return h == f.src || h == f.dst; }))
-            continue;
-        out.push_back(i);
-    }
+    return select_flows(
+        flows.size(), filter,
+        [&](size_t i) {
+            return FlowId{flows[i].src, flows[i].dst, flows[i].dest_qp};
+        },
+        [&](size_t i, FlowFilter::SortKey key) { return sort_value(flows[i], key); });
+}
+
+std::vector<size_t> select_flows(
+    size_t count, const FlowFilter& filter, const std::function<FlowId(size_t)>& id,
+    const std::function<uint64_t(size_t, FlowFilter::SortKey)>& value) {
     // Largest first; ties broken by the flow's key (src, dst, dest QP: unique per flow) so
     // output is deterministic. Sorted as compact copies of what is compared, not through
     // indices into the summaries (384 bytes each): with ~10^6 flows, mostly ties in a scan,
@@ -75,12 +72,16 @@ std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const Fl
         return std::pair(__builtin_bswap64(hi), __builtin_bswap64(lo));
     };
     std::vector<Key> keys;
-    keys.reserve(out.size());
-    for (size_t i : out) {
-        const FlowSummary& f = flows[i];
+    for (size_t i = 0; i < count; ++i) {
+        const FlowId f = id(i);
+        if (filter.dest_qp && f.dest_qp != *filter.dest_qp) continue;
+        if (!filter.hosts.empty() &&
+            std::none_of(filter.hosts.begin(), filter.hosts.end(),
+                         [&](const roce::IpAddress& h) { return h == f.src || h == f.dst; }))
+            continue;
         auto [s0, s1] = halves(f.src);
         auto [d0, d1] = halves(f.dst);
-        keys.push_back({sort_value(f, filter.sort), s0, s1, d0, d1, f.dest_qp, i});
+        keys.push_back({value(i, filter.sort), s0, s1, d0, d1, f.dest_qp, i});
     }
     auto before = [](const Key& a, const Key& b) {
         if (a.value != b.value) return a.value > b.value;
@@ -93,7 +94,7 @@ std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const Fl
     } else {
         std::sort(keys.begin(), keys.end(), before);
     }
-    out.resize(keys.size());
+    std::vector<size_t> out(keys.size());
     for (size_t n = 0; n < keys.size(); ++n) out[n] = keys[n].index;
     return out;
 }

@@ -216,7 +216,7 @@ class FlowWriter {
   public:
     explicit FlowWriter(JsonText& out) : o_(out) {}
 
-    void write(const FlowSummary& f, const std::vector<FlowSummary>& all) {
+    void write(const FlowSummary& f, const FlowSource& all) {
         static const auto size_order = sorted_by_name<kSizeBuckets>(
             [](size_t b) { return std::string_view(kSizeBucketNames[b]); });
         static const auto nak_order = sorted_by_name<roce::kAckKindCount>(
@@ -272,7 +272,7 @@ class FlowWriter {
         o.number(f.psn_out_of_order);
         o.raw("\n      },\n      \"reverse\": ");
         if (f.reverse) {
-            const FlowSummary& g = all[*f.reverse];
+            const FlowId g = all.id(*f.reverse);
             o.raw("{\n        \"dqpn\": ");
             o.number(uint64_t(g.dest_qp));
             o.raw(",\n        \"dst\": ");
@@ -333,12 +333,35 @@ class FlowWriter {
 
 }  // namespace
 
+FlowSource flow_source(const std::vector<FlowSummary>& flows) {
+    return {flows.size(),
+            [&flows](size_t i, FlowSummary&) -> const FlowSummary& { return flows[i]; },
+            [&flows](size_t i) {
+                return FlowId{flows[i].src, flows[i].dst, flows[i].dest_qp};
+            }};
+}
+
+FlowSource flow_source(const TableFlows& flows) {
+    return {flows.size(),
+            [&flows](size_t i, FlowSummary& scratch) -> const FlowSummary& {
+                scratch = flows.summary(i);
+                return scratch;
+            },
+            [&flows](size_t i) { return flows.id(i); }};
+}
+
 void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters, const json& extra) {
+    write_flows_document(sink, flow_source(flows), selected, totals, counters, extra);
+}
+
+void write_flows_document(const TextSink& sink, const FlowSource& flows,
                           const std::vector<size_t>& selected, const Totals& totals,
                           const TableCounters& counters, const json& extra) {
     // Everything but the flows is small: made as a tree and dumped, with the flows array
     // left empty, then the flows are written into its place one at a time.
-    json head = document_head(flows.size(), selected.size(), totals, counters);
+    json head = document_head(flows.count, selected.size(), totals, counters);
     for (auto& [key, value] : extra.items()) {
         if (key == "flows")
             throw std::invalid_argument("write_flows_document: extra has \"flows\"");
@@ -356,9 +379,10 @@ void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& 
     o.raw(std::string_view(text).substr(0, open));
     if (!selected.empty()) {
         FlowWriter w(o);
+        FlowSummary scratch;
         for (size_t n = 0; n < selected.size(); ++n) {
             o.raw(n == 0 ? "\n" : ",\n");
-            w.write(flows[selected[n]], flows);
+            w.write(flows.summary(selected[n], scratch), flows);
         }
         o.raw("\n  ");
     }
@@ -378,6 +402,11 @@ std::string format_bytes(uint64_t bytes) {
 std::string format_report(const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& t,
                           const TableCounters& counters) {
+    return format_report(flow_source(flows), selected, t, counters);
+}
+
+std::string format_report(const FlowSource& flows, const std::vector<size_t>& selected,
+                          const Totals& t, const TableCounters& counters) {
     std::string out;
     auto line = [&]<typename... A>(fmt::format_string<A...> format, A&&... args) {
         out += fmt::format(format, std::forward<A>(args)...);
@@ -386,7 +415,7 @@ std::string format_report(const std::vector<FlowSummary>& flows,
     line("frames {}  ({})   RoCEv2 packets {}  ({})   not RoCE {}   malformed {}", t.frames,
          format_bytes(t.bytes), t.roce_packets, format_bytes(t.roce_bytes), t.not_roce,
          t.malformed());
-    line("QP flows {}   ICRC checked {}   ICRC errors {}{}", flows.size(), t.icrc_checked,
+    line("QP flows {}   ICRC checked {}   ICRC errors {}{}", flows.count, t.icrc_checked,
          t.icrc_errors,
          t.truncated_records ? fmt::format("   truncated records {}", t.truncated_records) : "");
     if (counters.flows_refused_table_full || counters.hosts_refused_table_full ||
@@ -409,8 +438,9 @@ std::string format_report(const std::vector<FlowSummary>& flows,
     line("{:<16} {:<16} {:>8} {:>6} {:>10} {:>11} {:>8} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}  {}",
          "SRC", "DST", "DQPN", "SPORT", "PACKETS", "BYTES", "MSGS", "GAPS", "DUPS", "NAKS", "CNP",
          "ECN", "ICRC", "OPCODES");
+    FlowSummary scratch;
     for (size_t i : selected) {
-        const FlowSummary& f = flows[i];
+        const FlowSummary& f = flows.summary(i, scratch);
         std::string ops;
         for (auto& [code, count] : f.opcodes) {
             if (!ops.empty()) ops += ' ';
@@ -426,8 +456,7 @@ std::string format_report(const std::vector<FlowSummary>& flows,
             f.packets, format_bytes(f.wire_bytes), f.messages, f.psn_gaps, f.psn_duplicates,
             f.nak_total(), f.cnp, f.ecn_ce, f.icrc_errors, ops);
     }
-    if (selected.size() < flows.size())
-        line("({} of {} flows shown)", selected.size(), flows.size());
+    if (selected.size() < flows.count) line("({} of {} flows shown)", selected.size(), flows.count);
     return out;
 }
 

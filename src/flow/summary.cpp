@@ -96,7 +96,8 @@ bool is_read_response_end(const roce::OpcodeInfo& i) {
 
 }  // namespace
 
-void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
+std::vector<std::optional<size_t>> pair_keys(const std::vector<PairKey>& flows, uint32_t window) {
+    std::vector<std::optional<size_t>> reverse(flows.size());
     // Beyond half the 24-bit PSN space "behind" and "ahead" overlap: every PSN is within
     // 2^23 - 1 of every other one in one direction or the other.
     window = std::min<uint32_t>(window, (1u << 23) - 1);
@@ -147,16 +148,27 @@ void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
     }
     std::sort(candidates.begin(), candidates.end());
     for (auto& [distance, f, g] : candidates) {
-        if (flows[f].reverse || flows[g].reverse) continue;
-        flows[f].reverse = g;
-        flows[g].reverse = f;
+        if (reverse[f] || reverse[g]) continue;
+        reverse[f] = g;
+        reverse[g] = f;
     }
-    for (auto& f : flows) {
-        if (!f.reverse) continue;
-        const FlowSummary& g = flows[*f.reverse];
-        f.outstanding_reads = int64_t(count_where(f, is_read_request)) -
-                              int64_t(count_where(g, is_read_response_end));
-    }
+    return reverse;
+}
+
+int64_t outstanding_reads(const FlowSummary& f, const FlowSummary& reverse) {
+    return int64_t(count_where(f, is_read_request)) -
+           int64_t(count_where(reverse, is_read_response_end));
+}
+
+void pair_flows(std::vector<FlowSummary>& flows, uint32_t window) {
+    std::vector<PairKey> keys;
+    keys.reserve(flows.size());
+    for (const FlowSummary& f : flows)
+        keys.push_back({f.src, f.dst, f.request_psn_next, f.acknowledged_psn_next});
+    std::vector<std::optional<size_t>> reverse = pair_keys(keys, window);
+    for (size_t i = 0; i < flows.size(); ++i) flows[i].reverse = reverse[i];
+    for (auto& f : flows)
+        if (f.reverse) f.outstanding_reads = outstanding_reads(f, flows[*f.reverse]);
 }
 
 }  // namespace weft::flow

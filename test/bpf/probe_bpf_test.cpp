@@ -333,12 +333,12 @@ TEST(ProbeBpf, RealSoftRoceCapturesAgreeWithTheAnalyzer) {
         EXPECT_EQ(c[WP_MALFORMED], want.totals.malformed()) << fixture;
         std::map<std::tuple<roce::IpAddress, roce::IpAddress, uint32_t>, uint64_t> got, expected;
         for (const auto& q : p.qps()) got[{q.src, q.dst, q.dest_qp}] = q.stats.packets;
-        for (const auto& f : want.flows) expected[{f.src, f.dst, f.dest_qp}] = f.packets;
+        for (const auto& f : want.flows.all()) expected[{f.src, f.dst, f.dest_qp}] = f.packets;
         EXPECT_EQ(got, expected) << fixture << ": per-QP packets differ from weftctl analyze";
         uint64_t naks = 0, want_naks = 0;
         for (const auto& q : p.qps())
             for (size_t k = 1; k < WP_ACK_KIND_COUNT; ++k) naks += q.stats.ack_kind[k];
-        for (const auto& f : want.flows) want_naks += f.nak_total();
+        for (const auto& f : want.flows.all()) want_naks += f.nak_total();
         EXPECT_EQ(naks, want_naks) << fixture;
         EXPECT_EQ(c[WP_PSN_OUT_OF_WINDOW], 0u)
             << fixture << ": real go-back-N retransmissions are not PSN anomalies";

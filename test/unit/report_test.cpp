@@ -345,9 +345,8 @@ struct Streamed {
     size_t largest = 0;
 };
 
-Streamed stream(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
-                const Totals& totals, const TableCounters& counters,
-                const json& extra = json::object()) {
+Streamed stream(const FlowSource& flows, const std::vector<size_t>& selected, const Totals& totals,
+                const TableCounters& counters, const json& extra = json::object()) {
     Streamed out;
     write_flows_document(
         [&](std::string_view piece) {
@@ -358,6 +357,11 @@ Streamed stream(const std::vector<FlowSummary>& flows, const std::vector<size_t>
         flows, selected, totals, counters, extra);
     return out;
 }
+Streamed stream(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
+                const Totals& totals, const TableCounters& counters,
+                const json& extra = json::object()) {
+    return stream(flow_source(flows), selected, totals, counters, extra);
+}
 
 std::string tree_text(const std::vector<FlowSummary>& flows, const std::vector<size_t>& selected,
                       const Totals& totals, const TableCounters& counters,
@@ -367,12 +371,15 @@ std::string tree_text(const std::vector<FlowSummary>& flows, const std::vector<s
     return doc.dump(2) + "\n";
 }
 
-// Byte-equal, and equal once parsed (so a failure says which value differs).
+// Byte-equal, and equal once parsed (so a failure says which value differs). `source`:
+// where the streamed document's flows come from (default: `flows` themselves).
 void expect_same_document(const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& totals,
-                          const TableCounters& counters, const json& extra = json::object()) {
+                          const TableCounters& counters, const json& extra = json::object(),
+                          const FlowSource* source = nullptr) {
     const std::string want = tree_text(flows, selected, totals, counters, extra);
-    const std::string got = stream(flows, selected, totals, counters, extra).text;
+    const std::string got =
+        stream(source ? *source : flow_source(flows), selected, totals, counters, extra).text;
     EXPECT_EQ(json::parse(got), json::parse(want));
     if (got != want) {
         size_t at = 0;
@@ -430,7 +437,8 @@ TEST(StreamedDocument, UnusualFlowValues) {
 }
 
 TEST(StreamedDocument, ExtraMustNotReplaceTheFlows) {
-    EXPECT_THROW(stream({}, {}, Totals{}, TableCounters{}, {{"flows", 1}}), std::invalid_argument);
+    EXPECT_THROW(stream(std::vector<FlowSummary>{}, {}, Totals{}, TableCounters{}, {{"flows", 1}}),
+                 std::invalid_argument);
 }
 
 // The same document as the tree for real captures: the committed SoftRoCE fixtures and every
@@ -444,12 +452,31 @@ class GenSink : public gen::FrameSink {
     capture::PcapWriter& w_;
 };
 
+// analyze_file's flows, summarised on demand while the document is streamed (TableFlows),
+// against the tree of every summary made at once (summarize_all: the reference), for every
+// sort and a filtered view: same flows, same order, same pairs, same text.
 void expect_same_document_for(const std::string& path) {
     SCOPED_TRACE(path);
     analyze::Result r = analyze::analyze_file(path, analyze::Options{});
+    const std::vector<FlowSummary> all = summarize_all(*r.flow_table);
+    ASSERT_EQ(r.flows.size(), all.size());
+    const FlowSource lazy = flow_source(r.flows);
     const json source = {{"file", path}, {"seconds", r.seconds}, {"truncation", r.truncation}};
-    expect_same_document(r.flows, select_flows(r.flows, FlowFilter{}), r.totals, r.table,
-                         {{"source", source}});
+    for (const char* sort : {"bytes", "packets", "messages", "naks", "gaps"}) {
+        FlowFilter f;
+        f.sort = *sort_key_from(sort);
+        const std::vector<size_t> selected = select_flows(all, f);
+        EXPECT_EQ(r.flows.select(f), selected) << sort;
+        expect_same_document(all, selected, r.totals, r.table, {{"source", source}}, &lazy);
+    }
+    if (!all.empty()) {
+        FlowFilter f;
+        f.hosts = {all.front().dst};
+        f.top = 3;
+        EXPECT_EQ(r.flows.select(f), select_flows(all, f));
+        EXPECT_EQ(format_report(lazy, r.flows.select(f), r.totals, r.table),
+                  format_report(all, select_flows(all, f), r.totals, r.table));
+    }
 }
 
 TEST(StreamedDocument, SameAsTheTreeForTheCommittedFixtures) {
@@ -483,7 +510,7 @@ TEST(StreamedDocument, SameAsTheTreeForEveryScenario) {
             analyze::Result r = analyze::analyze_file(path, analyze::Options{});
             ASSERT_GE(r.flows.size(), 3000u);
             const Streamed s =
-                stream(r.flows, select_flows(r.flows, FlowFilter{}), r.totals, r.table);
+                stream(flow_source(r.flows), r.flows.select(FlowFilter{}), r.totals, r.table);
             EXPECT_GT(s.pieces, 2u);
             EXPECT_LE(s.largest, 256u * 1024u);
         }

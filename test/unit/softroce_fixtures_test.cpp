@@ -49,13 +49,13 @@ struct FixtureView {
     uint64_t dropped = 0;
     uint64_t from(const char* ip) const {
         uint64_t n = 0;
-        for (const auto& f : result.flows)
+        for (const auto& f : result.flows.all())
             if (f.src.to_string() == ip) n += f.packets;
         return n;
     }
     uint64_t opcode(uint8_t op) const {
         uint64_t n = 0;
-        for (const auto& f : result.flows) n += f.opcode_count(op);
+        for (const auto& f : result.flows.all()) n += f.opcode_count(op);
         return n;
     }
 };
@@ -81,7 +81,7 @@ void expect_agrees_with_rxe(const FixtureView& v) {
     EXPECT_EQ(v.from(g2), v.g2.at("sent_pkts"));
     EXPECT_EQ(v.from(g1), v.g2.at("rcvd_pkts"));              // nothing dropped towards g2
     EXPECT_EQ(v.from(g2) - v.dropped, v.g1.at("rcvd_pkts"));  // the bridge's drops towards g1
-    for (const auto& f : v.result.flows)
+    for (const auto& f : v.result.flows.all())
         EXPECT_TRUE(f.reverse) << f.src.to_string() << " QP " << f.dest_qp;
     // every kind of traffic the run made
     using namespace roce::opcode;
@@ -102,7 +102,7 @@ TEST(SoftRoceFixtures, LossyRunShowsNaksAndRetransmissions) {
     EXPECT_GT(v.dropped, 0u);
     expect_agrees_with_rxe(v);
     uint64_t sequence_naks = 0, duplicates = 0;
-    for (const auto& f : v.result.flows) {
+    for (const auto& f : v.result.flows.all()) {
         sequence_naks += f.naks[size_t(roce::AckKind::NakPsnSequenceError)];
         duplicates += f.psn_duplicates;
     }

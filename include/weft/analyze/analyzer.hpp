@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
+#include "weft/flow/table_flows.hpp"
 #include "weft/flow/totals.hpp"
 
 namespace weft::analyze {
@@ -30,8 +32,10 @@ struct Options {
 struct Result {
     flow::Totals totals;
     flow::TableCounters table;
-    std::vector<flow::FlowSummary> flows;  // paired
-    std::string truncation;                // non-empty: the last record was cut short
+    // The flows, summarised on demand (TableFlows), and the table they are read from.
+    std::unique_ptr<flow::Table> flow_table;
+    flow::TableFlows flows;
+    std::string truncation;  // non-empty: the last record was cut short
     std::string corruption;  // non-empty: reading stopped at a record that cannot be right
     double seconds = 0;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -25,5 +26,12 @@ std::optional<FlowFilter::SortKey> sort_key_from(std::string_view name);
 
 // Indices into `flows` that pass the filter, sorted largest first.
 std::vector<size_t> select_flows(const std::vector<FlowSummary>& flows, const FlowFilter& filter);
+
+// The same over any set of `count` flows: `id(i)` names flow i, `value(i, key)` is what it
+// is sorted by (FlowSummary's wire_bytes, packets, messages, nak_total(), psn_gaps).
+std::vector<size_t> select_flows(size_t count, const FlowFilter& filter,
+                                 const std::function<FlowId(size_t)>& id,
+                                 const std::function<uint64_t(size_t, FlowFilter::SortKey)>& value);
+uint64_t sort_value(const FlowSummary& f, FlowFilter::SortKey key);
 
 }  // namespace weft::flow

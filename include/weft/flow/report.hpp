@@ -13,6 +13,7 @@
 
 #include "weft/flow/filter.hpp"
 #include "weft/flow/summary.hpp"
+#include "weft/flow/table_flows.hpp"
 #include "weft/flow/totals.hpp"
 #include "weft/roce/packet.hpp"
 
@@ -28,6 +29,18 @@ nlohmann::json flows_document(const std::vector<FlowSummary>& flows,
                               const std::vector<size_t>& selected, const Totals& totals,
                               const TableCounters& counters);
 
+// The flows a report is written from: how many, flow i's summary (a reference to one kept
+// elsewhere, or `scratch` filled in when the report reaches it), and any flow's identity (a
+// flow's `reverse` is named by it). One for summaries held in a vector, one for a table's
+// flows summarised on demand (table_flows.hpp).
+struct FlowSource {
+    size_t count = 0;
+    std::function<const FlowSummary&(size_t i, FlowSummary& scratch)> summary;
+    std::function<FlowId(size_t i)> id;
+};
+FlowSource flow_source(const std::vector<FlowSummary>& flows);
+FlowSource flow_source(const TableFlows& flows);
+
 // Receives a document's text in order, in pieces of up to about 256 KiB.
 using TextSink = std::function<void(std::string_view)>;
 // The same document written as it is made: the text is byte for byte that of
@@ -36,12 +49,18 @@ using TextSink = std::function<void(std::string_view)>;
 // gigabytes for a million flows). Where dump() would throw on invalid UTF-8 (a file name
 // in `extra` is bytes), this writes U+FFFD. `extra` must not hold "flows". What `sink`
 // throws propagates.
+void write_flows_document(const TextSink& sink, const FlowSource& flows,
+                          const std::vector<size_t>& selected, const Totals& totals,
+                          const TableCounters& counters,
+                          const nlohmann::json& extra = nlohmann::json::object());
 void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& totals,
                           const TableCounters& counters,
                           const nlohmann::json& extra = nlohmann::json::object());
 
 // Human-readable report: totals, malformed packets by verdict, then a table of flows.
+std::string format_report(const FlowSource& flows, const std::vector<size_t>& selected,
+                          const Totals& totals, const TableCounters& counters);
 std::string format_report(const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& totals,
                           const TableCounters& counters);

@@ -12,6 +12,13 @@
 
 namespace weft::flow {
 
+// Which flow: one direction of one queue pair.
+struct FlowId {
+    roce::IpAddress src{};
+    roce::IpAddress dst{};
+    uint32_t dest_qp = 0;
+};
+
 struct FlowSummary {
     roce::IpAddress src{};
     roce::IpAddress dst{};
@@ -59,5 +66,18 @@ std::vector<FlowSummary> summarize_all(const Table& table);
 // values, so a false match needs two sequences within `window` of each other). Each flow
 // is paired at most once, closest PSN distance first. Windows above 2^23 - 1 are clamped.
 void pair_flows(std::vector<FlowSummary>& flows, uint32_t window = 1u << 14);
+
+// The same rule on what it reads of each flow: each flow's reverse (an index into
+// `flows`), if any. For callers that keep summaries only as long as a report needs them.
+struct PairKey {
+    roce::IpAddress src{};
+    roce::IpAddress dst{};
+    std::optional<uint32_t> request_psn_next;
+    std::optional<uint32_t> acknowledged_psn_next;
+};
+std::vector<std::optional<size_t>> pair_keys(const std::vector<PairKey>& flows,
+                                             uint32_t window = 1u << 14);
+// READ requests of `f` not yet answered by a last/only READ response in `reverse`.
+int64_t outstanding_reads(const FlowSummary& f, const FlowSummary& reverse);
 
 }  // namespace weft::flow
