@@ -166,14 +166,15 @@ int main(int argc, char** argv) {
         control.reset();
         fmt::print(stderr, "weftd: {}\n{}", why, counters_text(instance));
         if (!dump.empty()) {
-            std::string text = flows_document(instance).dump(2) + "\n";
-            if (dump == "-") {
-                std::cout << text;
-            } else {
-                std::ofstream out(dump);
-                out << text;
-                if (!out) return report_errors({"cannot write " + dump});
-            }
+            std::ofstream file;
+            if (dump != "-") file.open(dump);
+            std::ostream& out = dump == "-" ? std::cout : file;
+            // streamed as it is made; every piece's write is checked
+            write_flows_document(instance, [&](std::string_view text) {
+                if (!out.write(text.data(), std::streamsize(text.size())))
+                    throw std::runtime_error("cannot write " + (dump == "-" ? "stdout" : dump));
+            });
+            if (!out.flush()) return report_errors({"cannot write " + dump});
         }
     } catch (const std::exception& e) {
         return report_errors({e.what()});

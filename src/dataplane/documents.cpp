@@ -224,6 +224,14 @@ json flows_document(const Instance& instance, const flow::FlowFilter& filter) {
     return doc;
 }
 
+void write_flows_document(const Instance& instance, const flow::TextSink& sink) {
+    Instance::Snapshot snap = instance.snapshot();
+    json dataplane = counters_document(instance);
+    dataplane["snapshot_missed_flows"] = snap.missed;
+    flow::write_flows_document(sink, snap.flows, flow::select_flows(snap.flows, {}), snap.totals,
+                               snap.table, {{"dataplane", std::move(dataplane)}});
+}
+
 std::string flows_text(const Instance& instance, const flow::FlowFilter& filter) {
     Instance::Snapshot snap = instance.snapshot();
     return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,

@@ -12,6 +12,7 @@
 
 #include "weft/dataplane/instance.hpp"
 #include "weft/flow/filter.hpp"
+#include "weft/flow/report.hpp"
 
 namespace weft::dataplane {
 
@@ -25,6 +26,9 @@ std::string ports_text(const Instance& instance);
 // DataplaneError if a running worker does not answer.
 nlohmann::json flows_document(const Instance& instance, const flow::FlowFilter& filter = {});
 std::string flows_text(const Instance& instance, const flow::FlowFilter& filter);
+// The same document as flows_document(instance), every flow, written to `sink` as it is
+// made (no tree of the flows: `--dump-flows` of a million flows needs no gigabytes).
+void write_flows_document(const Instance& instance, const flow::TextSink& sink);
 
 // The "dataplane" section: mode, per-port and per-worker counters.
 nlohmann::json counters_document(const Instance& instance);
