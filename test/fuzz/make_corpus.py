@@ -16,7 +16,7 @@ usage: test/fuzz/make_corpus.py captures OUTDIR CAPTURE...
            the flow-report target's seeds: each SEED prefixed with one byte of report
            options (top, sort key, filters; see fuzz_flow_report.cpp)
 
-test/fuzz/corpus was made by `captures` (../shared/captures/softroce-sample.pcap and
+test/fuzz/corpus was made by `captures` (test/fixtures/softroce-sample/capture.pcap and
 weft-gen's small scenarios) and `synth`; test/fuzz/corpus-flow-report by `report` over a
 selection of those."""
 import os

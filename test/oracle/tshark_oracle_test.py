@@ -6,22 +6,21 @@ comparison itself, are in scripts/python/weftkit/tshark.py.
 
 Four checks per capture; each capture is made and dissected once, the first time a check
 needs it. meson runs one capture per test (oracle-NAME: --oracle-capture NAME).
-Without tshark, or without ../shared/captures/softroce-sample.pcap beside the repository,
-the checks that need them are skipped, and fail under CI=true."""
+Without tshark the checks are skipped, and fail under CI=true."""
 import os
 
 import pytest
-from weftkit.ci import require_file, require_program
+from weftkit.ci import require_program
 from weftkit.proc import generate
 from weftkit.scenarios import ALL as SCENARIOS
 from weftkit.tshark import count_differences, flow_set_differences, tshark_flows, weft_flows
 
 SMALL = ["--hosts=4", "--message-size=256K", "--iterations=2", "--clients=6", "--requests=6",
          "--kv-block=32K", "--attack-count=64", "--mtu=1024"]
-# name -> where the capture comes from: "shared" (beside the repository, not in it),
-# "fixture" (test/fixtures/NAME/capture.pcap) or weft-gen's arguments.
+# name -> where the capture comes from: "fixture" (test/fixtures/NAME/capture.pcap) or
+# weft-gen's arguments.
 # test/oracle/meson.build lists the same names, one meson test each.
-CAPTURES = {"softroce-sample": "shared", "softroce-small": "fixture", "softroce-loss": "fixture",
+CAPTURES = {"softroce-sample": "fixture", "softroce-small": "fixture", "softroce-loss": "fixture",
             **{s: [s, *SMALL] for s in SCENARIOS},
             "gradient-ipv6-vlan": ["gradient", "--ipv6", "--vlan=42", "--hosts=3", "--message-size=64K",
                                    "--iterations=1"]}
@@ -48,11 +47,7 @@ def compared(tools, source_root, work_dir):
         require_program("tshark", "scripts/setup installs it")
         if name not in done:
             how = CAPTURES[name]
-            if how == "shared":
-                path = require_file(os.path.join(os.path.dirname(source_root), "shared", "captures",
-                                                 f"{name}.pcap"),
-                                    "the shared SoftRoCE sample lives beside the repository, in ../shared")
-            elif how == "fixture":
+            if how == "fixture":
                 path = os.path.join(source_root, "test", "fixtures", name, "capture.pcap")
             else:
                 scenario, *args = how

@@ -849,8 +849,8 @@ TEST(PairFlows, NeedsARequesterAndTwoDistinctHosts) {
 // frames 174-177 from .2), so those flows show 4 duplicates and one SEND LAST that is not
 // a new message.
 TEST(FlowCapture, SoftRoceSampleGivesSixCleanPairedFlows) {
-    const std::string path = std::string(WEFT_SHARED_CAPTURES) + "/softroce-sample.pcap";
-    WEFT_REQUIRE_FILE(path);
+    const std::string path = std::string(WEFT_SAMPLE_CAPTURE);
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << " (test/fixtures, in the tree)";
     Table t(config());
     capture::PcapReader reader(path);
     capture::Record rec;

@@ -16,8 +16,8 @@
 #include "weft/roce/icrc.hpp"
 #include "weft/roce/packet.hpp"
 
-#ifndef WEFT_SHARED_CAPTURES
-#error "WEFT_SHARED_CAPTURES must name the shared captures directory (set in test/meson.build)"
+#ifndef WEFT_SAMPLE_CAPTURE
+#error "WEFT_SAMPLE_CAPTURE must name the SoftRoCE sample capture (set in test/meson.build)"
 #endif
 
 namespace weft::roce {
@@ -67,12 +67,12 @@ TEST(Crc32, ChainsLikeZlib) {
 // ---- the real capture -------------------------------------------------------------------
 
 std::string capture_path() {
-    return std::string(WEFT_SHARED_CAPTURES) + "/softroce-sample.pcap";
+    return std::string(WEFT_SAMPLE_CAPTURE);
 }
 
 TEST(IcrcCapture, EverySoftRocePacketParsesAndHasAValidIcrc) {
     const std::string path = capture_path();
-    WEFT_REQUIRE_FILE(path);
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << " (test/fixtures, in the tree)";
     capture::PcapReader reader(path);
     ASSERT_TRUE(reader.is_ethernet());
     capture::Record rec;

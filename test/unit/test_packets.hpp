@@ -9,8 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <string_view>
 #include <vector>
 
@@ -23,22 +21,6 @@
 namespace weft::test {
 
 using Bytes = std::vector<uint8_t>;
-
-// True under CI (CI=true, as .ci/run sets it), where a suite must never shrink silently.
-inline bool in_ci() {
-    const char* ci = std::getenv("CI");
-    return ci && std::string_view(ci) == "true";
-}
-
-// A file that lives beside the repository (../shared): a developer's clone without it
-// skips the test, saying so; CI fails it.
-#define WEFT_REQUIRE_FILE(path)                                                               \
-    do {                                                                                      \
-        if (!std::filesystem::exists(path)) {                                                 \
-            if (::weft::test::in_ci()) FAIL() << "required file not found in CI: " << (path); \
-            GTEST_SKIP() << "file not found: " << (path) << " (../shared beside the repo)";   \
-        }                                                                                     \
-    } while (0)
 
 enum class Family { V4, V6 };
 
