@@ -36,9 +36,11 @@ int main(int argc, char** argv) {
     using namespace weft::dataplane;
     CLI::App app{
         "weftd: Weft's DPDK data plane for RoCEv2. Every frame is parsed, its ICRC checked\n"
-        "and its queue pair tracked; inline, RoCE from the host port leaves on a fabric port\n"
-        "chosen by ECMP, everything else passes untouched, and malformed RoCE is dropped and\n"
-        "counted. Passive, it only watches (mirror ports, or a capture file).\n\n"
+        "(unless --no-icrc) and its queue pair tracked; inline, RoCE from the host port\n"
+        "leaves on a fabric port chosen by ECMP, other traffic passes untouched, malformed\n"
+        "RoCE is dropped and counted, and PSP frames (UDP 1000) from the fabric are dropped\n"
+        "and counted (no keys are configured: never forwarded unopened). Passive, it only\n"
+        "watches (mirror ports, or a capture file). Stages and counters: docs/WEFTD.md.\n\n"
         "  weftd --passive --pcap trace.pcap --exit-on-eof --dump-flows flows.json\n"
         "  weftd --inline --port host:net_af_packet0,iface=eth0 --port "
         "fabric:net_af_packet1,iface=eth1\n"

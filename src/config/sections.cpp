@@ -102,6 +102,8 @@ const toml::table* as_table(const toml::node& node, std::string_view section, Pr
 
 namespace detail {
 
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
 std::optional<std::string> read_file(const std::string& path, Problems& problems) {
     // C stdio rather than a stream: a directory opens but fails to read, and errno says so.
     std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -109,10 +111,20 @@ std::optional<std::string> read_file(const std::string& path, Problems& problems
         problems.add_raw(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
         return std::nullopt;
     }
+    // A configuration is a few KB: anything past kMaxConfigBytes (a device such as
+    // /dev/zero, a log given by mistake) is refused instead of read into memory whole.
     std::string text;
     char buf[65536];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        if (text.size() + n > kMaxConfigBytes) {
+            std::fclose(f);
+            problems.add_raw(fmt::format("{}: longer than {} bytes: not a configuration file", path,
+                                         kMaxConfigBytes));
+            return std::nullopt;
+        }
+        text.append(buf, n);
+    }
     const int error = std::ferror(f) ? errno : 0;
     std::fclose(f);
     if (error) {

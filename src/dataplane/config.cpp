@@ -285,7 +285,8 @@ std::string describe(const Config& c) {
                      c.metrics.listen.empty() ? "off" : c.metrics.listen);
     if (c.mode == Mode::inline_)
         s += "  RoCE from the host leaves on a fabric port chosen by an ECMP hash of its 5-tuple;\n"
-             "  everything else is forwarded untouched; malformed RoCE is dropped and counted\n";
+             "  other traffic is forwarded untouched; malformed RoCE is dropped and counted;\n"
+             "  PSP frames (UDP 1000) from the fabric are dropped and counted (no keys)\n";
     return s;
 }
 

@@ -55,6 +55,9 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     if (!any_pci) a.push_back("--no-pci");
     // DPDK logs to stderr; keep it to warnings so weftd's own messages stay readable
     a.insert(a.end(), {"--log-level", "*:warning"});
+    // weftd has its own telemetry (control socket, Prometheus); DPDK's socket would only
+    // announce on every start that it has no legacy callbacks
+    a.push_back("--no-telemetry");
     return a;
 }
 

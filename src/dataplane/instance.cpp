@@ -33,15 +33,34 @@ int worker_main(void* arg) {
 }  // namespace
 
 Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
-    // Count what the pcap ports will deliver before DPDK opens the files, so the end of
-    // input is known exactly (net_pcap gives no end-of-file signal).
-    if (c.exit_on_eof)
-        for (const PortConfig& port : c.ports)
-            if (std::string f = port.arg("rx_pcap"); port.driver() == "net_pcap" && !f.empty()) {
-                capture::PcapReader reader(f);
-                capture::Record rec;
-                while (reader.next(rec)) ++expected_frames_;
-            }
+    // Every capture a pcap port will replay is read once before DPDK opens it: to count
+    // what it will deliver, so the end of input is known exactly (net_pcap gives no
+    // end-of-file signal), and to refuse what net_pcap would misreport. net_pcap hands
+    // weftd only a record's captured bytes, not its original length, so a frame cut by
+    // the snap length would be judged malformed here while `weftctl analyze` counts it
+    // as truncated: the two must never disagree on one file.
+    for (const PortConfig& port : c.ports) {
+        std::string f = port.arg("rx_pcap");
+        if (port.driver() != "net_pcap" || f.empty()) continue;
+        capture::PcapReader reader(f);
+        capture::Record rec;
+        uint64_t records = 0, cut = 0;
+        while (reader.next(rec)) {
+            ++records;
+            cut += rec.data.size() < rec.wire_length;
+        }
+        if (cut)
+            throw DataplaneError(fmt::format(
+                "{}: {} of {} records are cut short by the capture's snap length; DPDK's "
+                "net_pcap gives weftd only their captured bytes, so they would be counted as "
+                "malformed: analyse this file with weftctl analyze, which counts them as "
+                "truncated",
+                f, cut, records));
+        if (reader.corrupt())
+            throw DataplaneError(
+                fmt::format("{}: {} (after {} records)", f, reader.corruption(), records));
+        if (c.exit_on_eof) expected_frames_ += records;
+    }
     eal_ = std::make_unique<Eal>(c, p);
     ports_ = std::make_unique<PortSet>(c);
     // Each worker sends on its own TX queue of every port: no locks on the TX path.

@@ -18,7 +18,12 @@ void TxQueues::send(Burst& b, TxCounters& tx, std::array<PortCounters, kMaxPorts
     uint16_t nfree = 0;
     const bool forward = b.direction != Direction::passive;
     for (PacketState& s : b.frames()) {
-        if (!forward || s.dropped || s.out_port >= queues_.size()) {
+        if (!forward || s.dropped) {
+            to_free[nfree++] = s.mbuf;
+            continue;
+        }
+        if (s.out_port >= queues_.size()) [[unlikely]] {
+            ++tx.dropped_no_port;
             to_free[nfree++] = s.mbuf;
             continue;
         }

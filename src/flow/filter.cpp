@@ -57,8 +57,8 @@ std::vector<size_t> select_flows(
     const std::function<uint64_t(size_t, FlowFilter::SortKey)>& value) {
     // Largest first; ties broken by the flow's key (src, dst, dest QP: unique per flow) so
     // output is deterministic. Sorted as compact copies of what is compared, not through
-    // indices into the summaries (384 bytes each): with ~10^6 flows, mostly ties in a scan,
-    // the indirect sort spent its time in cache misses and memcmp.
+    // indices into the summaries (384 bytes each, plus their vectors): with ~10^6 flows, mostly
+    // ties in a scan, the indirect sort spent its time in cache misses and memcmp.
     struct Key {
         uint64_t value;
         uint64_t src_hi, src_lo, dst_hi, dst_lo;  // big-endian halves: byte order = <=>'s

@@ -62,13 +62,15 @@ void parse_detectors(const toml::node& node, DetectorConfig& c, config::Problems
             problems.add("detectors.job_allowlist", "must be a list of IP addresses");
             return;
         }
-        for (const auto& item : *a) {
-            std::optional<std::string> text = item.value<std::string>();
-            auto ip = text && item.is_string() ? roce::IpAddress::parse(*text) : std::nullopt;
+        for (size_t i = 0; i < a->size(); ++i) {
+            const toml::node& item = *a->get(i);
+            std::optional<std::string> text =
+                item.is_string() ? item.value<std::string>() : std::nullopt;
+            auto ip = text ? roce::IpAddress::parse(*text) : std::nullopt;
             if (!ip)
-                problems.add(
-                    "detectors.job_allowlist",
-                    fmt::format("{} is not an IP address", text ? *text : std::string("an item")));
+                problems.add(fmt::format("detectors.job_allowlist[{}]", i),
+                             text ? fmt::format("{} is not an IP address", *text)
+                                  : std::string("must be an IP address as a string"));
             else
                 c.job_allowlist.push_back(*ip);
         }

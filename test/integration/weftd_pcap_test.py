@@ -13,6 +13,7 @@ import json
 import os
 
 import pytest
+from weftkit import pcap
 from weftkit.docs import flows_in_microseconds, split_dataplane, weftd_ports, weftd_workers
 from weftkit.proc import analyze, generate, sh
 
@@ -189,3 +190,16 @@ def test_check_config_valid_file_explains_its_plan(check_config):
 def test_impossible_plan_64_workers_refused_before_eal_starts(tools, capture):
     r = sh(tools.weftd, "--passive", "--pcap", capture("softroce-small")[0], "--workers", "64", "--show-plan")
     assert r.returncode == 1 and "workers" in r.stderr, r.stderr
+
+
+def test_a_capture_cut_by_its_snap_length_is_refused_not_misread(tools, capture, work_dir):
+    # net_pcap hands weftd only a record's captured bytes: frames cut by the snap length
+    # would be judged malformed, while weftctl analyze counts them as truncated records
+    src, _ = capture("softroce-small")
+    cut = os.path.join(work_dir, "snap128.pcap")
+    pcap.write(cut, [pcap.Record(r.ts_ns, r.orig_len, r.data[:128]) for r in pcap.records(src)],
+               snaplen=128)
+    r = sh(tools.weftd, "--passive", "--pcap", cut, "--exit-on-eof", "--no-huge",
+           "--control-socket", "none", timeout=60)
+    assert r.returncode == 1 and "cut short by the capture's snap length" in r.stderr \
+        and "weftctl analyze" in r.stderr, r.stderr[-800:]

@@ -79,7 +79,7 @@ struct Rig {
         inline_ports = std::make_unique<PortSet>(inline_config());
         passive_ports = std::make_unique<PortSet>(passive_config());
         frames =
-            rte_pktmbuf_pool_create("fixture_frames", 1024, 0, 0,
+            rte_pktmbuf_pool_create("fixture_frames", 4096, 0, 0,
                                     uint16_t(kMbufDataRoom + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
         segments = rte_pktmbuf_pool_create("fixture_segments", 1024, 0, 0,
                                            uint16_t(2048 + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
@@ -507,6 +507,29 @@ TEST(PipelineFixtures, PassiveAccountsEverythingAndSendsNothing) {
 }
 
 // ---- properties ------------------------------------------------------------------------
+
+TEST(PipelineFixtures, AFullTxQueueDropsAndCountsWhatItRefuses) {
+    // net_ring's ring holds ~1 K frames and nothing drains it while the worker sends:
+    // what it refuses twice is freed and counted, and nothing else goes missing.
+    const Config c = inline_config();
+    const PortSet& ports = *rig().inline_ports;
+    Worker worker(0, c, ports);
+    const Bytes f = roce_frame();
+    constexpr size_t kFrames = 2048;
+    for (size_t at = 0; at < kFrames; at += kBurst) {
+        std::array<rte_mbuf*, kBurst> burst;
+        for (auto& m : burst) m = mbuf_of(f);
+        worker.process(port_index(ports, "up0"), burst.data(), kBurst);
+    }
+    worker.flush();
+    const auto out = drain_outputs(ports);
+    const WorkerStats& s = worker.stats();
+    const uint64_t host_tx = s.ports[port_index(ports, "host")].tx_packets;
+    EXPECT_EQ(s.tx.forwarded_roce, kFrames);
+    EXPECT_GT(s.tx.dropped_tx_full, 0u) << "the ring took all 2048 frames: make the test bigger";
+    EXPECT_EQ(host_tx + s.tx.dropped_tx_full, kFrames);
+    EXPECT_EQ(out.count("host") ? out.at("host").size() : 0u, host_tx);
+}
 
 TEST(PipelineFixtures, EcmpKeepsEachQpOnOneUplinkAndUsesBoth) {
     const Config c = inline_config();

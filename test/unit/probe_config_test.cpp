@@ -81,7 +81,7 @@ TEST(ProbeConfig, EveryProblemReportedOnce) {
     EXPECT_TRUE(has("detectors.window_ms: must be an integer from 1 to 86400000"));
     EXPECT_TRUE(has("detectors.nak_storm_naks: must be an integer from 1 to 1000000000"));
     EXPECT_TRUE(has("detectors.windwo_ms: unknown key; known: job_allowlist, "));
-    EXPECT_TRUE(has("detectors.job_allowlist: not-an-ip is not an IP address"));
+    EXPECT_TRUE(has("detectors.job_allowlist[1]: not-an-ip is not an IP address"));
 }
 
 TEST(ProbeConfig, NumbersOutsideTheirRangeAreRefusedNeverWrapped) {

@@ -29,10 +29,11 @@ inline constexpr size_t kMaxPorts = 16;
             "PSP frames from the fabric with no security association here: dropped, never " \
             "forwarded")
 
-#define WEFT_TX_COUNTERS(COUNTER, ARRAY)                         \
-    COUNTER(forwarded_roce, "RoCEv2 frames forwarded")           \
-    COUNTER(forwarded_other, "other frames forwarded untouched") \
-    COUNTER(dropped_tx_full, "frames dropped: the TX queue had no room")
+#define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \
+    COUNTER(forwarded_roce, "RoCEv2 frames queued for transmission")                   \
+    COUNTER(forwarded_other, "other frames queued for transmission, untouched")        \
+    COUNTER(dropped_tx_full, "queued frames dropped: the TX queue refused them twice") \
+    COUNTER(dropped_no_port, "frames whose path named no port (a policy's mistake): freed")
 
 #define WEFT_PORT_COUNTERS(COUNTER, ARRAY)                 \
     COUNTER(rx_packets, "frames weftd took from the port") \

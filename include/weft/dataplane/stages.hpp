@@ -60,7 +60,8 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
         s.path = policy.choose(s.packet, uplinks);
-        s.out_port = fabric_ports[s.path.uplink];
+        // a policy naming an uplink that does not exist is counted by tx, never followed
+        s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
     }
 }
 

@@ -77,7 +77,8 @@ struct FlowRecord {
     uint16_t read_psn_slack;  // forward PSN jump a READ request allows (saturating)
     uint16_t state;           // FlowState bits
 };
-static_assert(sizeof(FlowRecord) == 112, "two cache lines with room: 128 bytes a flow in all");
+static_assert(sizeof(FlowRecord) == 112,
+              "two cache lines with room; ~126 bytes a flow with slots, pool and hosts");
 
 struct FlowExtension {
     std::array<uint32_t, roce::kAckKindCount> aeth{};  // index by AckKind; [Ack] unused
