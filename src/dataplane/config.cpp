@@ -237,16 +237,15 @@ std::vector<std::string> validate(const Config& c) {
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)
         errors.push_back("flows.max_flows must be at least one per worker");
-    // A rough floor: every port's pool, plus the flow tables, must fit in the memory given.
+    // A rough floor: every port's mbuf pool must fit in the EAL's memory (64 MB left for
+    // rings and the EAL itself). The flow tables are not in it: they are the process's own
+    // memory (calloc'd, backed only as flows arrive), ~126 bytes a flow.
     uint64_t pool_mb = uint64_t(c.ports.size()) * c.eal.mbufs_per_port * 10368 / (1 << 20);
-    uint64_t flows_mb =
-        uint64_t(c.flows.max_flows) * 160 / (1 << 20);  // records, slots, extensions
-    if (c.eal.hugepages.value_or(false) == false && pool_mb + flows_mb + 64 > c.eal.memory_mb)
-        errors.push_back(
-            fmt::format("eal.memory_mb {} is too small: {} port(s) x {} mbufs need {} MB, the flow "
-                        "tables {} MB "
-                        "(give more memory or fewer mbufs_per_port)",
-                        c.eal.memory_mb, c.ports.size(), c.eal.mbufs_per_port, pool_mb, flows_mb));
+    if (c.eal.hugepages.value_or(false) == false && pool_mb + 64 > c.eal.memory_mb)
+        errors.push_back(fmt::format(
+            "eal.memory_mb {} is too small: {} port(s) x {} mbufs need {} MB and the EAL 64 MB "
+            "(give more memory or fewer mbufs_per_port)",
+            c.eal.memory_mb, c.ports.size(), c.eal.mbufs_per_port, pool_mb));
     if (!c.metrics.listen.empty()) {
         std::string error;
         if (!parse_listen_address(c.metrics.listen, error)) errors.push_back(error);
