@@ -22,17 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "check.hpp"
 #include "weft/dataplane/config.hpp"
 #include "weft/probe/config.hpp"
 
 namespace {
 
 using namespace weft;
-
-#define CHECK(cond)                    \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
 
 const std::string kName = "fuzz.toml";
 

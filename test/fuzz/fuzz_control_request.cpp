@@ -20,17 +20,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "check.hpp"
 #include "weft/flow/filter.hpp"
 #include "weft/ipc/protocol.hpp"
 
 namespace {
 
 using namespace weft;
-
-#define CHECK(cond)                    \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
 
 bool same(const flow::FlowFilter& a, const flow::FlowFilter& b) {
     return a.hosts == b.hosts && a.dest_qp == b.dest_qp && a.top == b.top && a.sort == b.sort;

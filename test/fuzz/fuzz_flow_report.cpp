@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "check.hpp"
 #include "frames.hpp"
 #include "weft/flow/account.hpp"
 #include "weft/flow/filter.hpp"
@@ -35,11 +36,6 @@
 namespace {
 
 using namespace weft;
-
-#define CHECK(cond)                    \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
 
 bool same(const flow::FlowSummary& a, const flow::FlowSummary& b) {
     auto fields = [](const flow::FlowSummary& f) {

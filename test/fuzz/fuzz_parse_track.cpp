@@ -23,6 +23,7 @@
 #include <cstring>
 #include <span>
 
+#include "check.hpp"
 #include "frames.hpp"
 #include "weft/dataplane/dispatch.hpp"
 #include "weft/flow/account.hpp"
@@ -35,11 +36,6 @@
 namespace {
 
 using namespace weft;
-
-#define CHECK(cond)                    \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
 
 // Frames are at most 0x7fff bytes (frames.hpp). One buffer for the whole run rather than
 // a vector per frame: a heap allocation under ASan (malloc with a stack capture, then the
