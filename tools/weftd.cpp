@@ -70,17 +70,19 @@ int main(int argc, char** argv) {
     app.add_option("--dump-flows", dump,
                    "on exit, write the flows as JSON (schema weft.flows/1, as weftctl analyze "
                    "--json) to this file ('-': stdout)");
-    app.add_option("-w,--workers", workers, "worker lcores (default 1, or the config's)");
+    weft::tools::add_bounded<uint32_t>(&app, "-w,--workers", workers, 1, 128,
+                                       "worker lcores (default 1, or the config's)");
     app.add_option("--file-prefix", prefix, "DPDK runtime file prefix (default weftd-<pid>)");
     app.add_flag("--no-huge", no_huge, "do not use hugepages even when some are free");
-    app.add_option("--memory-mb", memory_mb, "memory without hugepages (default 512)");
+    weft::tools::add_bounded<uint32_t>(&app, "--memory-mb", memory_mb, 64, 1u << 20,
+                                       "memory without hugepages, MB (default 512)");
     app.add_flag("--drop-bad-icrc", drop_bad_icrc, "inline: drop RoCE whose ICRC is wrong");
     bool no_icrc = false;
     app.add_flag("--no-icrc", no_icrc,
                  "do not compute ICRCs (RoCE is still parsed, tracked and firewalled by header)");
     uint32_t idle_sleep_us = 0;
-    app.add_option(
-        "--idle-sleep-us", idle_sleep_us,
+    weft::tools::add_bounded<uint32_t>(
+        &app, "--idle-sleep-us", idle_sleep_us, 0, 1'000'000,
         "sleep this long after ~1000 empty polls instead of busy-polling (0: busy-poll); "
         "for hosts where weftd shares its cores");
     std::string control_socket, metrics;
