@@ -75,21 +75,32 @@ int main(int argc, char** argv) {
     }
     if (options.interfaces.empty()) return report({"give at least one --iface (see --help)"});
     if (options.socket_path == "none") options.socket_path.clear();
-    std::ofstream alerts_file;
-    std::ostream* alerts = &std::cout;
-    if (alerts_path != "-") {
-        alerts_file.open(alerts_path, std::ios::app);
-        if (!alerts_file) return report({"cannot open " + alerts_path});
-        alerts = &alerts_file;
+    // Outputs are opened before the probes attach: a bad path fails now, not at exit.
+    // Alerts are appended, the counters document replaces its file on exit (io/output.hpp:
+    // never through a symlink, mode 0600).
+    std::unique_ptr<weft::io::OutputFile> alerts, counters_out;
+    try {
+        alerts = std::make_unique<weft::io::OutputFile>(alerts_path,
+                                                        weft::io::OutputFile::Mode::append);
+        if (!counters_path.empty())
+            counters_out = std::make_unique<weft::io::OutputFile>(
+                counters_path, weft::io::OutputFile::Mode::replace);
+    } catch (const weft::io::OutputError& e) {
+        return report({e.what()});
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    // A closed alerts pipe is an EPIPE from write(), handled by the agent (it stops and
+    // detaches); SIGPIPE would kill us with the TC filters left attached.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         AgentResult r = run_agent(options, *alerts, g_stop);
-        if (!counters_path.empty()) {
-            std::ofstream out(counters_path);
-            out << r.counters_document.dump(2) << '\n';
-            if (!out) return report({"cannot write " + counters_path});
+        if (r.alerts_reader_gone)
+            fmt::print(stderr, "weft-probe: the alerts reader closed the pipe; stopping\n");
+        if (counters_out) {
+            counters_out->write(r.counters_document.dump(2));
+            counters_out->write("\n");
+            counters_out->commit();
         }
         const Counters& c = r.counters;
         fmt::print(stderr,
@@ -100,6 +111,8 @@ int main(int argc, char** argv) {
     } catch (const weft::ipc::ControlError& e) {
         return report({e.what()});
     } catch (const ProbeError& e) {
+        return report({e.what()});
+    } catch (const weft::io::OutputError& e) {
         return report({e.what()});
     }
     return 0;

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "weft/analyze/analyzer.hpp"
-#include "weft/analyze/output.hpp"
+#include "weft/io/output.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/ipc/protocol.hpp"
@@ -112,7 +112,7 @@ int run_analyze(const AnalyzeArgs& a) {
     // Every write is checked: a report cut short (disk full, I/O error) exits 1 naming the
     // output and the OS error. A reader that goes away (`| head`) ends us by SIGPIPE, as it
     // does any filter.
-    analyze::FdOutput out(STDOUT_FILENO, analyze::describe_stdout());
+    io::FdOutput out(STDOUT_FILENO, io::describe_stdout());
     try {
         if (a.json) {
             nlohmann::json source = {{"file", a.file},
@@ -125,7 +125,7 @@ int run_analyze(const AnalyzeArgs& a) {
         } else {
             out.write(flow::format_report(flow::flow_source(r.flows), selected, r.totals, r.table));
         }
-    } catch (const analyze::OutputError& e) {
+    } catch (const io::OutputError& e) {
         fmt::print(stderr, "weftctl analyze: {}\n", e.what());
         return 1;
     }

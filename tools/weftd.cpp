@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +13,7 @@
 #include "weft/dataplane/instance.hpp"
 #include "weft/dataplane/metrics.hpp"
 #include "weft/dataplane/placement.hpp"
+#include "weft/io/output.hpp"
 #include "weft/tools/cli.hpp"
 
 namespace {
@@ -145,8 +145,22 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    // The flow dump's file is made now (a temporary file beside it, renamed on success):
+    // a bad path must fail before an hour's run, not after it.
+    std::unique_ptr<weft::io::OutputFile> dump_out;
+    if (!dump.empty()) {
+        try {
+            dump_out =
+                std::make_unique<weft::io::OutputFile>(dump, weft::io::OutputFile::Mode::replace);
+        } catch (const weft::io::OutputError& e) {
+            return report_errors({e.what()});
+        }
+    }
+
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    // `--dump-flows - | head` must not kill us by SIGPIPE: the write fails and says so.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         Instance instance(c, plan);
         // The control plane's threads start after EAL init and end before the instance.
@@ -169,16 +183,10 @@ int main(int argc, char** argv) {
         metrics_server.reset();
         control.reset();
         fmt::print(stderr, "weftd: {}\n{}", why, counters_text(instance));
-        if (!dump.empty()) {
-            std::ofstream file;
-            if (dump != "-") file.open(dump);
-            std::ostream& out = dump == "-" ? std::cout : file;
-            // streamed as it is made; every piece's write is checked
-            write_flows_document(instance, [&](std::string_view text) {
-                if (!out.write(text.data(), std::streamsize(text.size())))
-                    throw std::runtime_error("cannot write " + (dump == "-" ? "stdout" : dump));
-            });
-            if (!out.flush()) return report_errors({"cannot write " + dump});
+        if (dump_out) {
+            // streamed as it is made; every write is checked
+            write_flows_document(instance, [&](std::string_view text) { dump_out->write(text); });
+            dump_out->commit();
         }
     } catch (const std::exception& e) {
         return report_errors({e.what()});

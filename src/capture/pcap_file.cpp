@@ -1,5 +1,7 @@
 #include "weft/capture/pcap_file.hpp"
 
+#include "weft/io/output.hpp"
+
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <sys/mman.h>
@@ -256,18 +258,29 @@ uint64_t PcapReader::position() const {
     return p > 0 ? uint64_t(p) : 0;
 }
 PcapWriter::PcapWriter(const std::string& path, uint32_t snap_length) : path_(path) {
+    // The file is created as every Weft output is (io/output.hpp): never through a
+    // symbolic link, mode 0600, into a temporary file renamed into place by close().
+    try {
+        out_ = std::make_unique<io::OutputFile>(path, io::OutputFile::Mode::replace);
+    } catch (const io::OutputError& e) {
+        throw CaptureError(e.what());
+    }
     dead_ = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, int(snap_length),
                                                  PCAP_TSTAMP_PRECISION_NANO);
     if (!dead_) throw CaptureError(path + ": cannot create a pcap handle");
     // Our own stream with a 1 MiB buffer: stdio's 4 KiB writes made a gigabyte capture
     // 250 000 write() calls, and left it in the page cache as 4 KiB folios, which a reader
     // must then map page by page; 1 MiB writes let the file system keep large folios.
-    FILE* f = std::fopen(path.c_str(), "wb");
+    // The stream gets a descriptor of its own: libpcap closes it, the OutputFile keeps
+    // the file for the rename.
+    const int fd = ::fcntl(out_->fd(), F_DUPFD_CLOEXEC, 0);
+    FILE* f = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
     if (!f) {
         int e = errno;
+        if (fd >= 0) ::close(fd);
         pcap_close(dead_);
         dead_ = nullptr;
-        throw CaptureError(path + ": " + std::strerror(e));
+        throw CaptureError(out_->name() + ": " + std::strerror(e));
     }
     stream_buffer_ = std::make_unique<char[]>(kStreamBuffer);
     std::setvbuf(f, stream_buffer_.get(), _IOFBF, kStreamBuffer);
@@ -277,18 +290,16 @@ PcapWriter::PcapWriter(const std::string& path, uint32_t snap_length) : path_(pa
         std::fclose(f);
         pcap_close(dead_);
         dead_ = nullptr;
-        throw CaptureError(path + ": " + why);
+        throw CaptureError(out_->name() + ": " + why);
     }
     file_ = f;
     check_stream();  // the file header
 }
 
 PcapWriter::~PcapWriter() {
-    try {
-        close();
-    } catch (...) {
-        // destructors do not throw; callers that care call close() themselves
-    }
+    // Not closed: a run that failed part-way. Its temporary file goes with out_, so no
+    // half-written capture appears at the path.
+    abandon();
 }
 
 void PcapWriter::check_stream() {
@@ -331,6 +342,11 @@ void PcapWriter::close() {
         throw CaptureError(path_ + ": " + std::strerror(e));
     }
     abandon();
+    try {
+        out_->commit();  // synced and renamed into place
+    } catch (const io::OutputError& e) {
+        throw CaptureError(e.what());
+    }
 }
 
 }  // namespace weft::capture

@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <memory>
 
@@ -30,7 +31,7 @@ int64_t realtime_minus_monotonic() {
 
 }  // namespace
 
-AgentResult run_agent(const AgentOptions& options, std::ostream& alerts,
+AgentResult run_agent(const AgentOptions& options, io::OutputFile& alerts,
                       const std::atomic<bool>& stop) {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -53,16 +54,33 @@ AgentResult run_agent(const AgentOptions& options, std::ostream& alerts,
             nlohmann::json j = alert_to_json(a, host, it == names.end() ? "" : it->second, offset);
             // when the alert left the probe: detection latency is measured to here
             j["raised_monotonic_ns"] = monotonic_ns();
-            alerts << j.dump() << '\n';
             if (server) server->publish(j);
             ++result.alerts;
+            if (result.alerts_reader_gone) continue;  // the socket still gets them
+            try {
+                alerts.write(j.dump());
+                alerts.write("\n");
+            } catch (const io::OutputError& e) {
+                // `--alerts - | head -1`: the reader is gone, which ends the run cleanly
+                // (filters detached on the way out) instead of killing us by SIGPIPE
+                // with the filters left attached. Any other failure is an error.
+                if (e.os_error() != EPIPE) throw;
+                result.alerts_reader_gone = true;
+            }
         }
-        if (!raised.empty()) alerts.flush();
+        if (!raised.empty() && !result.alerts_reader_gone) {
+            try {
+                alerts.flush();
+            } catch (const io::OutputError& e) {
+                if (e.os_error() != EPIPE) throw;
+                result.alerts_reader_gone = true;
+            }
+        }
         raised.clear();
     };
     std::vector<QpCounters> qps;  // one buffer for every read of the QP tables
     uint64_t next_poll = start;
-    while (!stop.load()) {
+    while (!stop.load() && !result.alerts_reader_gone) {
         bool volume = false;  // a QP crossed a READ or CNP mark: read the maps now
         probe.poll_events(
             [&](const weft_probe_event& e) {

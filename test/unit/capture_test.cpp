@@ -4,9 +4,11 @@
 // leaves to libpcap (pcapng-like, other versions and link types, pipes), and the errors.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -44,6 +46,7 @@ class Scratch {
         fs::remove_all(dir_, ec);
     }
     std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    const fs::path& dir() const { return dir_; }
     std::string write(const std::string& name, std::span<const uint8_t> bytes) const {
         std::string p = path(name);
         std::ofstream(p, std::ios::binary)
@@ -434,28 +437,94 @@ TEST(PcapReader, ErrorsNameTheFileAndTheReason) {
 
 // ---- the writer ---------------------------------------------------------------------------
 
-TEST(PcapWriter, AFailedWriteNamesTheFileAndTheOsError) {
-    if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
-    std::string error;
-    try {
-        PcapWriter w("/dev/full");
-        const Bytes f = frame(1500, 1);
-        for (int i = 0; i < 2000; ++i) w.write(f, uint64_t(i));  // more than the buffer
-        w.close();
-    } catch (const CaptureError& e) {
-        error = e.what();
+// A file-size limit makes writes past it fail with EFBIG (SIGXFSZ ignored): a full disk
+// for one process. /dev/full cannot stand in any more: outputs are regular files only.
+class FileSizeLimit {
+  public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+        ::getrlimit(RLIMIT_FSIZE, &old_);
+        struct rlimit l = old_;
+        l.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &l);
     }
-    EXPECT_EQ(error, "/dev/full: No space left on device");
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &old_);
+        std::signal(SIGXFSZ, old_handler_);
+    }
+
+  private:
+    struct rlimit old_ {};
+    void (*old_handler_)(int) = nullptr;
+};
+
+TEST(PcapWriter, AFailedWriteNamesTheFileAndTheOsError) {
+    Scratch s;
+    const std::string path = s.path("limited.pcap");
+    std::string error;
+    {
+        FileSizeLimit limit(100 * 1024);
+        try {
+            PcapWriter w(path);
+            const Bytes f = frame(1500, 1);
+            for (int i = 0; i < 2000; ++i) w.write(f, uint64_t(i));  // more than the buffer
+            w.close();
+        } catch (const CaptureError& e) {
+            error = e.what();
+        }
+    }
+    EXPECT_EQ(error, path + ": File too large");
+    EXPECT_FALSE(fs::exists(path)) << "a failed capture must not appear at its path";
     // Caught at close() when everything fitted in the buffer.
     error.clear();
-    try {
-        PcapWriter w("/dev/full");
-        w.write(frame(60, 1), 1);
-        w.close();
-    } catch (const CaptureError& e) {
-        error = e.what();
+    {
+        FileSizeLimit limit(10);
+        try {
+            PcapWriter w(path);
+            w.write(frame(60, 1), 1);
+            w.close();
+        } catch (const CaptureError& e) {
+            error = e.what();
+        }
     }
-    EXPECT_EQ(error, "/dev/full: No space left on device");
+    EXPECT_EQ(error, path + ": File too large");
+    EXPECT_FALSE(fs::exists(path));
+    EXPECT_EQ(std::distance(fs::directory_iterator(s.dir()), fs::directory_iterator()), 0)
+        << "the temporary file was left behind";
+}
+
+TEST(PcapWriter, RefusesASymbolicLinkAtThePathAndCreatesPrivateFiles) {
+    Scratch s;
+    const std::string target = s.path("target"), link = s.path("planted.pcap");
+    { std::ofstream(target) << "precious"; }
+    fs::create_symlink(target, link);
+    try {
+        PcapWriter w(link);
+        ADD_FAILURE() << "wrote through a symbolic link";
+    } catch (const CaptureError& e) {
+        EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+    }
+    std::string kept;
+    std::getline(std::ifstream(target), kept);
+    EXPECT_EQ(kept, "precious");
+    const std::string path = s.path("new.pcap");
+    PcapWriter w(path);
+    EXPECT_FALSE(fs::exists(path)) << "the file appears only when complete";
+    w.write(frame(60, 1), 1);
+    w.close();
+    EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST(PcapWriter, AWriterNeverClosedLeavesNothing) {
+    Scratch s;
+    const std::string path = s.path("abandoned.pcap");
+    {
+        PcapWriter w(path);
+        w.write(frame(60, 1), 1);
+    }
+    EXPECT_FALSE(fs::exists(path));
+    EXPECT_EQ(std::distance(fs::directory_iterator(s.dir()), fs::directory_iterator()), 0);
 }
 
 TEST(PcapWriter, WritesWhatTheReaderReads) {

@@ -19,7 +19,7 @@
 
 #include "test_packets.hpp"
 #include "weft/analyze/analyzer.hpp"
-#include "weft/analyze/output.hpp"
+#include "weft/io/output.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/flow/summary.hpp"
@@ -523,11 +523,11 @@ TEST(StreamedDocument, SameAsTheTreeForEveryScenario) {
 TEST(FdOutput, AFailedWriteNamesTheOutputAndTheOsError) {
     const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
     if (fd < 0) GTEST_SKIP() << "no /dev/full";
-    analyze::FdOutput out(fd, "/dev/full");
+    io::FdOutput out(fd, "/dev/full");
     try {
         out.write("{}\n");
         ADD_FAILURE() << "a write to /dev/full succeeded";
-    } catch (const analyze::OutputError& e) {
+    } catch (const io::OutputError& e) {
         EXPECT_EQ(std::string(e.what()), "/dev/full: No space left on device");
     }
     ::close(fd);

@@ -15,6 +15,10 @@
 struct pcap;
 struct pcap_dumper;
 
+namespace weft::io {
+class OutputFile;
+}
+
 namespace weft::capture {
 
 class CaptureError : public std::runtime_error {
@@ -134,7 +138,9 @@ class PcapReader {
 
 class PcapWriter {
   public:
-    // Ethernet, nanosecond timestamps. Throws CaptureError.
+    // Ethernet, nanosecond timestamps; "-" is standard output. The file is created as
+    // io::OutputFile creates outputs (no symlink followed, mode 0600) and appears at `path`
+    // only when close() succeeds. Throws CaptureError.
     explicit PcapWriter(const std::string& path, uint32_t snap_length = 65535);
     ~PcapWriter();
     PcapWriter(const PcapWriter&) = delete;
@@ -143,7 +149,7 @@ class PcapWriter {
     // Both throw CaptureError "PATH: OS error" when a write fails (disk full, I/O error);
     // the writer is closed then.
     void write(std::span<const uint8_t> frame, uint64_t timestamp_ns);
-    void close();  // flushes
+    void close();  // flushes, syncs and renames into place; without it nothing appears
     uint64_t records() const { return records_; }
 
   private:
@@ -152,6 +158,7 @@ class PcapWriter {
     void abandon();  // closes without flushing checks
 
     std::string path_;
+    std::unique_ptr<io::OutputFile> out_;     // the file (a temporary one until close())
     std::unique_ptr<char[]> stream_buffer_;  // outlives the stream (declared first)
     pcap* dead_ = nullptr;
     pcap_dumper* dumper_ = nullptr;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "weft/io/output.hpp"
 #include "weft/probe/detectors.hpp"
 #include "weft/probe/probe.hpp"
 
@@ -31,12 +32,14 @@ struct AgentResult {
     Counters counters{};
     uint64_t alerts = 0;
     nlohmann::json counters_document;  // counters_to_json of the last read
+    bool alerts_reader_gone = false;     // the alerts pipe closed (EPIPE): the run ended
 };
 
 // Runs until `stop` is set or the duration has passed, writing each alert as one JSON
-// line to `alerts` (flushed per batch). Throws ProbeError or ipc::ControlError when the
-// probe cannot attach or the socket cannot be made.
-AgentResult run_agent(const AgentOptions& options, std::ostream& alerts,
+// line to `alerts` (flushed per batch), or until the reader of an alerts pipe goes away.
+// Throws ProbeError or ipc::ControlError when the probe cannot attach or the socket cannot
+// be made, io::OutputError when an alert cannot be written (other than EPIPE).
+AgentResult run_agent(const AgentOptions& options, io::OutputFile& alerts,
                       const std::atomic<bool>& stop);
 
 }  // namespace weft::probe
