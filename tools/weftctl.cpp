@@ -17,8 +17,9 @@
 namespace {
 
 struct FilterArgs {
-    std::optional<size_t> top;  // default: 20 in the table, every flow in JSON
+    uint64_t top = 0;  // 0: not given (20 in the table, every flow in JSON)
     bool all = false;
+    bool wide = false;  // the table: every column and the opcodes, whatever the width
     std::vector<std::string> hosts;
     std::string qpn;
     std::string sort = "bytes";
@@ -32,6 +33,15 @@ struct AnalyzeArgs {
     uint32_t max_flows = 1u << 20;
     bool quiet = false;
 };
+
+// The table fits the reader's terminal (stdout's, or $COLUMNS, or 80 columns).
+weft::flow::TableStyle table_style(const FilterArgs& a) {
+    weft::flow::TableStyle style;
+    style.width = std::clamp(weft::tools::output_width(), weft::flow::TableStyle::kMinWidth,
+                             weft::flow::TableStyle::kMaxWidth);
+    style.wide = a.wide;
+    return style;
+}
 
 // The flow filter of `analyze` and `flows`: nullopt (after saying why) on bad input.
 std::optional<weft::flow::FlowFilter> build_filter(const char* who, const FilterArgs& a,
@@ -60,14 +70,18 @@ std::optional<weft::flow::FlowFilter> build_filter(const char* who, const Filter
     }
     filter.sort = flow::sort_key_from(a.sort).value_or(flow::FlowFilter::SortKey::Bytes);
     // A person reads the largest flows; a program gets them all unless it asks for fewer.
-    filter.top = a.all ? 0 : a.top.value_or(json ? 0 : 20);
+    filter.top = a.all ? 0 : a.top ? a.top : json ? 0 : 20;
     return filter;
 }
 
 void add_filter_options(CLI::App* cmd, FilterArgs& a) {
-    cmd->add_option("-n,--top", a.top,
-                    "show the N largest flows (default: 20 in the table, all with --json)");
+    weft::tools::add_bounded<uint64_t>(
+        cmd, "-n,--top", a.top, 1, 1'000'000'000,
+        "show the N largest flows (default: 20 in the table, all with --json; --all: every one)");
     cmd->add_flag("--all", a.all, "show every flow (overrides --top)");
+    cmd->add_flag("--wide", a.wide,
+                  "the table: every column and each flow's opcodes (by default the columns that "
+                  "fit the terminal's width, or $COLUMNS, or 80)");
     cmd->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
     cmd->add_option("--qpn", a.qpn, "only flows to this destination QP number (decimal or 0x hex)");
     cmd->add_option("--sort", a.sort, "order flows by bytes, packets, messages, naks or gaps")
@@ -87,9 +101,13 @@ int run_analyze(const AnalyzeArgs& a) {
     tools::ProgressLine progress;
     if (!a.quiet) {
         opt.on_progress = [&progress](const analyze::Progress& p) {
-            double pct = p.file_size ? 100.0 * double(p.bytes_read) / double(p.file_size) : 0;
+            // a pipe has no size: then the bytes read so far
+            const std::string done =
+                p.file_size ? fmt::format("{:.0f}%", 100.0 * double(p.bytes_read) /
+                                                         double(p.file_size))
+                            : fmt::format("{} read", weft::flow::format_bytes(p.bytes_read));
             progress.show(
-                fmt::format("analyze: {:.0f}%  {} frames  {:.1f} s", pct, p.frames, p.seconds));
+                fmt::format("analyze: {}  {} frames  {:.1f} s", done, p.frames, p.seconds));
         };
     }
     analyze::Result r;
@@ -105,8 +123,11 @@ int run_analyze(const AnalyzeArgs& a) {
                    "weftctl analyze: warning: {}: last record truncated ({}); analysed the {} "
                    "complete frames before it\n",
                    a.file, r.truncation, r.totals.frames);
+    // A corrupt capture is reported (what came before the corruption) and then fails.
     if (!r.corruption.empty())
-        fmt::print(stderr, "weftctl analyze: warning: {}: {}; analysed the {} frames before it\n",
+        fmt::print(stderr,
+                   "weftctl analyze: error: {}: corrupt capture: {}; the report covers the {} "
+                   "frames before it\n",
                    a.file, r.corruption, r.totals.frames);
     auto selected = r.flows.select(filter);
     // Every write is checked: a report cut short (disk full, I/O error) exits 1 naming the
@@ -123,13 +144,14 @@ int run_analyze(const AnalyzeArgs& a) {
                                        flow::flow_source(r.flows), selected, r.totals, r.table,
                                        {{"source", std::move(source)}});
         } else {
-            out.write(flow::format_report(flow::flow_source(r.flows), selected, r.totals, r.table));
+            out.write(flow::format_report(flow::flow_source(r.flows), selected, r.totals, r.table,
+                                          table_style(a.filter)));
         }
     } catch (const io::OutputError& e) {
         fmt::print(stderr, "weftctl analyze: {}\n", e.what());
         return 1;
     }
-    return 0;
+    return r.corruption.empty() ? 0 : 1;
 }
 
 int run_devices(bool json) {
@@ -149,30 +171,37 @@ int run_devices(bool json) {
 
 // status, ports and flows of a running weftd, through its control socket.
 int run_live(const std::string& command, std::string socket, bool json,
-             const std::optional<weft::flow::FlowFilter>& filter) {
+             const std::optional<weft::flow::FlowFilter>& filter,
+             const weft::flow::TableStyle& style = {}) {
     using namespace weft;
-    if (socket.empty()) {
-        auto live = ipc::live_sockets();
-        if (live.size() != 1) {
-            if (live.empty())
-                fmt::print(stderr,
-                           "weftctl {}: no weftd answers in {} (is one running? give its socket "
-                           "with -s)\n",
-                           command, ipc::kSocketDir);
-            else
-                fmt::print(stderr, "weftctl {}: several weftd answer; pick one with -s:\n  {}\n",
-                           command, fmt::join(live, "\n  "));
-            return 1;
-        }
-        socket = live[0];
-    }
     try {
-        auto reply =
-            ipc::call(socket, ipc::make_request(command, !json, filter ? &*filter : nullptr));
+        if (socket.empty()) {
+            auto live = ipc::live_sockets();
+            if (live.size() != 1) {
+                if (live.empty())
+                    fmt::print(stderr,
+                               "weftctl {}: no weftd answers in {} (is one running? give its "
+                               "socket with -s)\n",
+                               command, ipc::kSocketDir);
+                else
+                    fmt::print(stderr,
+                               "weftctl {}: several weftd answer; pick one with -s:\n  {}\n",
+                               command, fmt::join(live, "\n  "));
+                return 1;
+            }
+            socket = live[0];
+        }
+        auto reply = ipc::call(socket, ipc::make_request(command, !json,
+                                                         filter ? &*filter : nullptr,
+                                                         filter ? &style : nullptr));
         if (json)
             std::cout << reply.dump(2) << '\n';
         else
             std::cout << reply.value("text", "");
+        if (!std::cout.flush()) {
+            fmt::print(stderr, "weftctl {}: cannot write {}\n", command, io::describe_stdout());
+            return 1;
+        }
     } catch (const ipc::ControlError& e) {
         fmt::print(stderr, "weftctl {}: {}\n", command, e.what());
         return 1;
@@ -222,6 +251,9 @@ int run_alerts(std::string socket, bool follow, bool json) {
                     std::cout << format_alert(a) << std::flush;
             },
             "weft-probe");
+        // The probe closed the stream: it stopped (an interrupt ends us before this).
+        fmt::print(stderr, "weftctl alerts: weft-probe at {} stopped; no more alerts\n", socket);
+        return 1;
     } catch (const ipc::ControlError& e) {
         fmt::print(stderr, "weftctl alerts: {}\n", e.what());
         return 1;
@@ -239,6 +271,8 @@ int main(int argc, char** argv) {
         "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd;\n"
         "`weftctl alerts [--follow]` reads weft-probe's alerts."};
     app.require_subcommand(1);
+    // `weftctl flows -s SOCKET` as well as `weftctl -s SOCKET flows`
+    app.fallthrough();
     app.footer("Run `weftctl SUBCOMMAND --help` for the options of each subcommand.");
 
     AnalyzeArgs a;
@@ -249,18 +283,20 @@ int main(int argc, char** argv) {
         "ICRC errors (every ICRC is verified), messages and message sizes; plus totals and\n"
         "malformed packets counted by verdict. A flow is one direction of one queue pair:\n"
         "(source IP, destination IP, destination QPN); the two directions of an RC connection\n"
-        "are paired by PSN. Exit status: 0 analysed, 1 unreadable capture, 2 bad usage.");
-    analyze->add_option("file", a.file, "capture file (pcap or pcapng, Ethernet link type)")
+        "are paired by PSN. Exit status: 0 analysed (a last record cut short by the end of the\n"
+        "file is reported, not an error), 1 unreadable or corrupt capture (a corrupt one is\n"
+        "reported up to the corruption, whose record and byte offset are named), 2 bad usage.");
+    analyze->add_option("file", a.file,
+                        "capture file (pcap or pcapng; Ethernet or Linux cooked, as tcpdump -i "
+                        "any writes); '-' reads standard input")
         ->required();
     analyze->add_flag("--json", a.json, "emit the weft.flows/1 JSON document (see docs/SCHEMA.md)");
     add_filter_options(analyze, a.filter);
     analyze->add_flag("--no-icrc", a.no_icrc,
                       "skip ICRC verification (faster; icrc_errors stay 0)");
-    analyze
-        ->add_option("--max-flows", a.max_flows,
-                     "flow table size; flows beyond it are counted as refused")
-        ->check(CLI::Range(1u, (1u << 24) - 2))
-        ->capture_default_str();
+    weft::tools::add_bounded<uint32_t>(
+        analyze, "--max-flows", a.max_flows, 1, (1u << 24) - 2,
+        "flow table size (default 1048576); flows beyond it are counted as refused");
     analyze->add_flag("-q,--quiet", a.quiet, "no progress on stderr");
 
     bool devices_json = false;
@@ -311,7 +347,7 @@ int main(int argc, char** argv) {
     if (flows->parsed()) {
         auto filter = build_filter("flows", live_filter, live_json);
         if (!filter) return weft::tools::kExitUsage;
-        return run_live("flows", socket, live_json, filter);
+        return run_live("flows", socket, live_json, filter, table_style(live_filter));
     }
     if (analyze->parsed()) return run_analyze(a);
     if (devices->parsed()) return run_devices(devices_json);

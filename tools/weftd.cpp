@@ -188,6 +188,14 @@ int main(int argc, char** argv) {
             write_flows_document(instance, [&](std::string_view text) { dump_out->write(text); });
             dump_out->commit();
         }
+        // A corrupt capture was read up to the corruption (and reported above); the run
+        // still fails, as weftctl analyze's does.
+        if (!instance.capture_corruptions().empty()) {
+            for (const std::string& c : instance.capture_corruptions())
+                fmt::print(stderr, "weftd: error: {}; the counters and flows cover the "
+                                   "records before it\n", c);
+            return kExitConfig;
+        }
     } catch (const std::exception& e) {
         return report_errors({e.what()});
     }

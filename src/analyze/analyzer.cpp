@@ -11,10 +11,12 @@ namespace weft::analyze {
 Result analyze_file(const std::string& path, const Options& options) {
     using Clock = std::chrono::steady_clock;
     capture::PcapReader reader(path);
-    if (!reader.is_ethernet())
+    if (!reader.delivers_ethernet())
         throw capture::CaptureError(
-            path + ": link type " + std::to_string(reader.link_type()) +
-            " is not Ethernet; capture with tcpdump -i <interface>, not -i any");
+            (path == "-" ? std::string("standard input") : path) + ": " +
+            reader.link_type_name() +
+            " is not a link type Weft reads (Ethernet, or Linux cooked as tcpdump -i any "
+            "writes)");
     Result result;
     result.flow_table = std::make_unique<flow::Table>(options.table);
     flow::Table& table = *result.flow_table;

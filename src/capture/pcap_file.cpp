@@ -89,19 +89,21 @@ struct PcapReader::Pager {
     }
 };
 
-PcapReader::PcapReader(const std::string& path, Backend backend) : path_(path) {
+PcapReader::PcapReader(const std::string& path, Backend backend)
+    : path_(path == "-" ? "standard input" : path) {
     // Open first and ask the descriptor, so the file checked is the file read.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw CaptureError(path + ": " + std::strerror(errno));
+    int fd = path == "-" ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                         : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw CaptureError(path_ + ": " + std::strerror(errno));
     struct stat st;
     if (::fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
-        throw CaptureError(path + ": " + std::strerror(e));
+        throw CaptureError(path_ + ": " + std::strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         ::close(fd);
-        throw CaptureError(path + ": is a directory, not a capture file");
+        throw CaptureError(path_ + ": is a directory, not a capture file");
     }
     file_size_ = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
     // Pipes, devices and pcapng go to libpcap; so does a classic file the mapped reader
@@ -222,6 +224,61 @@ void PcapReader::open_libpcap(int fd) {
         throw CaptureError(path_ + ": " + why);
     }
     link_type_ = pcap_datalink(handle_);
+    switch (link_type_) {
+        case kLinkTypeEthernet:
+            cooked_ = Cooked::none;
+            break;
+        case DLT_LINUX_SLL:
+            cooked_ = Cooked::sll;
+            break;
+        case DLT_LINUX_SLL2:
+            cooked_ = Cooked::sll2;
+            cooked_frame_ = std::make_unique<uint8_t[]>(kMaxCaptureLength);
+            break;
+        default:
+            cooked_ = Cooked::unsupported;
+    }
+    // Record offsets for messages are known for classic pcap (a 24-byte header, then
+    // records of 16 + caplen bytes); pcapng's blocks are libpcap's business.
+    stream_offset_ = pcap_major_version(handle_) == 2 ? kFileHeader : 0;
+}
+
+std::string PcapReader::link_type_name() const {
+    switch (link_type_) {
+        case kLinkTypeEthernet:
+            return "Ethernet";
+        case DLT_LINUX_SLL:
+            return "Linux cooked (SLL)";
+        case DLT_LINUX_SLL2:
+            return "Linux cooked v2 (SLL2)";
+        default:
+            return "link type " + std::to_string(link_type_);
+    }
+}
+
+bool PcapReader::to_ethernet(Record& out) {
+    // SLL: packet type, ARPHRD, address length, 8 address bytes, protocol (16 bytes).
+    // SLL2: protocol, reserved, ifindex, ARPHRD, packet type, address length, 8 address
+    // bytes (20 bytes). Both carry the EtherType Ethernet carries at bytes 12-13.
+    constexpr size_t kEthernet = 14, kSll = 16, kSll2 = 20;
+    if (cooked_ == Cooked::sll) {
+        if (out.data.size() < kSll) return false;
+        // In place: the last 14 bytes of the SLL header end with its protocol, where an
+        // Ethernet header has its EtherType; the 12 before stand for the addresses.
+        out.data = out.data.subspan(kSll - kEthernet);
+        out.wire_length -= std::min<uint32_t>(out.wire_length, kSll - kEthernet);
+        return true;
+    }
+    if (out.data.size() < kSll2) return false;
+    uint8_t* f = cooked_frame_.get();
+    std::memset(f, 0, 6);                                // destination: unknown
+    std::memcpy(f + 6, out.data.data() + 12, 6);         // source: the link address
+    std::memcpy(f + 12, out.data.data(), 2);             // EtherType: the protocol
+    const size_t payload = out.data.size() - kSll2;
+    std::memcpy(f + kEthernet, out.data.data() + kSll2, payload);
+    out.data = std::span<const uint8_t>(f, kEthernet + payload);
+    out.wire_length -= std::min<uint32_t>(out.wire_length, kSll2 - kEthernet);
+    return true;
 }
 
 PcapReader::~PcapReader() {
@@ -244,9 +301,32 @@ bool PcapReader::next_libpcap(Record& out) {
         out.wire_length = header->len;
         out.timestamp_ns =
             uint64_t(header->ts.tv_sec) * 1000000000ull + uint64_t(header->ts.tv_usec);
+        const uint64_t at = stream_offset_;
+        if (stream_offset_) stream_offset_ += kRecordHeader + header->caplen;
+        ++records_;
+        if ((cooked_ == Cooked::sll || cooked_ == Cooked::sll2) && !to_ethernet(out)) {
+            corruption_ = (at ? record_at(records_, at) : "record " + std::to_string(records_)) +
+                          ": " + std::to_string(header->caplen) +
+                          " bytes, shorter than its Linux cooked header (the file is corrupt "
+                          "from there)";
+            --records_;
+            return false;
+        }
         return true;
     }
-    if (rc == PCAP_ERROR) truncation_ = pcap_geterr(handle_);
+    if (rc == PCAP_ERROR) {
+        // libpcap says "truncated" when the file ends inside a record: a capture cut short
+        // (tcpdump killed), reported and not an error. Anything else (a capture length
+        // beyond the snap length, a bad pcapng block) is a header that cannot be right:
+        // the file is corrupt there, and nothing after it can be trusted.
+        const std::string why = pcap_geterr(handle_);
+        const std::string where = stream_offset_ ? record_at(records_ + 1, stream_offset_)
+                                                 : "record " + std::to_string(records_ + 1);
+        if (why.find("truncated") != std::string::npos)
+            truncation_ = why;
+        else
+            corruption_ = where + ": " + why + " (the file is corrupt from there)";
+    }
     return false;  // PCAP_ERROR_BREAK: end of file
 }
 

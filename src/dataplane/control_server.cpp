@@ -36,7 +36,12 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             if (auto f = request.find("filter"); f != request.end())
                 if (std::string e = ipc::filter_from_json(*f, filter); !e.empty())
                     return ipc::error_reply(e);
-            return text ? as_text(flows_text(instance, filter)) : flows_document(instance, filter);
+            flow::TableStyle style;
+            if (auto t = request.find("table"); t != request.end())
+                if (std::string e = ipc::table_style_from_json(*t, style); !e.empty())
+                    return ipc::error_reply(e);
+            return text ? as_text(flows_text(instance, filter, style))
+                        : flows_document(instance, filter);
         }
     } catch (const std::exception& e) {
         return ipc::error_reply(e.what());

@@ -232,10 +232,11 @@ void write_flows_document(const Instance& instance, const flow::TextSink& sink) 
                                snap.table, {{"dataplane", std::move(dataplane)}});
 }
 
-std::string flows_text(const Instance& instance, const flow::FlowFilter& filter) {
+std::string flows_text(const Instance& instance, const flow::FlowFilter& filter,
+                       const flow::TableStyle& style) {
     Instance::Snapshot snap = instance.snapshot();
     return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
-                               snap.table);
+                               snap.table, style);
 }
 
 }  // namespace weft::dataplane

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <thread>
 
-#include "weft/capture/pcap_file.hpp"
 #include "weft/flow/summary.hpp"
 
 namespace weft::dataplane {
@@ -33,36 +32,12 @@ int worker_main(void* arg) {
 }  // namespace
 
 Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
-    // Every capture a pcap port will replay is read once before DPDK opens it: to count
-    // what it will deliver, so the end of input is known exactly (net_pcap gives no
-    // end-of-file signal), and to refuse what net_pcap would misreport. net_pcap hands
-    // weftd only a record's captured bytes, not its original length, so a frame cut by
-    // the snap length would be judged malformed here while `weftctl analyze` counts it
-    // as truncated: the two must never disagree on one file.
-    for (const PortConfig& port : c.ports) {
-        std::string f = port.arg("rx_pcap");
-        if (port.driver() != "net_pcap" || f.empty()) continue;
-        capture::PcapReader reader(f);
-        capture::Record rec;
-        uint64_t records = 0, cut = 0;
-        while (reader.next(rec)) {
-            ++records;
-            cut += rec.data.size() < rec.wire_length;
-        }
-        if (cut)
-            throw DataplaneError(fmt::format(
-                "{}: {} of {} records are cut short by the capture's snap length; DPDK's "
-                "net_pcap gives weftd only their captured bytes, so they would be counted as "
-                "malformed: analyse this file with weftctl analyze, which counts them as "
-                "truncated",
-                f, cut, records));
-        if (reader.corrupt())
-            throw DataplaneError(
-                fmt::format("{}: {} (after {} records)", f, reader.corruption(), records));
-        if (c.exit_on_eof) expected_frames_ += records;
-    }
-    eal_ = std::make_unique<Eal>(c, p);
-    ports_ = std::make_unique<PortSet>(c);
+    // Every capture a pcap port will replay is read once before DPDK opens it
+    // (pcap_replay.hpp): refused, counted, or replayed from an Ethernet copy.
+    replays_ = std::make_unique<PcapReplays>(config_.ports);
+    if (c.exit_on_eof) expected_frames_ = replays_->records();
+    eal_ = std::make_unique<Eal>(config_, p);
+    ports_ = std::make_unique<PortSet>(config_);
     // Each worker sends on its own TX queue of every port: no locks on the TX path.
     if (c.mode == Mode::inline_)
         for (const Port& port : ports_->ports())
@@ -101,6 +76,7 @@ Instance::~Instance() {
     workers_.clear();
     ports_.reset();
     eal_.reset();
+    replays_.reset();  // the replay copies, once net_pcap has closed them
 }
 
 std::string Instance::run(std::atomic<bool>& stop) {

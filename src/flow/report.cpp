@@ -401,12 +401,13 @@ std::string format_bytes(uint64_t bytes) {
 
 std::string format_report(const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& t,
-                          const TableCounters& counters) {
-    return format_report(flow_source(flows), selected, t, counters);
+                          const TableCounters& counters, const TableStyle& style) {
+    return format_report(flow_source(flows), selected, t, counters, style);
 }
 
 std::string format_report(const FlowSource& flows, const std::vector<size_t>& selected,
-                          const Totals& t, const TableCounters& counters) {
+                          const Totals& t, const TableCounters& counters,
+                          const TableStyle& style) {
     std::string out;
     auto line = [&]<typename... A>(fmt::format_string<A...> format, A&&... args) {
         out += fmt::format(format, std::forward<A>(args)...);
@@ -435,27 +436,104 @@ std::string format_report(const FlowSource& flows, const std::vector<size_t>& se
         return out;
     }
     line("");
-    line("{:<16} {:<16} {:>8} {:>6} {:>10} {:>11} {:>8} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}  {}",
-         "SRC", "DST", "DQPN", "SPORT", "PACKETS", "BYTES", "MSGS", "GAPS", "DUPS", "NAKS", "CNP",
-         "ECN", "ICRC", "OPCODES");
+    // The columns, in the order they are shown, each with the rank it keeps its place by:
+    // the table takes columns by rank while they fit the width; the rest (and the opcode
+    // mix, unbounded) are for --wide. Addresses take the width of the widest shown, so
+    // IPv6 rows stay aligned.
+    struct Column {
+        const char* title;
+        int rank;
+        bool left;
+        std::function<std::string(const FlowSummary&)> cell;
+        size_t width = 0;
+        bool shown = false;
+    };
+    std::vector<Column> columns = {
+        {"SRC", 0, true, [](const FlowSummary& f) { return f.src.to_string(); }},
+        {"DST", 1, true, [](const FlowSummary& f) { return f.dst.to_string(); }},
+        {"DQPN", 2, false, [](const FlowSummary& f) { return fmt::format("{:#x}", f.dest_qp); }},
+        {"SPORT", 12, false,
+         [](const FlowSummary& f) {
+             return f.src_ports.empty()
+                        ? std::string("-")
+                        : fmt::format("{}{}", f.src_ports[0], f.src_ports.size() > 1 ? "+" : "");
+         }},
+        {"PACKETS", 3, false, [](const FlowSummary& f) { return std::to_string(f.packets); }},
+        {"BYTES", 4, false, [](const FlowSummary& f) { return format_bytes(f.wire_bytes); }},
+        {"MSGS", 10, false, [](const FlowSummary& f) { return std::to_string(f.messages); }},
+        {"GAPS", 6, false, [](const FlowSummary& f) { return std::to_string(f.psn_gaps); }},
+        {"DUPS", 11, false, [](const FlowSummary& f) { return std::to_string(f.psn_duplicates); }},
+        {"NAKS", 5, false, [](const FlowSummary& f) { return std::to_string(f.nak_total()); }},
+        {"CNP", 7, false, [](const FlowSummary& f) { return std::to_string(f.cnp); }},
+        {"ECN", 8, false, [](const FlowSummary& f) { return std::to_string(f.ecn_ce); }},
+        {"ICRC", 9, false, [](const FlowSummary& f) { return std::to_string(f.icrc_errors); }},
+    };
+    // Rows are rendered once: cells first (for the widths), then the lines.
+    std::vector<std::vector<std::string>> cells;
+    std::vector<std::string> opcodes;
+    cells.reserve(selected.size());
     FlowSummary scratch;
     for (size_t i : selected) {
         const FlowSummary& f = flows.summary(i, scratch);
-        std::string ops;
-        for (auto& [code, count] : f.opcodes) {
-            if (!ops.empty()) ops += ' ';
-            ops += fmt::format("{}:{}", opcode_name(code), count);
+        std::vector<std::string> row;
+        row.reserve(columns.size());
+        for (Column& c : columns) {
+            row.push_back(c.cell(f));
+            c.width = std::max({c.width, row.back().size(), std::strlen(c.title)});
         }
-        line(
-            "{:<16} {:<16} {:>#8x} {:>6} {:>10} {:>11} {:>8} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}  "
-            "{}",
-            f.src.to_string(), f.dst.to_string(), f.dest_qp,
-            f.src_ports.empty()
-                ? std::string("-")
-                : fmt::format("{}{}", f.src_ports[0], f.src_ports.size() > 1 ? "+" : ""),
-            f.packets, format_bytes(f.wire_bytes), f.messages, f.psn_gaps, f.psn_duplicates,
-            f.nak_total(), f.cnp, f.ecn_ce, f.icrc_errors, ops);
+        cells.push_back(std::move(row));
+        if (style.wide) {
+            std::string ops;
+            for (auto& [code, count] : f.opcodes) {
+                if (!ops.empty()) ops += ' ';
+                ops += fmt::format("{}:{}", opcode_name(code), count);
+            }
+            opcodes.push_back(std::move(ops));
+        }
     }
+    std::vector<size_t> by_rank(columns.size());
+    for (size_t c = 0; c < columns.size(); ++c) by_rank[size_t(columns[c].rank)] = c;
+    size_t used = 0;
+    std::vector<const char*> hidden;
+    for (size_t c : by_rank) {
+        const size_t need = columns[c].width + (used ? 1 : 0);
+        // the first three (who and which QP) always; the rest while they fit
+        if (style.wide || columns[c].rank < 3 || used + need <= style.width) {
+            columns[c].shown = true;
+            used += need;
+        }
+    }
+    for (const Column& c : columns)
+        if (!c.shown) hidden.push_back(c.title);
+    auto row_text = [&](auto&& text_of) {
+        std::string r;
+        for (size_t c = 0; c < columns.size(); ++c) {
+            if (!columns[c].shown) continue;
+            if (!r.empty()) r += ' ';
+            const std::string t = text_of(c);
+            if (columns[c].left)
+                r += fmt::format("{:<{}}", t, columns[c].width);
+            else
+                r += fmt::format("{:>{}}", t, columns[c].width);
+        }
+        return r;
+    };
+    std::string header = row_text([&](size_t c) { return std::string(columns[c].title); });
+    if (style.wide) header += "  OPCODES";
+    // no trailing blanks: the last column may be a left-aligned address
+    auto trim = [](std::string t) {
+        t.erase(t.find_last_not_of(' ') + 1);
+        return t;
+    };
+    line("{}", trim(header));
+    for (size_t r = 0; r < cells.size(); ++r) {
+        std::string text = row_text([&](size_t c) { return cells[r][c]; });
+        if (style.wide) text += "  " + opcodes[r];
+        line("{}", trim(text));
+    }
+    if (!hidden.empty())
+        line("(to fit {} columns: {} hidden; --wide shows them and the opcodes)", style.width,
+             fmt::join(hidden, " "));
     if (selected.size() < flows.count) line("({} of {} flows shown)", selected.size(), flows.count);
     return out;
 }

@@ -94,7 +94,14 @@ std::string default_socket_path(std::string_view instance_name) {
 std::vector<std::string> live_sockets() {
     std::vector<std::string> out;
     DIR* d = ::opendir(kSocketDir);
-    if (!d) return out;
+    if (!d) {
+        if (errno == ENOENT) return out;
+        const int e = errno;
+        throw ControlError(fmt::format("cannot read {}: {}{}", kSocketDir, std::strerror(e),
+                                       e == EACCES ? " (weftd's sockets are root's: run as root)"
+                                                   : ""));
+    }
+    std::string denied;
     while (dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (name.size() < 6 || name.compare(name.size() - 5, 5, ".sock") != 0) continue;
@@ -103,16 +110,23 @@ std::vector<std::string> live_sockets() {
         if (fd >= 0) {
             ::close(fd);
             out.push_back(path);
+        } else if (errno == EACCES) {
+            denied = path;
         }
     }
     ::closedir(d);
+    if (out.empty() && !denied.empty())
+        throw ControlError(fmt::format("cannot reach {}: {} (the socket is root's: run as root)",
+                                       denied, std::strerror(EACCES)));
     std::sort(out.begin(), out.end());
     return out;
 }
 
-nlohmann::json make_request(std::string_view command, bool text, const flow::FlowFilter* filter) {
+nlohmann::json make_request(std::string_view command, bool text, const flow::FlowFilter* filter,
+                            const flow::TableStyle* table) {
     nlohmann::json r = {{"command", command}, {"format", text ? "text" : "json"}};
     if (filter) r["filter"] = filter_to_json(*filter);
+    if (table) r["table"] = {{"width", table->width}, {"wide", table->wide}};
     return r;
 }
 
@@ -231,6 +245,26 @@ std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out) {
     return {};
 }
 
+std::string table_style_from_json(const nlohmann::json& j, flow::TableStyle& out) {
+    if (!j.is_object()) return "table: must be an object {\"width\": N, \"wide\": BOOL}";
+    out = {};
+    for (auto& [key, v] : j.items()) {
+        if (key == "width") {
+            if (!v.is_number_unsigned() || v.get<uint64_t>() < flow::TableStyle::kMinWidth ||
+                v.get<uint64_t>() > flow::TableStyle::kMaxWidth)
+                return fmt::format("table.width: must be an integer from {} to {}",
+                                   flow::TableStyle::kMinWidth, flow::TableStyle::kMaxWidth);
+            out.width = v.get<unsigned>();
+        } else if (key == "wide") {
+            if (!v.is_boolean()) return "table.wide: must be true or false";
+            out.wide = v.get<bool>();
+        } else {
+            return fmt::format("table.{}: unknown key", key);
+        }
+    }
+    return {};
+}
+
 Listener::Listener(std::string path) : path_(std::move(path)) {
     sockaddr_un a = address_of(path_);
     // the socket's directories, created 0700 where missing
@@ -242,14 +276,34 @@ Listener::Listener(std::string path) : path_(std::move(path)) {
             throw ControlError(
                 fmt::format("socket {}: cannot create {}: {}", path_, part, std::strerror(errno)));
     }
-    if (int other = connect_unix(path_); other >= 0) {
-        ::close(other);
-        throw ControlError(
-            fmt::format("control socket {} is in use by another weftd (give each instance its own "
-                        "--control-socket or --file-prefix)",
-                        path_));
+    // Only a stale socket is ever removed: one nobody answers on (its server died). A
+    // socket that answers belongs to a running instance; anything else at the path (a
+    // regular file, a directory, a symbolic link) is not ours to delete, as root.
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            throw ControlError(fmt::format(
+                "socket path {} exists and is not a socket ({}); refusing to remove it: move it "
+                "away or choose another path",
+                path_,
+                S_ISLNK(st.st_mode)   ? "a symbolic link"
+                : S_ISREG(st.st_mode) ? "a regular file"
+                : S_ISDIR(st.st_mode) ? "a directory"
+                                      : "a special file"));
+        if (int other = connect_unix(path_); other >= 0) {
+            ::close(other);
+            throw ControlError(fmt::format(
+                "socket {} is in use by another running instance (give each instance its own "
+                "socket path or --file-prefix)",
+                path_));
+        } else if (errno != ECONNREFUSED) {
+            throw ControlError(fmt::format("socket {} exists and cannot be checked: {}", path_,
+                                           std::strerror(errno)));
+        }
+        ::unlink(path_.c_str());  // a leftover from an instance that died
+    } else if (errno != ENOENT) {
+        throw ControlError(fmt::format("socket {}: {}", path_, std::strerror(errno)));
     }
-    ::unlink(path_.c_str());  // a leftover from an instance that died
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) throw ControlError(fmt::format("control socket: {}", std::strerror(errno)));
     // Created 0600 from the start: no window in which another user could connect.
@@ -263,13 +317,18 @@ Listener::Listener(std::string path) : path_(std::move(path)) {
         fd_ = -1;
         throw ControlError(fmt::format("control socket {}: {}", path_, std::strerror(e)));
     }
+    if (::lstat(path_.c_str(), &st) == 0) device_ = st.st_dev, inode_ = st.st_ino;
 }
 
 Listener::~Listener() {
-    if (fd_ >= 0) {
-        ::close(fd_);
+    if (fd_ < 0) return;
+    ::close(fd_);
+    // Removed only while it is still the socket this object made: never what another
+    // instance or a user put at the path since.
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == device_ &&
+        st.st_ino == inode_)
         ::unlink(path_.c_str());
-    }
 }
 
 nlohmann::json read_request(int fd, std::chrono::milliseconds timeout) {
@@ -315,6 +374,9 @@ std::string decode_request(std::string_view line, Request& out, nlohmann::json& 
     if (auto f = object.find("filter"); f != object.end()) {
         if (std::string error = filter_from_json(*f, out.filter); !error.empty()) return error;
         out.has_filter = true;
+    }
+    if (auto f = object.find("table"); f != object.end()) {
+        if (std::string error = table_style_from_json(*f, out.table); !error.empty()) return error;
     }
     if (auto f = object.find("follow"); f != object.end()) {
         if (!f->is_boolean()) return "follow: must be true or false";

@@ -74,7 +74,7 @@ TEST(IcrcCapture, EverySoftRocePacketParsesAndHasAValidIcrc) {
     const std::string path = capture_path();
     ASSERT_TRUE(std::filesystem::exists(path)) << path << " (test/fixtures, in the tree)";
     capture::PcapReader reader(path);
-    ASSERT_TRUE(reader.is_ethernet());
+    ASSERT_TRUE(reader.delivers_ethernet());
     capture::Record rec;
     size_t frames = 0, roce = 0, not_roce = 0, icrc_ok = 0;
     std::map<uint8_t, size_t> opcodes;

@@ -41,7 +41,7 @@ struct Result {
 };
 
 // Throws capture::CaptureError for a missing, unreadable or non-capture file, or a link
-// type other than Ethernet.
+// type other than Ethernet and Linux cooked (SLL, SLL2). `path` "-" is standard input.
 Result analyze_file(const std::string& path, const Options& options);
 
 }  // namespace weft::analyze

@@ -42,8 +42,9 @@ class PcapReader {
     // (MAXIMUM_SNAPLEN), far above any frame a NIC delivers.
     static constexpr uint32_t kMaxCaptureLength = 256 * 1024;
 
-    explicit PcapReader(const std::string& path,
-                        Backend backend = Backend::automatic);  // throws CaptureError
+    // `path` "-" reads standard input (through libpcap: a pipe has no size, so progress
+    // is in bytes). Throws CaptureError.
+    explicit PcapReader(const std::string& path, Backend backend = Backend::automatic);
     ~PcapReader();
     PcapReader(const PcapReader&) = delete;
     PcapReader& operator=(const PcapReader&) = delete;
@@ -57,9 +58,19 @@ class PcapReader {
     const std::string& truncation() const { return truncation_; }
     bool corrupt() const { return !corruption_.empty(); }
     const std::string& corruption() const { return corruption_; }
-    // Link type (DLT_*); Weft parses Ethernet (DLT_EN10MB = 1).
+    // Link type (DLT_*) of the file. Weft parses Ethernet; Linux cooked captures (what
+    // `tcpdump -i any` writes: SLL, DLT 113, and SLL2, DLT 276) are delivered as Ethernet
+    // frames too: the cooked header is replaced by a 14-byte Ethernet header carrying its
+    // protocol (the addresses are not the frame's: a cooked capture has no destination
+    // MAC), and wire_length shrinks by the difference. Nothing Weft reads (IP, UDP, BTH,
+    // ICRC) is in the link header.
     int link_type() const { return link_type_; }
-    bool is_ethernet() const { return link_type_ == 1; }
+    // True when next() delivers Ethernet frames (Ethernet, SLL or SLL2 files).
+    bool delivers_ethernet() const { return cooked_ != Cooked::unsupported; }
+    // "Ethernet", "Linux cooked (SLL)", "Linux cooked v2 (SLL2)" or "link type N".
+    std::string link_type_name() const;
+    // Records delivered so far (the number of the next is this + 1).
+    uint64_t records() const { return records_; }
     // For progress: bytes consumed so far and the file's size (0 when unknown).
     uint64_t position() const;
     uint64_t file_size() const { return file_size_; }
@@ -111,8 +122,14 @@ class PcapReader {
         return true;
     }
 
+    enum class Cooked { none, sll, sll2, unsupported };
+    bool to_ethernet(Record& out);  // SLL/SLL2 to Ethernet; false: a record too short
+
     std::string path_;
     int link_type_ = 0;
+    Cooked cooked_ = Cooked::none;
+    std::unique_ptr<uint8_t[]> cooked_frame_;  // SLL2 frames rebuilt as Ethernet
+    uint64_t stream_offset_ = 0;  // libpcap, classic pcap: offset of the next record
     uint64_t file_size_ = 0;
     std::string truncation_;
     std::string corruption_;

@@ -25,7 +25,8 @@ std::string ports_text(const Instance& instance);
 // weft.flows/1 of a snapshot (as weftctl analyze --json), plus "dataplane". Throws
 // DataplaneError if a running worker does not answer.
 nlohmann::json flows_document(const Instance& instance, const flow::FlowFilter& filter = {});
-std::string flows_text(const Instance& instance, const flow::FlowFilter& filter);
+std::string flows_text(const Instance& instance, const flow::FlowFilter& filter,
+                       const flow::TableStyle& style = {});
 // The same document as flows_document(instance), every flow, written to `sink` as it is
 // made (no tree of the flows: `--dump-flows` of a million flows needs no gigabytes).
 void write_flows_document(const Instance& instance, const flow::TextSink& sink);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "weft/dataplane/config.hpp"
+#include "weft/dataplane/pcap_replay.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/placement.hpp"
 #include "weft/dataplane/ports.hpp"
@@ -67,9 +68,16 @@ class Instance {
     bool running() const { return running_.load(std::memory_order_acquire); }
     std::chrono::system_clock::time_point started() const { return started_; }
 
+    // Capture files found corrupt (each replayed up to the corruption): weftd reports them
+    // and exits non-zero, as weftctl analyze does.
+    const std::vector<std::string>& capture_corruptions() const {
+        return replays_->corruptions();
+    }
+
   private:
-    Config config_;
+    Config config_;  // ports' rx_pcap may point at replay copies (pcap_replay.hpp)
     Plan plan_;
+    std::unique_ptr<PcapReplays> replays_;
     std::unique_ptr<Eal> eal_;
     std::unique_ptr<PortSet> ports_;
     std::vector<std::unique_ptr<Worker>> workers_;

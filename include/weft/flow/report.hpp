@@ -14,6 +14,7 @@
 #include "weft/flow/filter.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table_flows.hpp"
+#include "weft/flow/table_style.hpp"
 #include "weft/flow/totals.hpp"
 #include "weft/roce/packet.hpp"
 
@@ -60,10 +61,11 @@ void write_flows_document(const TextSink& sink, const std::vector<FlowSummary>& 
 
 // Human-readable report: totals, malformed packets by verdict, then a table of flows.
 std::string format_report(const FlowSource& flows, const std::vector<size_t>& selected,
-                          const Totals& totals, const TableCounters& counters);
+                          const Totals& totals, const TableCounters& counters,
+                          const TableStyle& style = {});
 std::string format_report(const std::vector<FlowSummary>& flows,
                           const std::vector<size_t>& selected, const Totals& totals,
-                          const TableCounters& counters);
+                          const TableCounters& counters, const TableStyle& style = {});
 std::string format_bytes(uint64_t bytes);
 
 }  // namespace weft::flow

@@ -13,6 +13,8 @@
 // The socket is a unix stream socket, mode 0600 (root's by default): it shows every flow.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <stdexcept>
@@ -23,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "weft/flow/filter.hpp"
+#include "weft/flow/table_style.hpp"
 
 namespace weft::ipc {
 
@@ -39,12 +42,15 @@ struct ControlError : std::runtime_error {
 
 // /run/weft/<name>.sock: weftd's default, named after its DPDK file prefix.
 std::string default_socket_path(std::string_view instance_name);
-// The sockets in /run/weft that a weftd answers on (stale files skipped).
+// The sockets in /run/weft that a weftd answers on (stale files skipped). Throws
+// ControlError when the directory or its sockets cannot be read (not root: "Permission
+// denied", never "no weftd runs").
 std::vector<std::string> live_sockets();
 
-// A request for `command` with the filter (flows only) and format.
+// A request for `command` with the filter and table style (flows only) and format.
 nlohmann::json make_request(std::string_view command, bool text,
-                            const flow::FlowFilter* filter = nullptr);
+                            const flow::FlowFilter* filter = nullptr,
+                            const flow::TableStyle* table = nullptr);
 // Sends `request`, returns the reply. Throws ControlError when the server (`server`
 // names it in messages: weftd, weft-probe) cannot be reached, does not answer in time, or
 // replies with an error.
@@ -63,10 +69,14 @@ void stream(const std::string& socket_path, const nlohmann::json& request,
 nlohmann::json filter_to_json(const flow::FlowFilter& f);
 // Empty on success, else what is wrong with `j`.
 std::string filter_from_json(const nlohmann::json& j, flow::FlowFilter& out);
+// The human table's layout travels as {"width": N, "wide": BOOL} (the client's terminal).
+std::string table_style_from_json(const nlohmann::json& j, flow::TableStyle& out);
 
 // Server side: a listening unix socket at `path` with mode 0600, its directory created
 // (0700) when missing. A socket file nobody answers on is a leftover and is replaced; one
-// that answers belongs to another weftd and is an error. The file goes with the object.
+// that answers belongs to another instance and is an error, and so is anything at the path
+// that is not a socket (never deleted). The socket goes with the object, if it is still
+// the one it made.
 class Listener {
   public:
     explicit Listener(std::string path);
@@ -79,6 +89,8 @@ class Listener {
   private:
     std::string path_;
     int fd_ = -1;
+    dev_t device_ = 0;  // the socket file made, to remove only it
+    ino_t inode_ = 0;
 };
 
 // What a server reads from a request. "command" must be a string, "format" "json" (the
@@ -92,6 +104,7 @@ struct Request {
     bool has_filter = false;  // "filter" given
     flow::FlowFilter filter;
     bool follow = false;
+    flow::TableStyle table;  // "table" (flows, text format)
 };
 
 // Decodes one request line (without its newline) as every server does: at most

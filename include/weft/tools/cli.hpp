@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -21,6 +22,36 @@ inline constexpr int kExitUsage = 2;
 // Parses argv. Returns the exit status to stop with (0 after --help, kExitUsage after a
 // usage error, with CLI11's message on stderr), or nullopt to carry on.
 inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+    // An app with subcommands: a first word that names none is the error to report
+    // (CLI11 would say only "A subcommand is required").
+    if (!app.get_subcommands({}).empty()) {
+        for (int i = 1; i < argc; ++i) {
+            const std::string word = argv[i];
+            if (word == "--") break;
+            if (!word.empty() && word[0] == '-') {
+                // an option of the app's own that takes a value: skip the value too
+                if (word.find('=') == std::string::npos)
+                    if (const CLI::Option* o = app.get_option_no_throw(word);
+                        o && o->get_type_size() != 0 && i + 1 < argc)
+                        ++i;
+                continue;
+            }
+            bool known = false;
+            std::string names;
+            for (CLI::App* sub : app.get_subcommands({})) {
+                known |= sub->check_name(word);
+                names += (names.empty() ? "" : ", ") + sub->get_name();
+            }
+            if (!known) {
+                std::string program = argv[0];
+                program = program.substr(program.rfind('/') + 1);
+                fmt::print(stderr, "{}: unknown command '{}' (commands: {}; see --help)\n",
+                           program, word, names);
+                return kExitUsage;
+            }
+            break;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -100,6 +131,17 @@ inline CLI::Option* add_bounded_real(CLI::App* app, const std::string& names, do
         fmt::format("{} [{}-{}]", help, min, max));
     option->type_name("NUM");
     return option;
+}
+
+// Columns available for a table on standard output: the terminal's width when stdout is
+// a terminal, else $COLUMNS when set to a number, else 80.
+inline unsigned output_width() {
+    struct winsize ws {};
+    if (::isatty(STDOUT_FILENO) && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    if (const char* columns = std::getenv("COLUMNS"))
+        if (auto v = parse_bounded<unsigned>(columns, 1, 100000)) return *v;
+    return 80;
 }
 
 // A progress report on stderr: rewritten in place on a terminal, one line per report
