@@ -19,10 +19,14 @@ std::string os_error_text(const std::string& name, int e) {
     return name + ": " + std::strerror(e);
 }
 
-// Why a file system object cannot be written through, or "" when it can: only regular
-// files, and (when it exists already) only ones this user owns.
+// Why a file system object cannot be written through, or "" when it can: regular files
+// this user owns, and character devices (/dev/null: only root can make one). Never a
+// symbolic link, a FIFO or socket (anyone can make one in /tmp and read what we write)
+// or a directory.
 std::string refuse_existing(const struct stat& st) {
-    if (S_ISLNK(st.st_mode)) return "is a symbolic link; refusing to write through it";
+    if (S_ISLNK(st.st_mode))
+        return "is a symbolic link; refusing to write through it (standard output is '-')";
+    if (S_ISCHR(st.st_mode)) return "";
     if (!S_ISREG(st.st_mode)) return "exists and is not a regular file; refusing to write to it";
     if (st.st_uid != ::geteuid())
         return "is owned by user " + std::to_string(st.st_uid) +
@@ -74,6 +78,11 @@ void OutputFile::open_replace() {
     struct stat st;
     if (::lstat(path_.c_str(), &st) == 0) {
         if (std::string why = refuse_existing(st); !why.empty()) fail(why, 0);
+        // A device (/dev/null) is written in place: it cannot be renamed over.
+        if (S_ISCHR(st.st_mode)) {
+            open_append();
+            return;
+        }
     } else if (errno != ENOENT) {
         const int e = errno;
         fail(std::strerror(e), e);
@@ -161,8 +170,8 @@ void OutputFile::commit() {
         return;
     }
     // Data on disk before the name points at it: a crash must not leave an empty file
-    // where the previous document was.
-    if (::fsync(fd_) != 0 && errno != EINVAL) {
+    // where the previous document was. (A device cannot be synced: EINVAL.)
+    if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
         const int e = errno;
         fail(std::strerror(e), e);
     }
@@ -172,7 +181,7 @@ void OutputFile::commit() {
         fail(std::strerror(e), e);
     }
     fd_ = -1;
-    if (mode_ == Mode::replace) {
+    if (!temp_path_.empty()) {
         // rename replaces whatever is at the path now (a symbolic link planted since the
         // check included) without following it.
         if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {

@@ -4,11 +4,16 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <net/if.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -33,7 +38,77 @@ std::string libbpf_error(int err) {
     return buf;
 }
 
+// libbpf's own messages: warnings to stderr with our prefix, except the kernel's reply to
+// creating a clsact qdisc that exists ("Exclusivity flag on"), which attach() expects
+// (-EEXIST) and handles: printed on every restart, it read like a failure.
+int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+    if (level == LIBBPF_DEBUG) return 0;
+    char text[1024];
+    std::vsnprintf(text, sizeof text, format, args);
+    if (std::strstr(text, "Exclusivity flag on")) return 0;
+    return std::fprintf(stderr, "weft-probe: libbpf: %s", text);
+}
+
+// Where the interface locks live: beside the alert socket, root's only.
+constexpr const char* kLockDir = "/run/weft/probe";
+
 }  // namespace
+
+// One weft-probe per interface. Two would share the TC filters (same handle and priority,
+// so a restarted probe can replace what a crashed one left): the second would silently
+// take them over and, on exit, remove them under the first. An exclusive flock on a file
+// named after the network namespace and interface index says whether another live
+// probe has it; the kernel drops the lock when a probe dies, so a restart after a crash
+// finds it free.
+Probe::InterfaceLock::InterfaceLock(const std::string& iface, int ifindex) {
+    struct stat ns;
+    if (::stat("/proc/self/ns/net", &ns) != 0)
+        throw ProbeError(fmt::format("{}: cannot identify the network namespace: {}", iface,
+                                     std::strerror(errno)));
+    for (const char* dir : {"/run/weft", kLockDir})
+        if (::mkdir(dir, 0700) != 0 && errno != EEXIST)
+            throw ProbeError(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+    path_ = fmt::format("{}/netns-{}-if-{}.lock", kLockDir, uint64_t(ns.st_ino), ifindex);
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd_ < 0)
+            throw ProbeError(fmt::format("{}: cannot open the interface lock {}: {}", iface, path_,
+                                         std::strerror(errno)));
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            const int e = errno;
+            char pid[32] = {};
+            [[maybe_unused]] ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+            ::close(fd_);
+            fd_ = -1;
+            if (e == EWOULDBLOCK)
+                throw ProbeError(fmt::format(
+                    "{}: already watched by another weft-probe (pid {}); stop it first, or "
+                    "watch another interface",
+                    iface, std::string(pid).substr(0, std::string(pid).find('\n'))));
+            throw ProbeError(
+                fmt::format("{}: cannot lock {}: {}", iface, path_, std::strerror(e)));
+        }
+        // The holder before us may have removed the file after we opened it (it removes
+        // it on exit, under the lock): then we hold a lock on a file nobody else will
+        // open, and must start again on the one at the path now.
+        struct stat held, now;
+        if (::fstat(fd_, &held) == 0 && ::lstat(path_.c_str(), &now) == 0 &&
+            held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+            break;
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (fd_ < 0) throw ProbeError(fmt::format("{}: cannot take the interface lock {}", iface, path_));
+    const std::string pid = fmt::format("{}\n", ::getpid());
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+        throw ProbeError(fmt::format("{}: cannot write {}: {}", iface, path_, std::strerror(errno)));
+}
+
+Probe::InterfaceLock::~InterfaceLock() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());  // still holding the lock: see the constructor's check
+    ::close(fd_);
+}
 
 const char* counter_name(weft_probe_counter c) {
     static const char* const names[WP_COUNTER_COUNT] = {"packets",
@@ -97,6 +172,7 @@ nlohmann::json counters_to_json(const Counters& c, const std::vector<QpCounters>
 }
 
 Probe::Probe() {
+    libbpf_set_print(libbpf_print);
     skel_ = weft_probe__open();
     if (!skel_)
         throw ProbeError(fmt::format("cannot open the BPF programs: {}", std::strerror(errno)));
@@ -164,6 +240,9 @@ Probe::MappedTable::~MappedTable() {
 void Probe::attach(const std::string& iface) {
     int ifindex = int(if_nametoindex(iface.c_str()));
     if (ifindex == 0) throw ProbeError(fmt::format("{}: no such interface", iface));
+    for (int i : ifindexes_)
+        if (i == ifindex) throw ProbeError(fmt::format("{}: given twice", iface));
+    auto lock = std::make_unique<InterfaceLock>(iface, ifindex);
     bpf_tc_hook hook{};
     hook.sz = sizeof hook;
     hook.ifindex = ifindex;
@@ -190,6 +269,7 @@ void Probe::attach(const std::string& iface) {
     interfaces_.push_back(iface);
     ifindexes_.push_back(ifindex);
     created_qdisc_.push_back(created);
+    locks_.push_back(std::move(lock));
 }
 
 void Probe::detach_all() {
@@ -214,6 +294,7 @@ void Probe::detach_all() {
     interfaces_.clear();
     ifindexes_.clear();
     created_qdisc_.clear();
+    locks_.clear();  // after the filters are gone: the next probe may take over
 }
 
 Counters Probe::counters() const {

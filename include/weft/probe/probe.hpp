@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <stdexcept>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -103,6 +104,19 @@ class Probe {
     std::vector<std::string> interfaces_;
     std::vector<int> ifindexes_;
     std::vector<bool> created_qdisc_;
+    // Held while attached to an interface: one probe per interface (probe.cpp).
+    class InterfaceLock {
+      public:
+        InterfaceLock(const std::string& iface, int ifindex);  // throws ProbeError
+        ~InterfaceLock();
+        InterfaceLock(const InterfaceLock&) = delete;
+        InterfaceLock& operator=(const InterfaceLock&) = delete;
+
+      private:
+        std::string path_;
+        int fd_ = -1;
+    };
+    std::vector<std::unique_ptr<InterfaceLock>> locks_;
     static int ring_callback(void* ctx, void* data, size_t size);
 };
 
