@@ -51,7 +51,15 @@ struct Rig {
         pool =
             rte_pktmbuf_pool_create("bench_frames", 4096, 0, 0,
                                     uint16_t(kMbufDataRoom + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
+        runtime_dir = rte_eal_get_runtime_dir();
     }
+    // --no-shconf leaves DPDK's runtime directory empty: remove it, as weftd does
+    ~Rig() {
+        ports.reset();
+        rte_eal_cleanup();
+        ::rmdir(runtime_dir.c_str());
+    }
+    std::string runtime_dir;
 };
 
 Rig& rig() {

@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
     // never through a symlink, mode 0600).
     std::unique_ptr<weft::io::OutputFile> alerts, counters_out;
     try {
-        alerts = std::make_unique<weft::io::OutputFile>(alerts_path,
-                                                        weft::io::OutputFile::Mode::append);
+        alerts =
+            std::make_unique<weft::io::OutputFile>(alerts_path, weft::io::OutputFile::Mode::append);
         if (!counters_path.empty())
             counters_out = std::make_unique<weft::io::OutputFile>(
                 counters_path, weft::io::OutputFile::Mode::replace);

@@ -7,9 +7,9 @@
 #include <optional>
 
 #include "weft/analyze/analyzer.hpp"
-#include "weft/io/output.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
+#include "weft/io/output.hpp"
 #include "weft/ipc/protocol.hpp"
 #include "weft/tools/cli.hpp"
 #include "weft/verbs/devices.hpp"
@@ -103,9 +103,9 @@ int run_analyze(const AnalyzeArgs& a) {
         opt.on_progress = [&progress](const analyze::Progress& p) {
             // a pipe has no size: then the bytes read so far
             const std::string done =
-                p.file_size ? fmt::format("{:.0f}%", 100.0 * double(p.bytes_read) /
-                                                         double(p.file_size))
-                            : fmt::format("{} read", weft::flow::format_bytes(p.bytes_read));
+                p.file_size
+                    ? fmt::format("{:.0f}%", 100.0 * double(p.bytes_read) / double(p.file_size))
+                    : fmt::format("{} read", weft::flow::format_bytes(p.bytes_read));
             progress.show(
                 fmt::format("analyze: {}  {} frames  {:.1f} s", done, p.frames, p.seconds));
         };
@@ -191,9 +191,9 @@ int run_live(const std::string& command, std::string socket, bool json,
             }
             socket = live[0];
         }
-        auto reply = ipc::call(socket, ipc::make_request(command, !json,
-                                                         filter ? &*filter : nullptr,
-                                                         filter ? &style : nullptr));
+        auto reply =
+            ipc::call(socket, ipc::make_request(command, !json, filter ? &*filter : nullptr,
+                                                filter ? &style : nullptr));
         if (json)
             std::cout << reply.dump(2) << '\n';
         else
@@ -286,9 +286,10 @@ int main(int argc, char** argv) {
         "are paired by PSN. Exit status: 0 analysed (a last record cut short by the end of the\n"
         "file is reported, not an error), 1 unreadable or corrupt capture (a corrupt one is\n"
         "reported up to the corruption, whose record and byte offset are named), 2 bad usage.");
-    analyze->add_option("file", a.file,
-                        "capture file (pcap or pcapng; Ethernet or Linux cooked, as tcpdump -i "
-                        "any writes); '-' reads standard input")
+    analyze
+        ->add_option("file", a.file,
+                     "capture file (pcap or pcapng; Ethernet or Linux cooked, as tcpdump -i "
+                     "any writes); '-' reads standard input")
         ->required();
     analyze->add_flag("--json", a.json, "emit the weft.flows/1 JSON document (see docs/SCHEMA.md)");
     add_filter_options(analyze, a.filter);

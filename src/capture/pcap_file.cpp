@@ -271,9 +271,9 @@ bool PcapReader::to_ethernet(Record& out) {
     }
     if (out.data.size() < kSll2) return false;
     uint8_t* f = cooked_frame_.get();
-    std::memset(f, 0, 6);                                // destination: unknown
-    std::memcpy(f + 6, out.data.data() + 12, 6);         // source: the link address
-    std::memcpy(f + 12, out.data.data(), 2);             // EtherType: the protocol
+    std::memset(f, 0, 6);                         // destination: unknown
+    std::memcpy(f + 6, out.data.data() + 12, 6);  // source: the link address
+    std::memcpy(f + 12, out.data.data(), 2);      // EtherType: the protocol
     const size_t payload = out.data.size() - kSll2;
     std::memcpy(f + kEthernet, out.data.data() + kSll2, payload);
     out.data = std::span<const uint8_t>(f, kEthernet + payload);

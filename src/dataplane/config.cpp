@@ -1,6 +1,7 @@
 #include "weft/dataplane/config.hpp"
 
 #include <fmt/format.h>
+#include <net/if.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -259,6 +260,26 @@ std::vector<std::string> validate(const Config& c) {
         errors.push_back(
             "--exit-on-eof needs a net_pcap port reading a file (rx_pcap=, or --pcap)");
     return errors;
+}
+
+std::vector<std::string> host_problems(const Config& c) {
+    std::vector<std::string> problems;
+    for (const PortConfig& port : c.ports) {
+        if (port.is_pci()) continue;
+        for (std::string_view key : {"iface", "rx_iface", "tx_iface", "rx_iface_in"}) {
+            const std::string iface = port.arg(key);
+            if (!iface.empty() && port.driver() != "net_tap" &&
+                ::if_nametoindex(iface.c_str()) == 0)
+                problems.push_back(
+                    fmt::format("port {}: interface {} ({}=) does not exist on this host",
+                                port.name, iface, key));
+        }
+        if (const std::string file = port.arg("rx_pcap"); !file.empty())
+            if (::access(file.c_str(), R_OK) != 0)
+                problems.push_back(
+                    fmt::format("port {}: capture {}: {}", port.name, file, std::strerror(errno)));
+    }
+    return problems;
 }
 
 std::string control_socket_path(const Config& c) {

@@ -1,9 +1,14 @@
 #include "weft/dataplane/eal.hpp"
 
+#include <dirent.h>
 #include <fmt/format.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include "weft/dataplane/config_sections.hpp"
 
 #include <fstream>
@@ -23,6 +28,48 @@ bool free_hugepages() {
     return false;
 }
 
+// DPDK's runtime directory root: /var/run/dpdk for root, $XDG_RUNTIME_DIR/dpdk otherwise.
+std::string runtime_root() {
+    if (::geteuid() == 0) return "/var/run/dpdk";
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    return fmt::format("{}/dpdk", xdg && *xdg ? xdg : "/tmp");
+}
+
+// The files DPDK puts in a runtime directory (with shared files: weftd before
+// --in-memory, or a process killed before it could clean up).
+bool dpdk_runtime_file(const std::string& name) {
+    return name == "config" || name == "hugepage_info" || name.rfind("fbarray_", 0) == 0 ||
+           name.rfind("mp_socket", 0) == 0 || name.rfind("dpdk_telemetry", 0) == 0;
+}
+
+void reclaim_stale_runtime_dirs() {
+    const std::string root = runtime_root();
+    DIR* d = ::opendir(root.c_str());
+    if (!d) return;
+    std::vector<std::string> stale;
+    while (dirent* e = ::readdir(d)) {
+        // Only weftd's default prefix, "weftd-<pid>": its pid says whether it is stale.
+        const std::string name = e->d_name;
+        if (name.rfind("weftd-", 0) != 0 || name.size() == 6 ||
+            name.find_first_not_of("0123456789", 6) != std::string::npos || name.size() > 16)
+            continue;
+        const long pid = std::strtol(name.c_str() + 6, nullptr, 10);
+        if (pid <= 0 || (::kill(pid_t(pid), 0) != 0 && errno == ESRCH)) stale.push_back(name);
+    }
+    ::closedir(d);
+    for (const std::string& name : stale) {
+        const std::string dir = root + "/" + name;
+        if (DIR* sub = ::opendir(dir.c_str())) {
+            std::vector<std::string> files;
+            while (dirent* e = ::readdir(sub))
+                if (dpdk_runtime_file(e->d_name)) files.push_back(e->d_name);
+            ::closedir(sub);
+            for (const std::string& f : files) ::unlink((dir + "/" + f).c_str());
+        }
+        ::rmdir(dir.c_str());  // fails, and leaves it, if anything else is in it
+    }
+}
+
 }  // namespace
 
 std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
@@ -37,10 +84,14 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     a.insert(a.end(),
              {"--file-prefix",
               c.eal.file_prefix.empty() ? fmt::format("weftd-{}", getpid()) : c.eal.file_prefix});
+    // No shared runtime files: weftd has no secondary processes to share them with, and
+    // without this every run left several MB in /var/run/dpdk/<prefix> (RAM, on tmpfs).
+    // --in-memory (hugepages without files of their own) refuses --no-huge, whose legacy
+    // memory mode takes --no-shconf for the same effect.
     if (c.eal.hugepages.value_or(free_hugepages())) {
-        a.push_back("--huge-unlink");
+        a.push_back("--in-memory");
     } else {
-        a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.eal.memory_mb)});
+        a.insert(a.end(), {"--no-shconf", "--no-huge", "-m", std::to_string(c.eal.memory_mb)});
     }
     bool any_pci = false;
     for (const PortConfig& port : c.ports) {
@@ -62,16 +113,26 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
 }
 
 Eal::Eal(const Config& c, const Plan& p) {
+    reclaim_stale_runtime_dirs();
     std::vector<std::string> args = eal_arguments(c, p);
     std::vector<char*> argv;
     for (std::string& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
-    if (rte_eal_init(int(args.size()), argv.data()) < 0)
-        throw DataplaneError(fmt::format("DPDK EAL did not start: {}", rte_strerror(rte_errno)));
+    rte_errno = 0;
+    if (rte_eal_init(int(args.size()), argv.data()) < 0) {
+        // rte_errno is not set on every failure path ("Success" is no reason)
+        const int e = rte_errno;
+        throw DataplaneError(
+            fmt::format("DPDK EAL did not start: {}",
+                        e ? rte_strerror(e) : "see DPDK's messages above for the reason"));
+    }
+    runtime_dir_ = rte_eal_get_runtime_dir();
 }
 
 Eal::~Eal() {
     rte_eal_cleanup();
+    // --in-memory leaves the directory empty; rmdir removes it only then
+    if (!runtime_dir_.empty()) ::rmdir(runtime_dir_.c_str());
 }
 
 void parse_eal_section(const toml::node& node, Config& c, config::Problems& problems) {

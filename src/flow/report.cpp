@@ -406,8 +406,7 @@ std::string format_report(const std::vector<FlowSummary>& flows,
 }
 
 std::string format_report(const FlowSource& flows, const std::vector<size_t>& selected,
-                          const Totals& t, const TableCounters& counters,
-                          const TableStyle& style) {
+                          const Totals& t, const TableCounters& counters, const TableStyle& style) {
     std::string out;
     auto line = [&]<typename... A>(fmt::format_string<A...> format, A&&... args) {
         out += fmt::format(format, std::forward<A>(args)...);

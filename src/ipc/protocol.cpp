@@ -97,9 +97,9 @@ std::vector<std::string> live_sockets() {
     if (!d) {
         if (errno == ENOENT) return out;
         const int e = errno;
-        throw ControlError(fmt::format("cannot read {}: {}{}", kSocketDir, std::strerror(e),
-                                       e == EACCES ? " (weftd's sockets are root's: run as root)"
-                                                   : ""));
+        throw ControlError(
+            fmt::format("cannot read {}: {}{}", kSocketDir, std::strerror(e),
+                        e == EACCES ? " (weftd's sockets are root's: run as root)" : ""));
     }
     std::string denied;
     while (dirent* e = ::readdir(d)) {

@@ -2,20 +2,20 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <net/if.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <chrono>
+#include <cstdarg>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -85,8 +85,7 @@ Probe::InterfaceLock::InterfaceLock(const std::string& iface, int ifindex) {
                     "{}: already watched by another weft-probe (pid {}); stop it first, or "
                     "watch another interface",
                     iface, std::string(pid).substr(0, std::string(pid).find('\n'))));
-            throw ProbeError(
-                fmt::format("{}: cannot lock {}: {}", iface, path_, std::strerror(e)));
+            throw ProbeError(fmt::format("{}: cannot lock {}: {}", iface, path_, std::strerror(e)));
         }
         // The holder before us may have removed the file after we opened it (it removes
         // it on exit, under the lock): then we hold a lock on a file nobody else will
@@ -98,10 +97,12 @@ Probe::InterfaceLock::InterfaceLock(const std::string& iface, int ifindex) {
         ::close(fd_);
         fd_ = -1;
     }
-    if (fd_ < 0) throw ProbeError(fmt::format("{}: cannot take the interface lock {}", iface, path_));
+    if (fd_ < 0)
+        throw ProbeError(fmt::format("{}: cannot take the interface lock {}", iface, path_));
     const std::string pid = fmt::format("{}\n", ::getpid());
     if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size()))
-        throw ProbeError(fmt::format("{}: cannot write {}: {}", iface, path_, std::strerror(errno)));
+        throw ProbeError(
+            fmt::format("{}: cannot write {}: {}", iface, path_, std::strerror(errno)));
 }
 
 Probe::InterfaceLock::~InterfaceLock() {

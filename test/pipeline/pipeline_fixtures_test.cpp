@@ -67,7 +67,8 @@ struct Rig {
         std::string prefix = "weft-pipeline-test-" + std::to_string(getpid());
         std::vector<std::string> args = {
             "weft-pipeline-tests", "--no-huge", "-m", "256", "--no-pci",    "--no-shconf",
-            "--file-prefix",       prefix,      "-l", "0",   "--log-level", "*:error"};
+            "--file-prefix",       prefix,      "-l", "0",   "--log-level", "*:error",
+            "--no-telemetry"};
         for (int i = 0; i < 4; ++i) {
             args.push_back("--vdev");
             args.push_back("net_ring" + std::to_string(i));
@@ -84,7 +85,16 @@ struct Rig {
         segments = rte_pktmbuf_pool_create("fixture_segments", 1024, 0, 0,
                                            uint16_t(2048 + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
         if (!frames || !segments) throw DataplaneError("cannot create the fixture pools");
+        runtime_dir = rte_eal_get_runtime_dir();
     }
+    // --no-shconf leaves DPDK's runtime directory empty: remove it, as weftd does
+    ~Rig() {
+        inline_ports.reset();
+        passive_ports.reset();
+        rte_eal_cleanup();
+        ::rmdir(runtime_dir.c_str());
+    }
+    std::string runtime_dir;
 };
 
 Rig& rig() {

@@ -87,6 +87,11 @@ std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
                                           std::string& error);
 // Checks the whole plan: roles against the mode, names, drivers, counts, limits.
 std::vector<std::string> validate(const Config& c);
+// What this host lacks for the configuration: interfaces named by ports' iface, rx_iface
+// and tx_iface arguments that do not exist here, capture files (rx_pcap) that cannot be
+// read. Checked before the EAL starts (it would fail with "no device net_af_packet0") and
+// by --show-plan; --check-config, which may run on another host, prints them as warnings.
+std::vector<std::string> host_problems(const Config& c);
 // The control socket's path ("" when disabled): the configured one, else named after the
 // DPDK file prefix (weftd-<pid> when none is set).
 std::string control_socket_path(const Config& c);

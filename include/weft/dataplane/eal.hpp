@@ -23,10 +23,16 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p);
 
 class Eal {
   public:
-    Eal(const Config& c, const Plan& p);  // throws DataplaneError with rte_strerror's text
+    // Reclaims the runtime directories of weftd processes that died (default prefix,
+    // "weftd-<pid>", pid gone: DPDK's own files in them only), then starts the EAL.
+    // Throws DataplaneError with rte_strerror's text.
+    Eal(const Config& c, const Plan& p);
     ~Eal();
     Eal(const Eal&) = delete;
     Eal& operator=(const Eal&) = delete;
+
+  private:
+    std::string runtime_dir_;  // removed on exit when empty (--in-memory leaves it so)
 };
 
 }  // namespace weft::dataplane

@@ -45,8 +45,8 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
             if (!known) {
                 std::string program = argv[0];
                 program = program.substr(program.rfind('/') + 1);
-                fmt::print(stderr, "{}: unknown command '{}' (commands: {}; see --help)\n",
-                           program, word, names);
+                fmt::print(stderr, "{}: unknown command '{}' (commands: {}; see --help)\n", program,
+                           word, names);
                 return kExitUsage;
             }
             break;
@@ -121,8 +121,8 @@ inline CLI::Option* add_bounded_real(CLI::App* app, const std::string& names, do
             const std::string& text = results.back();
             char* end = nullptr;
             double v = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-            if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) ||
-                v < min || v > max)
+            if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < min ||
+                v > max)
                 throw CLI::ValidationError(
                     names, fmt::format("must be a number from {} to {}, not '{}'", min, max, text));
             value = v;
