@@ -48,22 +48,18 @@ json workers_json(const Instance& instance, const Instance::Reading& r) {
     return workers;
 }
 
-rte_eth_stats driver_stats(const Port& p) {
-    rte_eth_stats st{};
-    rte_eth_stats_get(p.id, &st);
-    return st;
-}
 
 json counters_json(const Instance& instance, const Instance::Reading& r) {
     json ports = json::array();
     const auto& ps = instance.ports().ports();
     for (size_t i = 0; i < ps.size(); ++i) {
-        const rte_eth_stats st = driver_stats(ps[i]);
+        const rte_eth_stats st = instance.ports().driver_stats(i);
         json p = telemetry::to_json(r.stats.ports[i]);
         p["name"] = ps[i].config.name;
         p["role"] = to_string(ps[i].config.role);
         p["device"] = ps[i].config.device;
         p["driver_rx_missed"] = st.imissed;
+        p["socket_ring_drops"] = instance.ports().socket_ring_drops(i);
         p["driver_rx_errors"] = st.ierrors;
         p["driver_tx_errors"] = st.oerrors;
         ports.push_back(std::move(p));
@@ -77,10 +73,13 @@ std::string counters_text(const Instance& instance, const Instance::Reading& r) 
     std::string s;
     const auto& ps = instance.ports().ports();
     for (size_t i = 0; i < ps.size(); ++i) {
-        const rte_eth_stats st = driver_stats(ps[i]);
-        s += fmt::format("port {:<10} {:<7} {} (driver: missed {}, rx errors {}, tx errors {})\n",
-                         ps[i].config.name, to_string(ps[i].config.role),
-                         telemetry::to_text(r.stats.ports[i]), st.imissed, st.ierrors, st.oerrors);
+        const rte_eth_stats st = instance.ports().driver_stats(i);
+        const uint64_t ring = instance.ports().socket_ring_drops(i);
+        s += fmt::format(
+            "port {:<10} {:<7} {} (driver: missed {}{}, rx errors {}, tx errors {})\n",
+            ps[i].config.name, to_string(ps[i].config.role), telemetry::to_text(r.stats.ports[i]),
+            st.imissed, ring ? fmt::format(" of which socket ring full {}", ring) : "",
+            st.ierrors, st.oerrors);
     }
     for (size_t w = 0; w < r.workers.size(); ++w) {
         s += fmt::format("worker {} (CPU {}), {} flows\n", w, instance.plan().worker_lcores[w],
@@ -160,7 +159,7 @@ json ports_document(const Instance& instance) {
     const Instance::Reading r = instance.read_workers();
     for (size_t i = 0; i < ps.size(); ++i) {
         const Port& p = ps[i];
-        const rte_eth_stats st = driver_stats(p);
+        const rte_eth_stats st = instance.ports().driver_stats(i);
         rte_eth_link link{};
         rte_eth_link_get_nowait(p.id, &link);
         json per_worker = json::array();
@@ -187,6 +186,7 @@ json ports_document(const Instance& instance) {
                         {"rx_bytes", st.ibytes},
                         {"tx_bytes", st.obytes},
                         {"rx_missed", st.imissed},
+                        {"socket_ring_drops", instance.ports().socket_ring_drops(i)},
                         {"rx_errors", st.ierrors},
                         {"tx_errors", st.oerrors},
                         {"rx_no_mbuf", st.rx_nombuf}}}});
@@ -201,8 +201,10 @@ std::string ports_text(const Instance& instance) {
     std::string s =
         fmt::format("{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n", "PORT", "ROLE",
                     "DEVICE", "LINK", "QUEUES", "RX", "TX", "RX MISSED", "ERRORS");
+    uint64_t ring_drops = 0;
     for (const auto& p : j["ports"]) {
         const auto& d = p["driver_counters"];
+        ring_drops += d["socket_ring_drops"].get<uint64_t>();
         s += fmt::format(
             "{:<10} {:<7} {:<24} {:>4} {:>6} {:>12} {:>12} {:>10} {:>8}\n",
             p["name"].get<std::string>(), p["role"].get<std::string>(),
@@ -212,6 +214,12 @@ std::string ports_text(const Instance& instance) {
             d["rx_missed"].get<uint64_t>(),
             d["rx_errors"].get<uint64_t>() + d["tx_errors"].get<uint64_t>());
     }
+    // Said in words: these frames reached the host and never reached weftd.
+    if (ring_drops)
+        s += fmt::format(
+            "RX MISSED includes {} frame(s) the kernel dropped because an af_packet socket ring "
+            "was full (weftd did not poll fast enough: --idle-sleep-us, or more workers)\n",
+            ring_drops);
     return s;
 }
 

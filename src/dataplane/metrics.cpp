@@ -160,7 +160,7 @@ std::string metrics_text(const Instance& instance) {
         telemetry::write_prometheus(out, "weft_port", sources);
     }
     std::vector<rte_eth_stats> st(ps.size());
-    for (size_t i = 0; i < ps.size(); ++i) rte_eth_stats_get(ps[i].id, &st[i]);
+    for (size_t i = 0; i < ps.size(); ++i) st[i] = instance.ports().driver_stats(i);
     struct DriverCounter {
         const char* name;
         const char* help;
@@ -172,7 +172,9 @@ std::string metrics_text(const Instance& instance) {
         {"weft_port_driver_tx_packets_total", "packets the driver sent", &rte_eth_stats::opackets},
         {"weft_port_driver_rx_bytes_total", "bytes the driver received", &rte_eth_stats::ibytes},
         {"weft_port_driver_tx_bytes_total", "bytes the driver sent", &rte_eth_stats::obytes},
-        {"weft_port_driver_rx_missed_total", "packets the port dropped: RX ring full",
+        {"weft_port_driver_rx_missed_total",
+         "packets the port dropped before weftd read them: RX ring full (af_packet: the "
+         "socket ring, as weft_port_socket_ring_drops_total)",
          &rte_eth_stats::imissed},
         {"weft_port_driver_rx_errors_total", "erroneous packets received", &rte_eth_stats::ierrors},
         {"weft_port_driver_tx_errors_total", "failed transmissions", &rte_eth_stats::oerrors},
@@ -183,6 +185,10 @@ std::string metrics_text(const Instance& instance) {
         out.family(d.name, "counter", d.help);
         for (size_t i = 0; i < ps.size(); ++i) out.sample(port(i), st[i].*d.field);
     }
+    out.family("weft_port_socket_ring_drops_total", "counter",
+               "frames the kernel dropped because an af_packet socket ring was full");
+    for (size_t i = 0; i < ps.size(); ++i)
+        out.sample(port(i), instance.ports().socket_ring_drops(i));
     return out.text();
 }
 

@@ -5,6 +5,14 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <dirent.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdlib>
+
 #include "weft/dataplane/eal.hpp"
 
 namespace weft::dataplane {
@@ -12,6 +20,39 @@ namespace weft::dataplane {
 namespace {
 constexpr uint16_t kRxDescriptors = 1024;
 constexpr uint16_t kTxDescriptors = 1024;
+
+// The AF_PACKET sockets of this process bound to `ifindex` and not yet claimed: net_af_packet
+// keeps its sockets to itself, so they are found by what the kernel says of each open
+// descriptor (its domain, and the interface it is bound to).
+std::vector<int> packet_sockets_on(unsigned ifindex, const std::vector<Port>& claimed) {
+    std::vector<int> found;
+    if (ifindex == 0) return found;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return found;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
+        int domain = 0;
+        socklen_t len = sizeof domain;
+        if (::getsockopt(int(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+            domain != AF_PACKET)
+            continue;
+        sockaddr_ll addr{};
+        len = sizeof addr;
+        if (::getsockname(int(fd), reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+            unsigned(addr.sll_ifindex) != ifindex)
+            continue;
+        bool taken = false;
+        for (const Port& p : claimed)
+            taken |= std::find(p.packet_sockets.begin(), p.packet_sockets.end(), int(fd)) !=
+                     p.packet_sockets.end();
+        if (!taken) found.push_back(int(fd));
+    }
+    ::closedir(d);
+    return found;
+}
+
 }  // namespace
 
 PortSet::PortSet(const Config& c) {
@@ -67,6 +108,9 @@ PortSet::PortSet(const Config& c) {
                 throw DataplaneError(fmt::format("port {}: start: {}", pc.name, rte_strerror(-rc)));
             // A bridge-in-the-wire must see every frame, whatever its destination MAC.
             rte_eth_promiscuous_enable(p.id);
+            if (pc.driver() == "net_af_packet")
+                p.packet_sockets =
+                    packet_sockets_on(::if_nametoindex(pc.arg("iface").c_str()), ports_);
             if (pc.role == PortRole::host) host_ = int(ports_.size() - 1);
             if (pc.role == PortRole::fabric) fabric_.push_back(uint16_t(ports_.size() - 1));
             ports_.back() = p;
@@ -79,6 +123,28 @@ PortSet::PortSet(const Config& c) {
 
 PortSet::~PortSet() {
     release();
+}
+
+uint64_t PortSet::socket_ring_drops(size_t i) const {
+    std::lock_guard lock(ring_drops_mutex_);
+    if (ring_drops_.size() != ports_.size()) ring_drops_.assign(ports_.size(), 0);
+    if (i >= ports_.size()) return 0;
+    for (int fd : ports_[i].packet_sockets) {
+        // tpacket_stats_v3 is the larger of the two layouts; tp_drops is where both have it
+        tpacket_stats_v3 st{};
+        socklen_t len = sizeof st;
+        if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+            ring_drops_[i] += st.tp_drops;
+    }
+    return ring_drops_[i];
+}
+
+rte_eth_stats PortSet::driver_stats(size_t i) const {
+    rte_eth_stats st{};
+    if (i >= ports_.size()) return st;
+    rte_eth_stats_get(ports_[i].id, &st);
+    st.imissed += socket_ring_drops(i);
+    return st;
 }
 
 void PortSet::release() {

@@ -35,10 +35,12 @@ AgentResult run_agent(const AgentOptions& options, io::OutputFile& alerts,
                       const std::atomic<bool>& stop) {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    std::unique_ptr<AlertServer> server;
-    if (!options.socket_path.empty()) server = std::make_unique<AlertServer>(options.socket_path);
+    // Interfaces first: a second probe on one is refused naming the interface, before
+    // its (default, shared) alert socket would be found in use.
     Probe probe;
     for (const auto& i : options.interfaces) probe.attach(i);
+    std::unique_ptr<AlertServer> server;
+    if (!options.socket_path.empty()) server = std::make_unique<AlertServer>(options.socket_path);
     std::map<uint32_t, std::string> names;
     for (const auto& i : options.interfaces) names[if_nametoindex(i.c_str())] = i;
     fmt::print(stderr, "weft-probe: attached to {}\n", fmt::join(options.interfaces, ", "));

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <string>
+#include <rte_ethdev.h>
+
+#include <mutex>
 #include <vector>
 
 #include "weft/dataplane/config.hpp"
@@ -21,6 +24,9 @@ struct Port {
     uint16_t rx_queues = 0;
     uint16_t tx_queues = 0;
     rte_mempool* pool = nullptr;
+    // net_af_packet: the PMD's packet sockets on the port's interface (one per queue),
+    // for the kernel's count of frames their rings had no room for (see socket_ring_drops)
+    std::vector<int> packet_sockets;
 };
 
 class PortSet {
@@ -35,9 +41,21 @@ class PortSet {
     int host() const { return host_; }
     const std::vector<uint16_t>& fabric() const { return fabric_; }
 
+    // Frames the kernel dropped because port i's socket rings were full (net_af_packet;
+    // 0 for other drivers): lost before weftd could read them, and counted by neither
+    // the PMD (DPDK 22.11 reports imissed 0) nor weftd's own counters. Read from
+    // PACKET_STATISTICS, which the kernel resets on every read: summed here, under a lock
+    // (the control and metrics threads both ask). Since the port started.
+    uint64_t socket_ring_drops(size_t i) const;
+    // The driver's counters of port i, with the socket ring drops in imissed (frames the
+    // port received and lost before weftd read them, whoever counted them).
+    rte_eth_stats driver_stats(size_t i) const;
+
   private:
     void release();
     std::vector<Port> ports_;
+    mutable std::mutex ring_drops_mutex_;
+    mutable std::vector<uint64_t> ring_drops_;
     int host_ = -1;
     std::vector<uint16_t> fabric_;
 };
