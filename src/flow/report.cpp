@@ -412,12 +412,13 @@ std::string format_report(const FlowSource& flows, const std::vector<size_t>& se
         out += fmt::format(format, std::forward<A>(args)...);
         out += '\n';
     };
-    line("frames {}  ({})   RoCEv2 packets {}  ({})   not RoCE {}   malformed {}", t.frames,
-         format_bytes(t.bytes), t.roce_packets, format_bytes(t.roce_bytes), t.not_roce,
-         t.malformed());
-    line("QP flows {}   ICRC checked {}   ICRC errors {}{}", flows.count, t.icrc_checked,
-         t.icrc_errors,
+    // Short lines: the summary fits 80 columns as the table does.
+    line("frames {} ({})   RoCEv2 packets {} ({})", t.frames, format_bytes(t.bytes), t.roce_packets,
+         format_bytes(t.roce_bytes));
+    line("not RoCE {}   malformed {}{}", t.not_roce, t.malformed(),
          t.truncated_records ? fmt::format("   truncated records {}", t.truncated_records) : "");
+    line("QP flows {}   ICRC checked {}   ICRC errors {}", flows.count, t.icrc_checked,
+         t.icrc_errors);
     if (counters.flows_refused_table_full || counters.hosts_refused_table_full ||
         counters.extension_refused)
         line("table full: flows refused {}  hosts refused {}  extensions refused {}",

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "weft/ipc/protocol.hpp"
@@ -60,7 +61,8 @@ TEST(ControlListener, IsPrivateAndReplacesOnlyLeftovers) {
             Listener other(path);
             FAIL() << "a live socket was taken over";
         } catch (const ControlError& e) {
-            EXPECT_NE(std::string(e.what()).find("in use by another weftd"), std::string::npos);
+            EXPECT_NE(std::string(e.what()).find("in use by another running instance"),
+                      std::string::npos);
         }
     }
     EXPECT_FALSE(std::filesystem::exists(path)) << "the socket file goes with the listener";
@@ -73,8 +75,26 @@ TEST(ControlListener, IsPrivateAndReplacesOnlyLeftovers) {
     ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     ::close(fd);
     ASSERT_TRUE(std::filesystem::exists(path));
-    Listener l(path);
-    EXPECT_GE(l.fd(), 0);
+    {
+        Listener l(path);
+        EXPECT_GE(l.fd(), 0);
+    }
+
+    // anything else at the path is refused and kept: a regular file, a symbolic link
+    { std::ofstream(path) << "precious"; }
+    try {
+        Listener l(path);
+        ADD_FAILURE() << "a regular file was replaced";
+    } catch (const ControlError& e) {
+        EXPECT_NE(std::string(e.what()).find("is not a socket (a regular file)"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_TRUE(std::filesystem::is_regular_file(path));
+    std::filesystem::remove(path);
+    std::filesystem::create_symlink("/etc/hostname", path);
+    EXPECT_THROW(Listener{path}, ControlError);
+    EXPECT_TRUE(std::filesystem::is_symlink(path));
+    std::filesystem::remove(path);
 }
 
 TEST(ControlCall, GetsTheReplyOrAClearError) {

@@ -314,7 +314,8 @@ TEST_F(Report, SelectedFlowsOnlyAreInTheDocument) {
 }
 
 TEST_F(Report, HumanReportNamesTheFlows) {
-    const std::string text = format_report(flows, all(), totals, table.counters());
+    const std::string text =
+        format_report(flows, all(), totals, table.counters(), TableStyle{.width = 80, .wide = true});
     for (const char* needle : {"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::3", "fd00::4", "SRC",
                                "DQPN", "RC_RDMA_WRITE_MIDDLE:3", "RC_ACKNOWLEDGE:1", "0xb",
                                "udp_bad_length 2", "opcode_reserved 3", "truncated records 2"})
