@@ -136,7 +136,8 @@ int run_analyze(const AnalyzeArgs& a) {
     io::FdOutput out(STDOUT_FILENO, io::describe_stdout());
     try {
         if (a.json) {
-            nlohmann::json source = {{"file", a.file},
+            nlohmann::json source = {{"program", "weftctl analyze"},
+                                     {"file", a.file},
                                      {"seconds", r.seconds},
                                      {"truncation", r.truncation},
                                      {"corruption", r.corruption}};

@@ -13,8 +13,7 @@ Result analyze_file(const std::string& path, const Options& options) {
     capture::PcapReader reader(path);
     if (!reader.delivers_ethernet())
         throw capture::CaptureError(
-            (path == "-" ? std::string("standard input") : path) + ": " +
-            reader.link_type_name() +
+            (path == "-" ? std::string("standard input") : path) + ": " + reader.link_type_name() +
             " is not a link type Weft reads (Ethernet, or Linux cooked as tcpdump -i any "
             "writes)");
     Result result;

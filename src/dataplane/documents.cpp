@@ -48,7 +48,6 @@ json workers_json(const Instance& instance, const Instance::Reading& r) {
     return workers;
 }
 
-
 json counters_json(const Instance& instance, const Instance::Reading& r) {
     json ports = json::array();
     const auto& ps = instance.ports().ports();
@@ -75,11 +74,11 @@ std::string counters_text(const Instance& instance, const Instance::Reading& r) 
     for (size_t i = 0; i < ps.size(); ++i) {
         const rte_eth_stats st = instance.ports().driver_stats(i);
         const uint64_t ring = instance.ports().socket_ring_drops(i);
-        s += fmt::format(
-            "port {:<10} {:<7} {} (driver: missed {}{}, rx errors {}, tx errors {})\n",
-            ps[i].config.name, to_string(ps[i].config.role), telemetry::to_text(r.stats.ports[i]),
-            st.imissed, ring ? fmt::format(" of which socket ring full {}", ring) : "",
-            st.ierrors, st.oerrors);
+        s += fmt::format("port {:<10} {:<7} {} (driver: missed {}{}, rx errors {}, tx errors {})\n",
+                         ps[i].config.name, to_string(ps[i].config.role),
+                         telemetry::to_text(r.stats.ports[i]), st.imissed,
+                         ring ? fmt::format(" of which socket ring full {}", ring) : "", st.ierrors,
+                         st.oerrors);
     }
     for (size_t w = 0; w < r.workers.size(); ++w) {
         s += fmt::format("worker {} (CPU {}), {} flows\n", w, instance.plan().worker_lcores[w],
@@ -223,10 +222,33 @@ std::string ports_text(const Instance& instance) {
     return s;
 }
 
+namespace {
+
+// Where the flows came from, as `weftctl analyze` says it for a file: weftd, its mode,
+// the captures it replayed (if any), how long it has run, and any capture found corrupt.
+json source_json(const Instance& instance) {
+    const double seconds =
+        instance.running() || instance.started().time_since_epoch().count()
+            ? std::chrono::duration<double>(std::chrono::system_clock::now() - instance.started())
+                  .count()
+            : 0.0;
+    std::string corruption;
+    for (const std::string& c : instance.capture_corruptions())
+        corruption += (corruption.empty() ? "" : "; ") + c;
+    return {{"program", "weftd"},
+            {"mode", to_string(instance.config().mode)},
+            {"files", instance.capture_files()},
+            {"seconds", seconds},
+            {"corruption", corruption}};
+}
+
+}  // namespace
+
 json flows_document(const Instance& instance, const flow::FlowFilter& filter) {
     Instance::Snapshot snap = instance.snapshot();
     json doc = flow::flows_document(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
                                     snap.table);
+    doc["source"] = source_json(instance);
     doc["dataplane"] = counters_document(instance);
     doc["dataplane"]["snapshot_missed_flows"] = snap.missed;
     return doc;
@@ -236,8 +258,9 @@ void write_flows_document(const Instance& instance, const flow::TextSink& sink) 
     Instance::Snapshot snap = instance.snapshot();
     json dataplane = counters_document(instance);
     dataplane["snapshot_missed_flows"] = snap.missed;
-    flow::write_flows_document(sink, snap.flows, flow::select_flows(snap.flows, {}), snap.totals,
-                               snap.table, {{"dataplane", std::move(dataplane)}});
+    flow::write_flows_document(
+        sink, snap.flows, flow::select_flows(snap.flows, {}), snap.totals, snap.table,
+        {{"source", source_json(instance)}, {"dataplane", std::move(dataplane)}});
 }
 
 std::string flows_text(const Instance& instance, const flow::FlowFilter& filter,

@@ -36,6 +36,7 @@ PcapReplays::PcapReplays(std::vector<PortConfig>& ports) {
     for (PortConfig& port : ports) {
         const std::string file = port.arg("rx_pcap");
         if (port.driver() != "net_pcap" || file.empty()) continue;
+        files_.push_back(file);
         uint64_t records = 0, cut = 0;
         bool cooked = false;
         std::string corruption;

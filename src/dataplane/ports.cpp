@@ -35,8 +35,7 @@ std::vector<int> packet_sockets_on(unsigned ifindex, const std::vector<Port>& cl
         if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
         int domain = 0;
         socklen_t len = sizeof domain;
-        if (::getsockopt(int(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
-            domain != AF_PACKET)
+        if (::getsockopt(int(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET)
             continue;
         sockaddr_ll addr{};
         len = sizeof addr;

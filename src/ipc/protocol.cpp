@@ -265,7 +265,7 @@ std::string table_style_from_json(const nlohmann::json& j, flow::TableStyle& out
     return {};
 }
 
-Listener::Listener(std::string path) : path_(std::move(path)) {
+Listener::Listener(std::string path, std::string_view program) : path_(std::move(path)) {
     sockaddr_un a = address_of(path_);
     // the socket's directories, created 0700 where missing
     std::string dir = path_.substr(0, path_.rfind('/'));
@@ -293,9 +293,8 @@ Listener::Listener(std::string path) : path_(std::move(path)) {
         if (int other = connect_unix(path_); other >= 0) {
             ::close(other);
             throw ControlError(fmt::format(
-                "socket {} is in use by another running instance (give each instance its own "
-                "socket path or --file-prefix)",
-                path_));
+                "socket {} is in use by another {} (give each instance its own socket path)", path_,
+                program));
         } else if (errno != ECONNREFUSED) {
             throw ControlError(fmt::format("socket {} exists and cannot be checked: {}", path_,
                                            std::strerror(errno)));

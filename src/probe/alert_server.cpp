@@ -34,7 +34,7 @@ bool send_line(int fd, const std::string& line) {
 }  // namespace
 
 AlertServer::AlertServer(const std::string& path, size_t history)
-    : listener_(path), history_(history) {}
+    : listener_(path, "weft-probe"), history_(history) {}
 
 AlertServer::~AlertServer() {
     for (int fd : followers_) ::close(fd);

@@ -79,8 +79,9 @@ TEST(OutputFile, NeitherModeWritesThroughASymbolicLink) {
     fs::create_symlink(target, link);
     for (auto mode : {kReplace, kAppend}) {
         const std::string error = error_of(link, mode);
-        EXPECT_EQ(error, link + ": is a symbolic link; refusing to write through it (standard "
-                                "output is '-')");
+        EXPECT_EQ(error, link +
+                             ": is a symbolic link; refusing to write through it (standard "
+                             "output is '-')");
     }
     EXPECT_EQ(read(target), "precious");
     // a dangling link too: it would create the file wherever it points
@@ -130,10 +131,12 @@ TEST(OutputFile, AppendKeepsWhatIsThereAndRefusesAnotherUsersFile) {
               fs::perms::owner_read | fs::perms::owner_write);
     if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
     ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
-    EXPECT_EQ(error_of(path, kAppend),
-              path + ": is owned by user 65534, not by this program's user; refusing to write to it");
-    EXPECT_EQ(error_of(path, kReplace),
-              path + ": is owned by user 65534, not by this program's user; refusing to write to it");
+    EXPECT_EQ(
+        error_of(path, kAppend),
+        path + ": is owned by user 65534, not by this program's user; refusing to write to it");
+    EXPECT_EQ(
+        error_of(path, kReplace),
+        path + ": is owned by user 65534, not by this program's user; refusing to write to it");
 }
 
 TEST(OutputFile, AFailedWriteNamesTheFileAndTheOsError) {

@@ -19,12 +19,12 @@
 
 #include "test_packets.hpp"
 #include "weft/analyze/analyzer.hpp"
-#include "weft/io/output.hpp"
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/report.hpp"
 #include "weft/flow/summary.hpp"
 #include "weft/flow/table.hpp"
 #include "weft/gen/scenario.hpp"
+#include "weft/io/output.hpp"
 
 namespace weft::flow {
 namespace {
@@ -314,8 +314,8 @@ TEST_F(Report, SelectedFlowsOnlyAreInTheDocument) {
 }
 
 TEST_F(Report, HumanReportNamesTheFlows) {
-    const std::string text =
-        format_report(flows, all(), totals, table.counters(), TableStyle{.width = 80, .wide = true});
+    const std::string text = format_report(flows, all(), totals, table.counters(),
+                                           TableStyle{.width = 80, .wide = true});
     for (const char* needle : {"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::3", "fd00::4", "SRC",
                                "DQPN", "RC_RDMA_WRITE_MIDDLE:3", "RC_ACKNOWLEDGE:1", "0xb",
                                "udp_bad_length 2", "opcode_reserved 3", "truncated records 2"})

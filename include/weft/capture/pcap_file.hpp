@@ -129,7 +129,7 @@ class PcapReader {
     int link_type_ = 0;
     Cooked cooked_ = Cooked::none;
     std::unique_ptr<uint8_t[]> cooked_frame_;  // SLL2 frames rebuilt as Ethernet
-    uint64_t stream_offset_ = 0;  // libpcap, classic pcap: offset of the next record
+    uint64_t stream_offset_ = 0;               // libpcap, classic pcap: offset of the next record
     uint64_t file_size_ = 0;
     std::string truncation_;
     std::string corruption_;
@@ -175,7 +175,7 @@ class PcapWriter {
     void abandon();  // closes without flushing checks
 
     std::string path_;
-    std::unique_ptr<io::OutputFile> out_;     // the file (a temporary one until close())
+    std::unique_ptr<io::OutputFile> out_;    // the file (a temporary one until close())
     std::unique_ptr<char[]> stream_buffer_;  // outlives the stream (declared first)
     pcap* dead_ = nullptr;
     pcap_dumper* dumper_ = nullptr;

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "weft/dataplane/config.hpp"
-#include "weft/dataplane/pcap_replay.hpp"
 #include "weft/dataplane/eal.hpp"
+#include "weft/dataplane/pcap_replay.hpp"
 #include "weft/dataplane/placement.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/worker.hpp"
@@ -70,9 +70,9 @@ class Instance {
 
     // Capture files found corrupt (each replayed up to the corruption): weftd reports them
     // and exits non-zero, as weftctl analyze does.
-    const std::vector<std::string>& capture_corruptions() const {
-        return replays_->corruptions();
-    }
+    const std::vector<std::string>& capture_corruptions() const { return replays_->corruptions(); }
+    // The capture files replayed (pcap ports), as named in the configuration.
+    const std::vector<std::string>& capture_files() const { return replays_->files(); }
 
   private:
     Config config_;  // ports' rx_pcap may point at replay copies (pcap_replay.hpp)

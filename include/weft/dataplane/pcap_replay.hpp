@@ -30,6 +30,8 @@ class PcapReplays {
     PcapReplays& operator=(const PcapReplays&) = delete;
 
     uint64_t records() const { return records_; }
+    // The capture files as the operator named them (not the copies).
+    const std::vector<std::string>& files() const { return files_; }
     // "FILE: corrupt capture: record N at byte offset X: ...": one per corrupt file.
     const std::vector<std::string>& corruptions() const { return corruptions_; }
 
@@ -37,6 +39,7 @@ class PcapReplays {
     std::string copy_dir_;  // "" until a copy is needed
     std::vector<std::string> copies_;
     uint64_t records_ = 0;
+    std::vector<std::string> files_;
     std::vector<std::string> corruptions_;
 };
 

@@ -5,9 +5,9 @@
 // destruction.
 #pragma once
 
+#include <rte_ethdev.h>
 #include <cstdint>
 #include <string>
-#include <rte_ethdev.h>
 
 #include <mutex>
 #include <vector>

@@ -79,7 +79,8 @@ std::string table_style_from_json(const nlohmann::json& j, flow::TableStyle& out
 // the one it made.
 class Listener {
   public:
-    explicit Listener(std::string path);
+    // `program` names the server in errors ("in use by another weftd").
+    explicit Listener(std::string path, std::string_view program = "weftd");
     ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;

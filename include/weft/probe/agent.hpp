@@ -32,7 +32,7 @@ struct AgentResult {
     Counters counters{};
     uint64_t alerts = 0;
     nlohmann::json counters_document;  // counters_to_json of the last read
-    bool alerts_reader_gone = false;     // the alerts pipe closed (EPIPE): the run ended
+    bool alerts_reader_gone = false;   // the alerts pipe closed (EPIPE): the run ended
 };
 
 // Runs until `stop` is set or the duration has passed, writing each alert as one JSON

@@ -23,8 +23,10 @@ def _dataplane(doc):
 
 def split_dataplane(doc):
     """A --dump-flows or `weftctl flows --json` document as (the flows document, which must
-    equal `weftctl analyze --json`'s, and weftd's own block, for the accessors below)."""
-    return {k: v for k, v in doc.items() if k != "dataplane"}, {"dataplane": doc["dataplane"]}
+    equal `weftctl analyze --json`'s without its "source", and weftd's own blocks, for the
+    accessors below). "source" says which program read what, so it is each program's own."""
+    return ({k: v for k, v in doc.items() if k not in ("dataplane", "source")},
+            {"dataplane": doc["dataplane"], "source": doc.get("source")})
 
 
 def snapshot_missed_flows(doc):
