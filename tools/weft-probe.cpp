@@ -49,13 +49,11 @@ int main(int argc, char** argv) {
     auto* check = app.add_option("--check-config", check_path,
                                  "validate this configuration, print the thresholds, and exit")
                       ->check(CLI::ExistingFile);
-    app.add_option("--duration", options.duration_s,
-                   "stop after this many seconds (0: until SIGINT/SIGTERM)")
-        ->check(CLI::Range(0.0, 1e7));
-    app.add_option("--poll-ms", options.poll_ms,
-                   "how often the maps are read for the rate detectors")
-        ->check(CLI::Range(10u, 60000u))
-        ->capture_default_str();
+    weft::tools::add_bounded_real(&app, "--duration", options.duration_s, 0, 1e7,
+                                  "stop after this many seconds (0: until SIGINT/SIGTERM)");
+    weft::tools::add_bounded<uint32_t>(
+        &app, "--poll-ms", options.poll_ms, 10, 60000,
+        "how often the maps are read for the rate detectors (default 100)");
     app.add_option("--counters-json", counters_path,
                    "on exit, write the global, per-QP and per-peer counters as JSON here");
     options.socket_path = kDefaultAlertSocket;

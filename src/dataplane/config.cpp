@@ -234,6 +234,14 @@ std::vector<std::string> validate(const Config& c) {
             "passive mode takes only mirror ports (host and fabric ports are for inline mode)");
     }
     if (c.workers < 1) errors.push_back("workers must be at least 1");
+    // The prefix names a directory under DPDK's runtime root and weftd's default socket:
+    // a name, never a path ("../x" would put both elsewhere).
+    if (!c.eal.file_prefix.empty() &&
+        (c.eal.file_prefix.find('/') != std::string::npos || c.eal.file_prefix == "." ||
+         c.eal.file_prefix == ".." || c.eal.file_prefix.size() > 64))
+        errors.push_back(fmt::format(
+            "file prefix '{}': must be a name of at most 64 characters without '/', not a path",
+            c.eal.file_prefix));
     if (c.firewall.drop_bad_icrc && !c.firewall.verify_icrc)
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)

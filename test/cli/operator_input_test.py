@@ -37,6 +37,8 @@ BAD_NUMBERS = [
     ("weftctl", ["analyze", "--max-flows", "0", "CAPTURE"], "--max-flows: must be an integer from 1 to 16777214"),
     ("weftctl", ["analyze", "--max-flows", "99999999999", "CAPTURE"], "from 1 to 16777214"),
     ("weftctl", ["analyze", "--qpn", "0x1000000", "CAPTURE"], "not a 24-bit QP number"),
+    ("weft-probe", ["--iface", "lo", "--poll-ms", "5"], "--poll-ms: must be an integer from 10 to 60000, not '5'"),
+    ("weft-probe", ["--iface", "lo", "--duration", "nan"], "--duration: must be a number from 0 to 10000000"),
 ]
 
 
@@ -46,6 +48,12 @@ def test_a_number_out_of_range_is_refused_with_its_range(tools, capture, program
     r = sh(getattr(tools, program.replace("-", "_")), *[capture if a == "CAPTURE" else a for a in args])
     assert r.returncode == 2, r.stdout + r.stderr
     assert words in r.stderr, r.stderr
+
+
+def test_a_file_prefix_that_is_a_path_is_refused(tools, capture):
+    # before: --file-prefix ../../x put DPDK's runtime directory and the socket elsewhere
+    r = sh(tools.weftd, "--pcap", capture, "--file-prefix", "../../x", "--show-plan")
+    assert r.returncode == 1 and "must be a name" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("key,value,words", [
