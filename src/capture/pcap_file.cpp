@@ -251,8 +251,13 @@ std::string PcapReader::link_type_name() const {
             return "Linux cooked (SLL)";
         case DLT_LINUX_SLL2:
             return "Linux cooked v2 (SLL2)";
-        default:
-            return "link type " + std::to_string(link_type_);
+        default: {
+            // libpcap's name for it (a file's LINKTYPE_ is mapped to a DLT_ on reading)
+            const char* name = pcap_datalink_val_to_name(link_type_);
+            return "link type " +
+                   (name ? std::string(name) + " (DLT " + std::to_string(link_type_) + ")"
+                         : std::to_string(link_type_));
+        }
     }
 }
 

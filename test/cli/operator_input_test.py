@@ -159,3 +159,22 @@ def test_progress_from_a_pipe_is_in_bytes(tools, work_dir):
     progress = [line for line in r.stderr.splitlines() if line.startswith("analyze:")]
     # a pipe has no size: bytes read, never a percentage of an unknown whole
     assert progress and all("read" in line and "%" not in line for line in progress), r.stderr
+
+
+# ---- one reader, one rule: a link type Weft does not read --------------------------------------
+
+def test_weftd_and_weftctl_refuse_the_same_unreadable_link_type_alike(tools, work_dir):
+    # raw IP (LINKTYPE_RAW, 101): before, weftd read it as 0 RoCE with exit 0 while weftctl
+    # refused it
+    import struct
+    path = os.path.join(work_dir, "raw-ip.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+        packet = bytes(40)
+        f.write(struct.pack("<IIII", 0, 0, len(packet), len(packet)) + packet)
+    ctl = sh(tools.weftctl, "analyze", path)
+    weftd = sh(tools.weftd, "--pcap", path, "--exit-on-eof", "--no-huge", "--control-socket", "none")
+    words = "link type RAW (DLT 12) is not a link type Weft reads (Ethernet, or Linux cooked as tcpdump -i any " \
+            "writes)"
+    assert ctl.returncode == 1 and words in ctl.stderr, ctl.stderr
+    assert weftd.returncode == 1 and words in weftd.stderr, weftd.stderr

@@ -135,6 +135,22 @@ def test_a_closed_alerts_pipe_leaves_no_filter(closed_pipe):
     assert closed_pipe.left.strip() == "", closed_pipe.left
 
 
+# ---- weftctl alerts --follow when the probe stops ----------------------------------------------
+
+def test_alerts_follow_says_when_the_probe_stops_and_exits_1(tools, veth, work_dir):
+    # before: exit 0, silently
+    sock = os.path.join(work_dir, "follow.sock")
+    probe = start_probe(tools, "--socket", sock, "--alerts", os.path.join(work_dir, "follow.alerts"))
+    follower = subprocess.Popen([tools.weftctl, "alerts", "--follow", "-s", sock], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    probe.send_signal(signal.SIGTERM)
+    probe.communicate(timeout=30)
+    _, err = follower.communicate(timeout=30)
+    assert follower.returncode == 1, err
+    assert f"weft-probe at {sock} stopped" in err, err
+
+
 # ---- Linux cooked captures (tcpdump -i any) ---------------------------------------------------
 
 @pytest.fixture(scope="module")
