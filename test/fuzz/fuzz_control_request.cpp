@@ -12,7 +12,7 @@
 //     (the lookups weftd's and weft-probe's servers make);
 //   - an accepted filter survives filter_to_json -> filter_from_json unchanged;
 //   - the request weftctl would send for what was decoded (make_request) decodes to the
-//     same command, format and filter.
+//     same command, format, filter and table layout ("table": width within its range).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -63,10 +63,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ipc::Request again;
     nlohmann::json again_object;
     const std::string sent =
-        ipc::make_request(r.command, r.text, r.has_filter ? &r.filter : nullptr).dump();
+        ipc::make_request(r.command, r.text, r.has_filter ? &r.filter : nullptr, &r.table).dump();
     if (sent.size() > ipc::kMaxRequestBytes) return 0;
     CHECK(ipc::decode_request(sent, again, again_object).empty());
     CHECK(again.command == r.command && again.text == r.text && again.has_filter == r.has_filter &&
           same(again.filter, r.filter));
+    // the table's layout travels unchanged and always within its range
+    CHECK(again.table.width == r.table.width && again.table.wide == r.table.wide);
+    CHECK(r.table.width >= flow::TableStyle::kMinWidth &&
+          r.table.width <= flow::TableStyle::kMaxWidth);
     return 0;
 }
