@@ -90,8 +90,8 @@ inline CLI::Option* add_bounded_real(CLI::App* app, const std::string& names, do
             const std::string& text = results.back();
             char* end = nullptr;
             double v = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-            if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) ||
-                v < min || v > max)
+            if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < min ||
+                v > max)
                 throw CLI::ValidationError(
                     names, fmt::format("must be a number from {} to {}, not '{}'", min, max, text));
             value = v;
