@@ -270,6 +270,17 @@ TEST(SideChannel, AcceptGivesUpAtTheDeadline) {
     EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
 }
 
+// Every address only when named: an empty bind address is refused, not taken as "all".
+TEST(SideChannel, ListensOnlyWhereTold) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(300);
+    EXPECT_THROW(SideChannel::accept_one("", free_port(), deadline), VerbsError);
+    EXPECT_TRUE(binds_every_address("0.0.0.0"));
+    EXPECT_TRUE(binds_every_address("::"));
+    EXPECT_FALSE(binds_every_address("127.0.0.1"));
+    EXPECT_FALSE(binds_every_address("::1"));
+    EXPECT_FALSE(binds_every_address(""));
+}
+
 // A raw peer that writes `bytes` then closes or stays silent.
 void raw_peer(uint16_t port, std::vector<uint8_t> bytes, bool stay_silent) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
