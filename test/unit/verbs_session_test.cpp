@@ -272,8 +272,14 @@ TEST(SideChannel, AcceptGivesUpAtTheDeadline) {
 
 // Every address only when named: an empty bind address is refused, not taken as "all".
 TEST(SideChannel, ListensOnlyWhereTold) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(300);
-    EXPECT_THROW(SideChannel::accept_one("", free_port(), deadline), VerbsError);
+    // refused at once, not after listening everywhere until the deadline
+    std::string what;
+    try {
+        SideChannel::accept_one("", free_port(), Clock::now() + std::chrono::milliseconds(300));
+    } catch (const VerbsError& e) {
+        what = e.what();
+    }
+    EXPECT_NE(what.find("no address to listen on"), std::string::npos) << what;
     EXPECT_TRUE(binds_every_address("0.0.0.0"));
     EXPECT_TRUE(binds_every_address("::"));
     EXPECT_FALSE(binds_every_address("127.0.0.1"));
