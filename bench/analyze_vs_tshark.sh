@@ -10,12 +10,14 @@ BUILD=${1:-build}
 PACKETS=${2:-1000000}
 REPEAT=${3:-3}
 MTU=${4:-1024}
-FILE=${TMPDIR:-/tmp}/weft-bench-${PACKETS}-mtu${MTU}.pcap
-if [[ ! -f $FILE ]]; then
-    scenario=inference; [[ $MTU -lt 1024 ]] && scenario=gradient
-    "$BUILD/tools/weft-gen" "$scenario" -q -o "$FILE" --requests 0 --iterations 0 \
-        --packets "$PACKETS" --mtu "$MTU" --seed 1
-fi
+# The capture is made afresh in a directory of our own, removed on exit: a fixed name in
+# the shared /tmp could be planted beforehand (a link root writes through, or a file of
+# someone else's that would be timed instead).
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-analyze.XXXXXX")
+trap 'rm -rf -- "$WORK"' EXIT
+FILE=$WORK/weft-bench-${PACKETS}-mtu${MTU}.pcap
+scenario=inference; [[ $MTU -lt 1024 ]] && scenario=gradient
+"$BUILD/tools/weft-gen" "$scenario" -q -o "$FILE" --packets "$PACKETS" --mtu "$MTU" --seed 1
 once() {  # wall time in seconds of one run of "$@"
     local t0 t1
     t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N)

@@ -37,7 +37,8 @@ def tools(request):
     one, with the fix in the message, rather than each failing on 'No such file'."""
     build = os.path.abspath(request.config.getoption("build_dir"))
     t = SimpleNamespace(build=build, **{name.replace("-", "_"): os.path.join(build, "tools", name)
-                                        for name in ("weftd", "weftctl", "weft-gen", "weft-probe")})
+                                        for name in ("weftd", "weftctl", "weft-gen", "weft-probe",
+                                                     "weft-verbs")})
     if not os.path.isfile(t.weftctl):
         pytest.fail(f"{build} has no tools/weftctl: build first (meson setup build && ninja -C build) "
                     "or pass --build-dir", pytrace=False)

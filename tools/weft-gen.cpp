@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <limits>
+#include <optional>
 
 #include "weft/capture/pcap_file.hpp"
 #include "weft/gen/scenario.hpp"
@@ -25,6 +27,60 @@ class PcapSink : public weft::gen::FrameSink {
     weft::capture::PcapWriter& writer_;
     uint64_t count_ = 0;
 };
+
+constexpr uint64_t kNsPerS = 1'000'000'000;
+constexpr uint64_t kMaxPackets = 1'000'000'000'000;  // 1e12 frames: tens of terabytes of pcap
+// An RDMA message is at most 2 GiB (IBA); a message or block above 1 GiB is no realistic
+// all-reduce bucket or KV block, and its packets are built in memory.
+constexpr uint32_t kMaxSize = 1u << 30;
+
+// An option taking a size in bytes (K, M, G suffixes: powers of 1024) within [min, max],
+// refused as add_bounded refuses a number: naming the option, the range and what was given.
+CLI::Option* add_size(CLI::App* app, const std::string& names, uint32_t& value, uint32_t min,
+                      uint32_t max, const std::string& help) {
+    auto* option = app->add_option(
+        names,
+        [&value, min, max, names](const CLI::results_t& results) {
+            std::string text = results.back();
+            std::optional<uint32_t> parsed;
+            try {
+                std::string bytes = text;
+                if (CLI::AsSizeValue(false)(bytes).empty())
+                    parsed = weft::tools::parse_bounded<uint32_t>(bytes, min, max);
+            } catch (const CLI::ValidationError&) {  // not a number, or beyond 64 bits
+            }
+            if (!parsed)
+                throw CLI::ValidationError(
+                    names, fmt::format("must be a size from {} to {} bytes (K, M, G suffixes), "
+                                       "not '{}'",
+                                       min, max, text));
+            value = *parsed;
+            return true;
+        },
+        fmt::format("{} [{}-{}]", help, min, max));
+    option->type_name("SIZE");
+    return option;
+}
+
+// What ended a scenario before --packets frames: its own length.
+std::string what_ended(const std::string& name, const weft::gen::ScenarioOptions& o) {
+    using weft::gen::Length;
+    for (auto& sc : weft::gen::scenarios()) {
+        if (sc.name != name) continue;
+        switch (sc.length) {
+            case Length::iterations:
+                return fmt::format("--iterations {}", o.iterations);
+            case Length::requests:
+                return fmt::format("--requests {}", o.requests);
+            case Length::attack:
+                return fmt::format(
+                    "the end of the attack ({} sends its --attack-count {} and stops; a larger "
+                    "--attack-count makes more)",
+                    name, o.attack_count);
+        }
+    }
+    return "the scenario";
+}
 
 std::string scenario_help() {
     std::string s = "Scenarios:\n";
@@ -66,57 +122,55 @@ int main(int argc, char** argv) {
     app.add_option("scenario", scenario, "scenario to generate (see below)");
     app.add_option("-o,--out", out, "pcap file to write");
     app.add_flag("--list", list, "list the scenarios and exit");
-    app.add_option("--seed", o.seed, "random seed; the same seed gives the same file")
-        ->capture_default_str();
-    app.add_option("--link-gbps", link_gbps, "link speed that paces the timestamps")
-        ->check(CLI::Range(0.001, 1600.0))
-        ->capture_default_str();
-    app.add_option("--packets", packets, "stop after this many frames (0: when the scenario ends)")
-        ->capture_default_str();
-    app.add_option("--start-ns", start_ns, "timestamp of the first frame (ns since the epoch)")
-        ->capture_default_str();
+    using tools::add_bounded;
+    using U32 = uint32_t;
+    using U64 = uint64_t;
+    add_bounded<U64>(&app, "--seed", o.seed, 0, std::numeric_limits<U64>::max(),
+                     "random seed; the same seed gives the same file (default 1)");
+    tools::add_bounded_real(&app, "--link-gbps", link_gbps, 0.001, 1600.0,
+                            "link speed that paces the timestamps (default 100)");
+    add_bounded<U64>(&app, "--packets", packets, 0, kMaxPackets,
+                     "write this many frames: alone, gradient-like scenarios and inference run "
+                     "until then; with --iterations or --requests, whichever ends first "
+                     "(0, the default: when the scenario ends)");
+    // classic pcap keeps seconds in 32 bits
+    add_bounded<U64>(&app, "--start-ns", start_ns, 0,
+                     U64(std::numeric_limits<U32>::max()) * kNsPerS,
+                     "timestamp of the first frame, ns since the epoch (default 2026-01-01)");
     app.add_option("--mtu", o.fabric.mtu, "RoCE path MTU")
         ->check(CLI::IsMember({256, 512, 1024, 2048, 4096}))
         ->capture_default_str();
     app.add_flag("--ipv6", o.fabric.ipv6, "use IPv6 (fd00::/64) instead of IPv4 (10.0.0.0/16)");
-    app.add_option("--vlan", o.fabric.vlan, "802.1Q VLAN id on every frame (0: untagged)")
-        ->check(CLI::Range(0, 4094))
-        ->capture_default_str();
-    app.add_option("--ack-interval", o.fabric.ack_interval,
-                   "requester asks for an ACK every N packets")
-        ->check(CLI::Range(1u, 1u << 20))
-        ->capture_default_str();
-    app.add_option("--hosts", o.hosts,
-                   "hosts in the all-reduce ring; servers + KV hosts for inference")
-        ->check(CLI::Range(1u, 60000u))
-        ->capture_default_str();
-    app.add_option("--message-size", o.message_size, "bytes all-reduced per iteration")
-        ->transform(CLI::AsSizeValue(false))
-        ->capture_default_str();
-    app.add_option("--iterations", o.iterations, "all-reduce iterations (0: until --packets)")
-        ->capture_default_str();
-    app.add_option("--qps-per-peer", o.qps_per_peer, "parallel QPs per ring neighbour")
-        ->check(CLI::Range(1u, 256u))
-        ->capture_default_str();
-    app.add_option("--clients", o.clients, "inference clients")
-        ->check(CLI::Range(1u, 60000u))
-        ->capture_default_str();
-    app.add_option("--requests", o.requests, "inference requests per client (0: until --packets)")
-        ->capture_default_str();
-    app.add_option("--kv-block", o.kv_block, "bytes of each KV-cache block READ")
-        ->transform(CLI::AsSizeValue(false))
-        ->capture_default_str();
-    app.add_option("--ce-fraction", o.ce_fraction, "congestion: share of data packets CE-marked")
-        ->check(CLI::Range(0.0, 1.0))
-        ->capture_default_str();
-    app.add_option("--loss-rate", o.loss_rate, "loss: share of data packets lost")
-        ->check(CLI::Range(0.0, 1.0))
-        ->capture_default_str();
-    app.add_option("--attack-count", o.attack_count, "attacks: probes, guesses, peers or frames")
-        ->check(CLI::Range(1u, 1u << 24))
-        ->capture_default_str();
-    app.add_option("--compute-gap-ns", o.compute_gap_ns, "silence between all-reduce iterations")
-        ->capture_default_str();
+    add_bounded<uint16_t>(&app, "--vlan", o.fabric.vlan, 0, 4094,
+                          "802.1Q VLAN id on every frame (0, the default: untagged)");
+    add_bounded<U32>(&app, "--ack-interval", o.fabric.ack_interval, 1, 1u << 20,
+                     "requester asks for an ACK every N packets (default 16)");
+    add_bounded<U32>(&app, "--hosts", o.hosts, 1, 60000,
+                     "hosts in the all-reduce ring (at least 2); servers + KV hosts for "
+                     "inference (default 8)");
+    add_size(&app, "--message-size", o.message_size, 1, kMaxSize,
+             "bytes all-reduced per iteration (default 1M)");
+    auto* iterations =
+        add_bounded<U32>(&app, "--iterations", o.iterations, 0, std::numeric_limits<U32>::max(),
+                         "all-reduce iterations (default 4; 0: until --packets)");
+    add_bounded<U32>(&app, "--qps-per-peer", o.qps_per_peer, 1, 256,
+                     "parallel QPs per ring neighbour (default 1)");
+    add_bounded<U32>(&app, "--clients", o.clients, 1, 60000, "inference clients (default 16)");
+    auto* requests =
+        add_bounded<U32>(&app, "--requests", o.requests, 0, std::numeric_limits<U32>::max(),
+                         "inference requests per client (default 64; 0: until --packets)");
+    add_size(&app, "--kv-block", o.kv_block, 1, kMaxSize,
+             "bytes of each KV-cache block READ (default 64K)");
+    tools::add_bounded_real(&app, "--ce-fraction", o.ce_fraction, 0.0, 1.0,
+                            "congestion: share of data packets CE-marked (default 0.05)");
+    tools::add_bounded_real(&app, "--loss-rate", o.loss_rate, 0.0, 1.0,
+                            "loss: share of data packets lost (default 0.002)");
+    // the attacks that are not made as they are sent hold a few frames per unit in memory
+    add_bounded<U32>(&app, "--attack-count", o.attack_count, 1, 1u << 20,
+                     "attacks: probes, guesses, peers or frames (default 256)");
+    // an hour of silence is already far beyond any compute phase
+    add_bounded<U64>(&app, "--compute-gap-ns", o.compute_gap_ns, 0, 3600 * kNsPerS,
+                     "silence between all-reduce iterations (default 200000)");
     app.add_flag("--json", json, "print a JSON summary on stdout");
     app.add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
 
@@ -134,9 +188,11 @@ int main(int argc, char** argv) {
                    scenario);
         return 2;
     }
-    if (o.message_size == 0 || o.kv_block == 0) {
-        fmt::print(stderr, "weft-gen: --message-size and --kv-block must be positive\n");
-        return 2;
+    // --packets says how many frames are wanted: unless the scenario's own length is given
+    // too, it is what ends the scenario (iterations and requests default to a few)
+    if (packets > 0) {
+        if (iterations->count() == 0) o.iterations = 0;
+        if (requests->count() == 0) o.requests = 0;
     }
     if ((o.iterations == 0 || o.requests == 0) && packets == 0) {
         fmt::print(stderr,
@@ -171,6 +227,9 @@ int main(int argc, char** argv) {
                        "weft-gen: {} frames, {} bytes, {:.3f} ms of {} Gb/s link time -> {} "
                        "({:.1f} s)\n",
                        wire.frames(), wire.bytes(), span_ms, link_gbps, out, secs);
+        if (packets > 0 && wire.frames() < packets)
+            fmt::print(stderr, "weft-gen: {} frames, fewer than --packets {}: {} ended it first\n",
+                       wire.frames(), packets, what_ended(scenario, o));
         if (json)
             std::cout << nlohmann::json{{"scenario", scenario},    {"file", out},
                                         {"frames", wire.frames()}, {"bytes", wire.bytes()},

@@ -1,5 +1,7 @@
 #include "weft/gen/scenario.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -54,19 +56,36 @@ Ring make_ring(Fabric& fabric, uint32_t hosts, uint32_t qps) {
     return ring;
 }
 
-// One all-reduce of `bytes`: 2(N-1) steps (reduce-scatter, then all-gather); in each
+// One all-reduce of `bytes` is 2(N-1) steps (reduce-scatter, then all-gather); in each
 // step every host writes a 1/N chunk to its right neighbour, split over its QPs, as
 // RDMA WRITE with immediate (the immediate tells the receiver the chunk landed).
-std::vector<std::vector<Batch>> allreduce_steps(Ring& ring, uint32_t bytes) {
-    std::vector<std::vector<Batch>> steps;
+uint32_t allreduce_step_count(const Ring& ring) {
+    return 2 * (ring.hosts - 1);
+}
+
+// One step's batches, one per connection. Made a step at a time, as they are sent: a
+// whole iteration holds 2(N-1) x N x QPs messages, gigabytes for a ring of a few thousand.
+std::vector<Batch> allreduce_step(Ring& ring, uint32_t bytes) {
     const uint32_t chunk = std::max<uint32_t>(1, bytes / ring.hosts / ring.qps);
-    for (uint32_t step = 0; step < 2 * (ring.hosts - 1); ++step) {
-        std::vector<Batch> batches(ring.conns.size());
-        for (size_t c = 0; c < ring.conns.size(); ++c)
-            ring.conns[c].write(0, chunk, true, batches[c]);
-        steps.push_back(std::move(batches));
-    }
-    return steps;
+    std::vector<Batch> batches(ring.conns.size());
+    for (size_t c = 0; c < ring.conns.size(); ++c) ring.conns[c].write(0, chunk, true, batches[c]);
+    return batches;
+}
+
+// A step (gradient, loss) or a round (inference) is built whole before it is sent. Sizes
+// whose one step would not fit in memory are refused, naming the options, rather than
+// left to end in the allocator.
+constexpr uint64_t kMaxFramesAtOnce = uint64_t(1) << 23;  // ~1.6 GB of frame specs
+
+void check_frames_at_once(uint64_t frames, const char* options) {
+    if (frames > kMaxFramesAtOnce)
+        throw std::invalid_argument(fmt::format(
+            "{} make {} frames that are built at once; at most {} fit: make them smaller", options,
+            frames, kMaxFramesAtOnce));
+}
+
+uint64_t packets_of(uint64_t bytes, uint32_t mtu) {
+    return std::max<uint64_t>(1, (bytes + mtu - 1) / mtu);
 }
 
 void validate_hosts(const ScenarioOptions& o, uint32_t min) {
@@ -74,14 +93,25 @@ void validate_hosts(const ScenarioOptions& o, uint32_t min) {
         throw std::invalid_argument("this scenario needs --hosts >= " + std::to_string(min));
 }
 
+// A ring step: every connection's chunk, its ACKs and, for loss, its retransmission.
+void validate_ring_step(const ScenarioOptions& o) {
+    const uint64_t conns = uint64_t(o.hosts) * o.qps_per_peer;
+    const uint64_t chunk = std::max<uint64_t>(1, o.message_size / o.hosts / o.qps_per_peer);
+    const uint64_t packets = packets_of(chunk, o.fabric.mtu);
+    check_frames_at_once(conns * (2 * packets + packets / o.fabric.ack_interval + 2),
+                         "--hosts x --qps-per-peer x --message-size / --mtu");
+}
+
 // Iterations of all-reduce; with iterations == 0 it runs until the wire's frame limit.
 void run_gradient(const ScenarioOptions& o, Wire& wire,
                   const std::function<void(Ring&, std::vector<Batch>&)>& shape = {}) {
     validate_hosts(o, 2);
+    validate_ring_step(o);
     Fabric fabric(o.fabric, o.seed);
     Ring ring = make_ring(fabric, o.hosts, o.qps_per_peer);
     for (uint32_t it = 0; o.iterations == 0 || it < o.iterations; ++it) {
-        for (auto& step : allreduce_steps(ring, o.message_size)) {
+        for (uint32_t s = 0; s < allreduce_step_count(ring); ++s) {
+            std::vector<Batch> step = allreduce_step(ring, o.message_size);
             if (shape) shape(ring, step);
             if (!interleave(wire, step)) return;
         }
@@ -93,6 +123,10 @@ void run_gradient(const ScenarioOptions& o, Wire& wire,
 
 // ---- inference -------------------------------------------------------------------------
 void run_inference(const ScenarioOptions& o, Wire& wire) {
+    // a round: per client a request and a response (up to 4 KiB and 16 KiB) and a KV block
+    check_frames_at_once(uint64_t(o.clients) * (packets_of(o.kv_block, o.fabric.mtu) +
+                                                2 * packets_of(16 * 1024, o.fabric.mtu) + 3),
+                         "--clients x --kv-block / --mtu");
     Fabric fabric(o.fabric, o.seed);
     const uint32_t servers = std::max<uint32_t>(1, o.hosts / 2);
     const uint32_t caches = std::max<uint32_t>(1, o.hosts - servers);
@@ -149,6 +183,7 @@ void run_congestion(const ScenarioOptions& o, Wire& wire) {
 // ---- loss: NAK PSN sequence error and go-back-N ------------------------------------------
 void run_loss(const ScenarioOptions& o, Wire& wire) {
     validate_hosts(o, 2);
+    validate_ring_step(o);
     Fabric fabric(o.fabric, o.seed);
     Ring ring = make_ring(fabric, o.hosts, o.qps_per_peer);
     std::bernoulli_distribution lost(o.loss_rate);
@@ -199,8 +234,10 @@ struct Background {
     Background(const ScenarioOptions& o)
         : fabric(o.fabric, o.seed), ring(make_ring(fabric, 4, 1)) {}
     Batch take(uint32_t bytes) {
-        if (next >= steps.size()) {
-            steps = allreduce_steps(ring, bytes);
+        if (next >= steps.size()) {  // a whole iteration of the 4-host ring: 6 small steps
+            steps.clear();
+            for (uint32_t s = 0; s < allreduce_step_count(ring); ++s)
+                steps.push_back(allreduce_step(ring, bytes));
             next = 0;
         }
         Batch all;
@@ -209,15 +246,33 @@ struct Background {
     }
 };
 
+// Appends the attack's next frames to `out`; false once it has no more. Storms and bulk
+// READs run to hundreds of millions of frames at the largest --attack-count, so they are
+// made as they are sent rather than held whole.
+using AttackSource = std::function<bool(Batch& out)>;
+
+AttackSource all_of(Batch attack) {
+    return [attack = std::move(attack), at = size_t(0)](Batch& out) mutable {
+        if (at >= attack.size()) return false;
+        out.push_back(attack[at++]);
+        return true;
+    };
+}
+
 // Spreads the attack over as many background steps as it takes, in slices of `slice`
 // packets (storms come in larger slices: they are bursts by nature).
-void with_background(const ScenarioOptions& o, Wire& wire, Background& bg, Batch attack,
+void with_background(const ScenarioOptions& o, Wire& wire, Background& bg, AttackSource attack,
                      size_t slice = 16) {
-    for (size_t at = 0; at < attack.size(); at += slice) {
+    Batch pending;
+    bool more = true;
+    while (true) {
+        while (more && pending.size() < slice) more = attack(pending);
+        if (pending.empty()) return;
+        const size_t n = std::min(slice, pending.size());
         std::vector<Batch> batches(2);
         batches[0] = bg.take(std::min<uint32_t>(o.message_size, 256 * 1024));
-        batches[1].assign(attack.begin() + long(at),
-                          attack.begin() + long(std::min(attack.size(), at + slice)));
+        batches[1].assign(pending.begin(), pending.begin() + long(n));
+        pending.erase(pending.begin(), pending.begin() + long(n));
         if (!interleave(wire, batches)) return;
     }
 }
@@ -236,7 +291,7 @@ void run_qpn_scan(const ScenarioOptions& o, Wire& wire) {
         f.payload_length = 16;
         attack.push_back(f);
     }
-    with_background(o, wire, bg, std::move(attack));
+    with_background(o, wire, bg, all_of(std::move(attack)));
 }
 
 void run_psn_injection(const ScenarioOptions& o, Wire& wire) {
@@ -256,7 +311,7 @@ void run_psn_injection(const ScenarioOptions& o, Wire& wire) {
         if (i == 0)
             attack.push_back(live.ack(1, live.side(0).send_psn, AckKind::NakPsnSequenceError));
     }
-    with_background(o, wire, bg, std::move(attack));
+    with_background(o, wire, bg, all_of(std::move(attack)));
 }
 
 void run_rkey_guessing(const ScenarioOptions& o, Wire& wire) {
@@ -272,7 +327,7 @@ void run_rkey_guessing(const ScenarioOptions& o, Wire& wire) {
         else
             conn.write_nak(0, 64, guess, AckKind::NakRemoteAccessError, attack);
     }
-    with_background(o, wire, bg, std::move(attack));
+    with_background(o, wire, bg, all_of(std::move(attack)));
 }
 
 void run_fan_out(const ScenarioOptions& o, Wire& wire) {
@@ -284,40 +339,58 @@ void run_fan_out(const ScenarioOptions& o, Wire& wire) {
         RcConnection conn(bg.fabric, source, first_peer + i);
         conn.send(0, 256, false, attack);
     }
-    with_background(o, wire, bg, std::move(attack));
+    with_background(o, wire, bg, all_of(std::move(attack)));
 }
 
 void run_bulk_read(const ScenarioOptions& o, Wire& wire) {
     Background bg(o);
     uint32_t unusual = bg.fabric.add_host();
     RcConnection conn(bg.fabric, bg.ring.conns[0].side(0).host, unusual);
-    Batch attack;
-    // Exfiltration-shaped: many large READs to a peer the job never talked to.
-    for (uint32_t i = 0; i < std::max<uint32_t>(1, o.attack_count / 16); ++i)
-        conn.read(0, 1u << 20, attack);
-    with_background(o, wire, bg, std::move(attack));
+    // Exfiltration-shaped: many large READs to a peer the job never talked to. Each READ
+    // is made when the one before is sent (its connection is the attack's own: the
+    // background's steps do not touch it).
+    uint32_t reads = std::max<uint32_t>(1, o.attack_count / 16);
+    with_background(o, wire, bg, [&conn, reads, done = uint32_t(0)](Batch& out) mutable {
+        if (done == reads) return false;
+        conn.read(0, 1u << 20, out);
+        ++done;
+        return true;
+    });
+}
+
+// One frame per connection of the background's ring, made before any is sent (a NAK names
+// the PSN its requester had then, whatever the background sends meanwhile).
+Batch each_connection(Background& bg, const std::function<FrameSpec(RcConnection&)>& make) {
+    Batch frames;
+    for (RcConnection& c : bg.ring.conns) frames.push_back(make(c));
+    return frames;
+}
+
+// `count` frames cycling through `frames`, made as they are sent.
+AttackSource storm(Batch frames, uint64_t count) {
+    return [frames = std::move(frames), count, i = uint64_t(0)](Batch& out) mutable {
+        if (i == count) return false;
+        out.push_back(frames[i++ % frames.size()]);
+        return true;
+    };
 }
 
 void run_cnp_storm(const ScenarioOptions& o, Wire& wire) {
     Background bg(o);
-    Batch attack;
     // CNPs to every requester QP of the job, far beyond what its ECN marks would earn
     // (none here): spoofed CNPs throttle DCQCN senders, a faulty NIC or switch does the same.
-    for (uint32_t i = 0; i < o.attack_count * 128; ++i)
-        attack.push_back(bg.ring.conns[i % bg.ring.conns.size()].cnp(1));
-    with_background(o, wire, bg, std::move(attack), 256);
+    Batch cnps = each_connection(bg, [](RcConnection& c) { return c.cnp(1); });
+    with_background(o, wire, bg, storm(std::move(cnps), uint64_t(o.attack_count) * 128), 256);
 }
 
 void run_nak_storm(const ScenarioOptions& o, Wire& wire) {
     Background bg(o);
-    Batch attack;
-    // NAKs (PSN sequence error) on every QP of the job, each naming the requester's current
-    // PSN: a flapping link or a faulty responder forcing go-back-N over and over.
-    for (uint32_t i = 0; i < o.attack_count * 8; ++i) {
-        RcConnection& conn = bg.ring.conns[i % bg.ring.conns.size()];
-        attack.push_back(conn.ack(1, conn.side(0).send_psn, AckKind::NakPsnSequenceError));
-    }
-    with_background(o, wire, bg, std::move(attack), 256);
+    // NAKs (PSN sequence error) on every QP of the job, each naming the PSN its requester
+    // had at the start: a flapping link or a faulty responder forcing go-back-N over and over.
+    Batch naks = each_connection(bg, [](RcConnection& c) {
+        return c.ack(1, c.side(0).send_psn, AckKind::NakPsnSequenceError);
+    });
+    with_background(o, wire, bg, storm(std::move(naks), uint64_t(o.attack_count) * 8), 256);
 }
 
 // Malformed frames are valid frames with one field made to lie. Edits go through the
@@ -434,51 +507,65 @@ const std::vector<Entry>& entries() {
           "Each iteration is 2(N-1) steps; in each step every host writes a 1/N chunk of\n"
           "--message-size to its right neighbour over --qps-per-peer QPs, segmented by --mtu,\n"
           "ACKed every --ack-interval packets and at each message end. Iterations are separated\n"
-          "by --compute-gap-ns of silence. --iterations 0 runs until --packets."},
+          "by --compute-gap-ns of silence. With --packets and no --iterations (or --iterations 0)\n"
+          "it runs until --packets frames.",
+          Length::iterations},
          run_gradient_plain},
         {{"inference", "--clients clients: SEND request/response and RDMA READ of KV-cache blocks",
           "Half of --hosts are inference servers, half KV-cache hosts. Per request a client SENDs\n"
           "64 B..4 KiB, its server READs a --kv-block from the cache tier and SENDs back\n"
-          "256 B..16 KiB with immediate. --requests per client (0: until --packets)."},
+          "256 B..16 KiB with immediate. --requests per client; with --packets and no --requests\n"
+          "(or --requests 0) it runs until --packets frames.",
+          Length::requests},
          run_inference},
         {{"congestion", "gradient traffic with ECN CE marks answered by CNPs",
           "As gradient, with --ce-fraction of data packets CE-marked by the fabric; the\n"
-          "receiver answers with CNPs (opcode 0x81) to the sending QP, rate-limited per QP."},
+          "receiver answers with CNPs (opcode 0x81) to the sending QP, rate-limited per QP.",
+          Length::iterations},
          run_congestion},
         {{"loss", "gradient traffic with loss: NAK PSN sequence error and go-back-N",
           "As gradient, with --loss-rate of data packets lost before the capture point; the\n"
-          "responder NAKs the missing PSN and the requester retransmits from it (go-back-N)."},
+          "responder NAKs the missing PSN and the requester retransmits from it (go-back-N).",
+          Length::iterations},
          run_loss},
         {{"qpn-scan", "attack: one host probes --attack-count destination QPNs on a victim",
-          "Sequential QPNs from 0x11, a 16-byte SEND each, on a 4-host all-reduce background."},
+          "Sequential QPNs from 0x11, a 16-byte SEND each, on a 4-host all-reduce background.",
+          Length::attack},
          run_qpn_scan},
         {{"psn-injection", "attack: spoofed packets into a live QP with PSNs outside its window",
           "--attack-count RDMA WRITEs with the live requester's address, port and QP, PSNs\n"
-          "2^22..2^23 ahead; the responder NAKs the first (PSN sequence error)."},
+          "2^22..2^23 ahead; the responder NAKs the first (PSN sequence error).",
+          Length::attack},
          run_psn_injection},
         {{"rkey-guessing",
           "attack: READ/WRITE with guessed rkeys, answered by remote access errors",
           "--attack-count requests with random rkeys from a new host to a job member; each is\n"
-          "answered by a NAK remote access error."},
+          "answered by a NAK remote access error.",
+          Length::attack},
          run_rkey_guessing},
         {{"fan-out", "attack: one job host reaches --attack-count new peers outside its job",
-          "A new RC QP and a 256-byte SEND to each new peer, amid the job's all-reduce."},
+          "A new RC QP and a 256-byte SEND to each new peer, amid the job's all-reduce.",
+          Length::attack},
          run_fan_out},
         {{"bulk-read", "attack: large RDMA READs from a peer the host never talked to",
-          "--attack-count/16 READs of 1 MiB to a new peer, amid the job's all-reduce."},
+          "--attack-count/16 READs of 1 MiB to a new peer, amid the job's all-reduce.",
+          Length::attack},
          run_bulk_read},
         {{"cnp-storm", "attack/fault: a flood of CNPs at the job's requester QPs",
           "--attack-count x 128 CNPs (opcode 0x81) spread over the 4-host all-reduce's QPs,\n"
-          "with no ECN marks to earn them (spoofed CNPs throttle DCQCN senders)."},
+          "with no ECN marks to earn them (spoofed CNPs throttle DCQCN senders).",
+          Length::attack},
          run_cnp_storm},
         {{"nak-storm", "fault: NAKs PSN sequence error on every QP of the job, again and again",
           "--attack-count x 8 NAKs spread over the 4-host all-reduce's QPs, each naming the\n"
-          "requester's current PSN (a flapping link or faulty responder forcing go-back-N)."},
+          "requester's current PSN (a flapping link or faulty responder forcing go-back-N).",
+          Length::attack},
          run_nak_storm},
         {{"malformed", "attack/fault: malformed RoCE frames amid healthy traffic",
           "--attack-count frames, cycling through: opcode 0xff (makes rxe read out of bounds),\n"
           "reserved opcode 0x15, UDP length lying (+512), IP length lying (+1024), pad/length\n"
-          "inconsistent, BTH version 1, UDP datagram too short for a BTH."},
+          "inconsistent, BTH version 1, UDP datagram too short for a BTH.",
+          Length::attack},
          run_malformed},
     };
     return list;

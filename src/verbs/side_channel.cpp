@@ -61,15 +61,32 @@ void set_nodelay(int fd) {
 
 }  // namespace
 
+bool binds_every_address(const std::string& bind_address) {
+    if (bind_address.empty()) return false;
+    AddrInfo ai;
+    resolve(bind_address, 0, true, ai);
+    for (addrinfo* a = ai.list; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET &&
+            reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr.s_addr == htonl(INADDR_ANY))
+            return true;
+        if (a->ai_family == AF_INET6 &&
+            IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr))
+            return true;
+    }
+    return false;
+}
+
 SideChannel SideChannel::accept_one(const std::string& bind_address, uint16_t port,
                                     Clock::time_point deadline) {
+    // The server hands its rkey and buffer address to whoever connects first: listening on
+    // every address must be asked for by name (0.0.0.0, ::), never fall out of an empty one.
+    if (bind_address.empty())
+        throw VerbsError("no address to listen on (0.0.0.0 or :: for every address)");
     AddrInfo ai;
     resolve(bind_address, port, true, ai);
     int lfd = -1;
     std::string last_error;
-    // Prefer an IPv6 socket that also accepts IPv4 when binding every address.
     for (addrinfo* a = ai.list; a; a = a->ai_next) {
-        if (bind_address.empty() && a->ai_family != AF_INET6 && a->ai_next) continue;
         lfd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (lfd < 0) {
             last_error = std::strerror(errno);
@@ -77,7 +94,7 @@ SideChannel SideChannel::accept_one(const std::string& bind_address, uint16_t po
         }
         int one = 1, zero = 0;
         setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (a->ai_family == AF_INET6)
+        if (a->ai_family == AF_INET6)  // so that "::" takes IPv4 peers as well
             setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
         if (bind(lfd, a->ai_addr, a->ai_addrlen) == 0 && listen(lfd, 1) == 0) break;
         last_error = std::strerror(errno);
@@ -85,7 +102,8 @@ SideChannel SideChannel::accept_one(const std::string& bind_address, uint16_t po
         lfd = -1;
     }
     if (lfd < 0)
-        throw VerbsError(fmt::format("cannot listen on TCP port {}: {}", port, last_error));
+        throw VerbsError(
+            fmt::format("cannot listen on {} TCP port {}: {}", bind_address, port, last_error));
     pollfd p{lfd, POLLIN, 0};
     int rc;
     do {
@@ -93,8 +111,8 @@ SideChannel SideChannel::accept_one(const std::string& bind_address, uint16_t po
     } while (rc < 0 && errno == EINTR && Clock::now() < deadline);
     if (rc <= 0) {
         close(lfd);
-        throw VerbsError(
-            fmt::format("no client connected to TCP port {} before the timeout", port));
+        throw VerbsError(fmt::format("no client connected to {} TCP port {} before the timeout",
+                                     bind_address, port));
     }
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;

@@ -270,6 +270,23 @@ TEST(SideChannel, AcceptGivesUpAtTheDeadline) {
     EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
 }
 
+// Every address only when named: an empty bind address is refused, not taken as "all".
+TEST(SideChannel, ListensOnlyWhereTold) {
+    // refused at once, not after listening everywhere until the deadline
+    std::string what;
+    try {
+        SideChannel::accept_one("", free_port(), Clock::now() + std::chrono::milliseconds(300));
+    } catch (const VerbsError& e) {
+        what = e.what();
+    }
+    EXPECT_NE(what.find("no address to listen on"), std::string::npos) << what;
+    EXPECT_TRUE(binds_every_address("0.0.0.0"));
+    EXPECT_TRUE(binds_every_address("::"));
+    EXPECT_FALSE(binds_every_address("127.0.0.1"));
+    EXPECT_FALSE(binds_every_address("::1"));
+    EXPECT_FALSE(binds_every_address(""));
+}
+
 // A raw peer that writes `bytes` then closes or stays silent.
 void raw_peer(uint16_t port, std::vector<uint8_t> bytes, bool stay_silent) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

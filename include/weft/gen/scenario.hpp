@@ -28,10 +28,16 @@ struct ScenarioOptions {
     uint64_t compute_gap_ns = 200000;  // idle between all-reduce iterations
 };
 
+// What ends a scenario before --packets does: its --iterations (gradient and the
+// scenarios built on it), its --requests (inference), or its attack, once the
+// --attack-count of it is sent (the background stops with it).
+enum class Length { iterations, requests, attack };
+
 struct ScenarioInfo {
     std::string_view name;
     std::string_view summary;
     std::string_view details;
+    Length length;
 };
 
 const std::vector<ScenarioInfo>& scenarios();

@@ -16,9 +16,16 @@ namespace weft::verbs {
 
 using Clock = std::chrono::steady_clock;
 
+// Whether listening on `bind_address` (a numeric address or a name) takes peers on every
+// interface: it is, or resolves to, 0.0.0.0 or ::. Throws VerbsError when it cannot be
+// resolved.
+bool binds_every_address(const std::string& bind_address);
+
 class SideChannel {
   public:
-    // Listens on `bind_address:port` ("" binds every address) and accepts one peer.
+    // Listens on `bind_address:port` and accepts one peer. The address is required: every
+    // address only when asked for by name ("0.0.0.0", or "::", which takes IPv4 as well);
+    // "" throws.
     static SideChannel accept_one(const std::string& bind_address, uint16_t port,
                                   Clock::time_point deadline);
     // Connects to `host:port`, retrying every 200 ms until the deadline.

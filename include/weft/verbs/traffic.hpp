@@ -50,7 +50,7 @@ struct SessionReport {
 
 struct SessionOptions {
     DeviceChoice device;
-    std::string host;  // client: the server; server: the address to bind ("" = all)
+    std::string host;  // client: the server; server: the address to bind (required)
     uint16_t tcp_port = 18515;
     std::chrono::seconds connect_timeout{60};  // side channel: connect / accept
     std::chrono::seconds run_timeout{120};     // from the first post to the last completion
