@@ -344,8 +344,9 @@ def test_outputs_are_created_mode_0600(tools, veth, gradient, work_dir, which):
 
 @pytest.fixture(scope="module")
 def ring_drops(tools, source_root, work_dir):
-    """weftd inline on veths, polling lazily (--idle-sleep-us 1000), and an unpaced
-    3000-frame burst into its host port: the socket ring overflows."""
+    """weftd inline on veths, polling lazily (--idle-sleep-us 1000) with a small socket
+    ring on its host port (framecnt=64), and an unpaced 3000-frame burst into it: the ring
+    overflows however fast this machine is that day."""
     ns_a, ns_m, ns_b = f"{TAG}a", f"{TAG}m", f"{TAG}b"
     frames = generate(tools.weft_gen, "gradient", os.path.join(work_dir, "burst.pcap"), "--packets", "3000",
                       "--mtu", "1024")
@@ -354,7 +355,7 @@ def ring_drops(tools, source_root, work_dir):
         netns.veth(ns_b, "b0", ns_m, "f0", tx_checksum=False)
         sock = os.path.join(work_dir, "ring.sock")
         p = subprocess.Popen(["ip", "netns", "exec", ns_m, tools.weftd, "--inline", "--port",
-                              "host:net_af_packet0,iface=h0", "--port", "fabric:net_af_packet1,iface=f0",
+                              "host:net_af_packet0,iface=h0,framecnt=64", "--port", "fabric:net_af_packet1,iface=f0",
                               "--no-huge", "--idle-sleep-us", "1000", "--control-socket", sock,
                               "--file-prefix", f"{TAG}-ring"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
