@@ -30,6 +30,8 @@ bool ip_span(const FrameBuffer& f, const roce::Located& loc, IpSpan& out) {
     out.l4 = loc.l4_offset;
     out.protocol = loc.protocol;
     const uint8_t* ip = f.data + out.l3;
+    // the header must be what the EtherType says it is
+    if ((ip[0] >> 4) != (out.v6 ? 6 : 4)) return false;
     const uint32_t total = out.v6 ? 40u + load_be16(ip + 4) : load_be16(ip + 2);
     if (total < out.l4 - out.l3) return false;
     out.end = out.l3 + total;
@@ -101,8 +103,8 @@ std::string_view to_string(SealStatus s) {
             return "sealed";
         case SealStatus::not_ip:
             return "not_ip";
-        case SealStatus::ip_truncated:
-            return "ip_truncated";
+        case SealStatus::ip_malformed:
+            return "ip_malformed";
         case SealStatus::ipv6_extension_header:
             return "ipv6_extension_header";
         case SealStatus::crypt_offset_too_large:
@@ -157,10 +159,14 @@ SealStatus TxSa::seal(FrameBuffer& f) {
     const roce::Located loc = roce::locate({f.data, f.len});
     if (loc.ip_version == roce::IpVersion::None) return SealStatus::not_ip;
     IpSpan ip;
-    if (!ip_span(f, loc, ip)) return SealStatus::ip_truncated;
+    if (!ip_span(f, loc, ip)) return SealStatus::ip_malformed;
     const bool tunnel = options_.mode == psp::Mode::tunnel;
     if (!tunnel && ip.v6 && ip.protocol != roce::kIpProtoUdp && ip.protocol != roce::kIpProtoTcp)
         return SealStatus::ipv6_extension_header;
+    if (!tunnel && loc.fragment) return SealStatus::ipv4_fragment;
+    // PSP's Next Header 4 or 41 is what says "tunnel mode" to a receiver
+    if (!tunnel && (ip.protocol == kIpProtoIpv4 || ip.protocol == kIpProtoIpv6))
+        return SealStatus::ip_in_ip;
     if (next_iv_ == 0) return SealStatus::iv_exhausted;
 
     const uint32_t cookie = options_.cookie ? uint32_t(psp::kCookieBytes) : 0;
@@ -193,7 +199,14 @@ SealStatus TxSa::seal(FrameBuffer& f) {
         uint8_t* outer = f.data + ip.l3;
         const uint8_t* inner = hdr + header;
         std::memcpy(outer, inner, outer_ip);
-        if (!ip.v6) outer[0] = 0x45;
+        if (!ip.v6) {
+            outer[0] = 0x45;
+            // the outer packet is whole even when the inner one is a fragment: keep DF,
+            // never MF or an offset (a copied fragment offset would make the receiver's
+            // stack, and our own opener, take the PSP datagram for a fragment)
+            outer[6] &= 0x40;
+            outer[7] = 0;
+        }
     }
     store_be16(udp, sport);
     store_be16(udp + 2, psp::kUdpPort);

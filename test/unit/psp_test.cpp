@@ -425,7 +425,28 @@ TEST(PspSeal, RefusesWhatItCannotSealAndSaysWhy) {
     EXPECT_EQ(tx.seal(tight.frame), SealStatus::no_room);
     roce::store_be16(f.data() + 14 + 2, uint16_t(f.size()));  // IP length past the frame
     Buffer lying(f);
-    EXPECT_EQ(tx.seal(lying.frame), SealStatus::ip_truncated);
+    EXPECT_EQ(tx.seal(lying.frame), SealStatus::ip_malformed);
+    // found by fuzz-psp: a transport-mode fragment (its outer header would claim to be a
+    // fragment), IP-in-IP in transport mode (opens as tunnel mode), a header whose version
+    // nibble is not the EtherType's
+    Bytes frag = roce_frame(test::Family::V4, 64);
+    roce::store_be16(frag.data() + 14 + 6, 0x2000);  // MF
+    test::refresh_ipv4_checksum(frag, 14);
+    Buffer fr(frag);
+    EXPECT_EQ(tx.seal(fr.frame), SealStatus::ipv4_fragment);
+    Buffer tunnel_frag(frag);
+    TxSa tunnel(keys(), 0x12345678, {psp::Version::aes_gcm_128, psp::Mode::tunnel, 0});
+    ASSERT_EQ(tunnel.seal(tunnel_frag.frame), SealStatus::sealed);
+    EXPECT_FALSE(roce::locate({tunnel_frag.frame.data, tunnel_frag.frame.len}).fragment);
+    Bytes ipip = roce_frame(test::Family::V4, 64);
+    ipip[14 + 9] = 41;
+    test::refresh_ipv4_checksum(ipip, 14);
+    Buffer ii(ipip);
+    EXPECT_EQ(tx.seal(ii.frame), SealStatus::ip_in_ip);
+    Bytes v0 = roce_frame(test::Family::V4, 64);
+    v0[14] = 0x05;
+    Buffer bad_version(v0);
+    EXPECT_EQ(tx.seal(bad_version.frame), SealStatus::ip_malformed);
     EXPECT_THROW(TxSa(keys(), 0x80000000u, {}), CryptError);
     EXPECT_THROW(TxSa(keys(), 1, {psp::Version::aes_gcm_128, psp::Mode::transport, 64}),
                  CryptError);

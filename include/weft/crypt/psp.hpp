@@ -55,8 +55,10 @@ uint8_t clear_udp_bth_offset(roce::psp::Mode mode, bool ipv6, bool cookie);
 enum class SealStatus : uint8_t {
     sealed,
     not_ip,                  // not IPv4 or IPv6 (ARP, ...): not PSP's to seal
-    ip_truncated,            // the IP header or the length it gives runs past the frame
+    ip_malformed,            // the IP header or the length it gives runs past the frame
     ipv6_extension_header,   // transport mode takes UDP or TCP right after the IPv6 header
+    ipv4_fragment,           // transport mode: the outer header would claim a fragment
+    ip_in_ip,                // transport mode of IP-in-IP (4, 41) would open as tunnel mode
     crypt_offset_too_large,  // the offset points past the payload
     no_room,                 // headroom or tailroom too small, or the result over the max
     iv_exhausted,            // 2^64 - 1 IVs used: the SA must be replaced
