@@ -1,5 +1,6 @@
 #include "weft/crypt/psp.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "weft/roce/bytes.hpp"
@@ -141,11 +142,14 @@ std::string_view to_string(OpenStatus s) {
     return "?";
 }
 
-TxSa::TxSa(const MasterKeys& keys, uint32_t spi, const SealOptions& options, uint64_t first_iv)
+TxSa::TxSa(const MasterKeys& keys, uint32_t spi, const SealOptions& options, uint64_t first_iv,
+           uint64_t iv_stride)
     : spi_(spi),
       options_(options),
       gcm_(derive_key(keys, spi, options.version).bytes()),
-      next_iv_(first_iv) {
+      next_iv_(first_iv),
+      iv_stride_(iv_stride) {
+    if (iv_stride == 0) throw CryptError("the IV stride must not be 0");
     if ((spi & ~psp::kSpiKeySelector) == 0) throw CryptError("an SPI's low 31 bits must not be 0");
     if (options.crypt_offset > psp::kMaxCryptOffset)
         throw CryptError("the crypt offset is at most 63 (252 bytes)");
@@ -219,7 +223,9 @@ SealStatus TxSa::seal(FrameBuffer& f) {
     h.has_cookie = options_.cookie;
     h.cookie = options_.cookie_value;
     h.spi = spi_;
-    h.iv = next_iv_++;
+    h.iv = next_iv_;
+    // the last IV of the space ends the SA rather than wrapping to reuse the first
+    next_iv_ = next_iv_ > UINT64_MAX - iv_stride_ ? 0 : next_iv_ + iv_stride_;
     psp::write_header(hdr, h);
     uint8_t* body = hdr + psp::kBaseHeaderBytes;
     uint8_t* icv = hdr + header + payload;

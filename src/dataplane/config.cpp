@@ -130,6 +130,7 @@ constexpr config::Section<Config> kSections[] = {
     {"control", parse_control_section},
     {"metrics", parse_metrics_section},
     {"ports", parse_ports},
+    {"psp", parse_psp_section},
 };
 
 }  // namespace
@@ -242,6 +243,10 @@ std::vector<std::string> validate(const Config& c) {
         errors.push_back(fmt::format(
             "file prefix '{}': must be a name of at most 64 characters without '/', not a path",
             c.eal.file_prefix));
+    if (c.psp.enabled() && c.mode != Mode::inline_)
+        errors.push_back("[psp] seals and opens frames: it needs inline mode");
+    if (c.psp.enabled() && c.psp.peers.empty())
+        errors.push_back("[psp] has no [[psp.peers]]: nothing would be protected");
     if (c.firewall.drop_bad_icrc && !c.firewall.verify_icrc)
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)

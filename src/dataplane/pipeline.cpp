@@ -19,6 +19,8 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       firewall_{c.firewall.verify_icrc, c.firewall.drop_bad_icrc},
       classifier_(classify::Unclassified{}),
       balance_(balance::EcmpPolicy{}),
+      psp_config_(c.psp),
+      psp_(c.psp, tx_queue, c.workers),
       table_(worker_table_config(c)),
       tx_(ports, tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
@@ -41,6 +43,8 @@ void Pipeline::run(Burst& b) {
         s.dropped = false;
         s.traffic_class = classify::TrafficClass::unknown;
         s.path = {};
+        s.sealed = false;
+        s.opened = false;
     }
     switch (b.direction) {
         case Direction::host_to_fabric:
@@ -62,15 +66,16 @@ void Pipeline::host_to_fabric(Burst& b) {
     firewall(b, firewall_, stats_.firewall);
     std::visit([&](const auto& classifier) { classify_stage(b, classifier); }, classifier_);
     std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_); }, balance_);
-    crypt_seal(b, stats_.crypt);
+    crypt_seal(b, psp_, stats_.crypt);
     balance_apply(b);
 }
 
 void Pipeline::fabric_to_host(Burst& b) {
-    crypt_open(b, stats_.crypt);
+    crypt_open(b, psp_, stats_.crypt);
     AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
     account(b, acct);
     firewall(b, firewall_, stats_.firewall);
+    if (psp_.enabled()) drop_plaintext_from_peers(b, psp_config_, stats_.crypt);
     reorder(b);
 }
 

@@ -1,15 +1,153 @@
-// crypt.seal and crypt.open (stages.hpp). Until security associations exist (the
-// encryption issue) no flow is protected and no SPI is known.
+// crypt.seal and crypt.open (stages.hpp, psp_stage.hpp), and the [psp] configuration.
+#include <fmt/format.h>
 #include <rte_mbuf.h>
 
+#include <chrono>
+
+#include "weft/dataplane/config_sections.hpp"
+#include "weft/dataplane/instance.hpp"
+#include "weft/dataplane/psp_stage.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/roce/locate.hpp"
 
 namespace weft::dataplane {
 
-void crypt_seal(Burst&, CryptCounters&) {}
+namespace psp = roce::psp;
 
-void crypt_open(Burst& b, CryptCounters& counters) {
+namespace {
+
+crypt::FrameBuffer frame_of(rte_mbuf* m) {
+    return {rte_pktmbuf_mtod(m, uint8_t*), m->data_len, rte_pktmbuf_headroom(m),
+            rte_pktmbuf_tailroom(m)};
+}
+
+// The mbuf after a seal or open moved the frame's start and changed its length.
+void set_frame(rte_mbuf* m, const crypt::FrameBuffer& f) {
+    m->data_off = uint16_t(f.data - static_cast<uint8_t*>(m->buf_addr));
+    m->data_len = uint16_t(f.len);
+    m->pkt_len = f.len;
+}
+
+// 2024-01-01: a wall clock before it is wrong, and IVs started from it could repeat.
+constexpr uint64_t kEarliestSaneClockNs = 1704067200ull * 1'000'000'000ull;
+
+}  // namespace
+
+PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers) {
+    if (!c.enabled()) return;
+    enabled_ = true;
+    try {
+        keys_ = std::make_unique<crypt::MasterKeys>(crypt::load_master_keys(c.master_keys));
+    } catch (const crypt::CryptError& e) {
+        throw DataplaneError(fmt::format("[psp] master_keys: {}", e.what()));
+    }
+    const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    if (now < kEarliestSaneClockNs)
+        throw DataplaneError(
+            "[psp]: the wall clock reads before 2024; PSP IVs start from it, so it must be set");
+    crypt::SealOptions o;
+    o.version = psp::Version(c.version);
+    o.mode = c.tunnel ? psp::Mode::tunnel : psp::Mode::transport;
+    o.crypt_offset =
+        c.crypt_offset >= 0 ? uint8_t(c.crypt_offset) : crypt::clear_udp_bth_offset(o.mode, false, false);
+    try {
+        for (const PspPeerConfig& p : c.peers)
+            peers_.push_back({p.hosts, std::make_unique<crypt::TxSa>(*keys_, p.spi, o, now + worker,
+                                                                     workers)});
+        rx_[0] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi & ~psp::kSpiKeySelector, o.version);
+        rx_[1] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi | psp::kSpiKeySelector, o.version);
+    } catch (const crypt::CryptError& e) {
+        throw DataplaneError(fmt::format("[psp]: {}", e.what()));
+    }
+}
+
+crypt::RxSa* PspStage::find_rx(uint32_t spi, void* self) {
+    auto* stage = static_cast<PspStage*>(self);
+    for (auto& sa : stage->rx_)
+        if (sa && sa->spi() == spi) return sa.get();
+    return nullptr;
+}
+
+void PspStage::seal(Burst& b, CryptCounters& counters) {
+    for (PacketState& s : b.frames()) {
+        if (s.dropped || !s.is_roce()) continue;
+        Peer* peer = nullptr;
+        for (Peer& p : peers_)
+            for (const roce::IpPrefix& h : p.hosts)
+                if (h.contains(s.packet.dst)) {
+                    peer = &p;
+                    break;
+                }
+        if (!peer) continue;  // not a protected destination: sent as it is
+        const uint32_t bytes = s.mbuf->pkt_len;
+        crypt::FrameBuffer f = frame_of(s.mbuf);
+        if (s.mbuf->nb_segs != 1 || peer->tx->seal(f) != crypt::SealStatus::sealed) {
+            ++counters.tx_error;  // never sent in the clear to a protected host
+            s.dropped = true;
+            continue;
+        }
+        set_frame(s.mbuf, f);
+        s.sealed = true;
+        ++counters.tx_packets;
+        counters.tx_bytes += bytes;
+    }
+}
+
+void PspStage::open(Burst& b, CryptCounters& counters) {
+    for (PacketState& s : b.frames()) {
+        if (s.dropped) continue;
+        rte_mbuf* m = s.mbuf;
+        const roce::Located l =
+            roce::locate({rte_pktmbuf_mtod(m, const uint8_t*), size_t(m->data_len)});
+        if (!roce::is_psp(l)) continue;  // plaintext: judged below, after account
+        if (m->nb_segs != 1) {
+            ++counters.rx_bad;
+            s.dropped = true;
+            continue;
+        }
+        crypt::FrameBuffer f = frame_of(m);
+        switch (crypt::open(f, &PspStage::find_rx, this)) {
+            case crypt::OpenStatus::opened:
+                set_frame(m, f);
+                s.opened = true;
+                ++counters.rx_packets;
+                counters.rx_bytes += f.len;
+                continue;
+            case crypt::OpenStatus::not_psp:
+                continue;
+            case crypt::OpenStatus::unknown_spi:
+                ++counters.rx_unknown_spi;
+                break;
+            case crypt::OpenStatus::auth_failed:
+                ++counters.rx_auth_fail;
+                break;
+            case crypt::OpenStatus::replayed:
+            case crypt::OpenStatus::too_old:
+                ++counters.rx_replay;
+                break;
+            case crypt::OpenStatus::malformed:
+            case crypt::OpenStatus::wrong_version:
+            case crypt::OpenStatus::bad_inner:
+                ++counters.rx_bad;
+                break;
+        }
+        s.dropped = true;
+    }
+}
+
+void crypt_seal(Burst& b, PspStage& psp, CryptCounters& counters) {
+    if (psp.enabled()) psp.seal(b, counters);
+}
+
+void crypt_open(Burst& b, PspStage& psp, CryptCounters& counters) {
+    if (psp.enabled()) {
+        psp.open(b, counters);
+        return;
+    }
+    // No security association configured: every PSP frame has an unknown SPI; it is
+    // dropped and counted, never forwarded unopened.
     for (PacketState& s : b.frames()) {
         if (s.dropped) continue;
         const rte_mbuf* m = s.mbuf;
@@ -23,6 +161,90 @@ void crypt_open(Burst& b, CryptCounters& counters) {
             s.dropped = true;
         }
     }
+}
+
+void drop_plaintext_from_peers(Burst& b, const PspConfig& config, CryptCounters& counters) {
+    for (PacketState& s : b.frames()) {
+        if (s.dropped || !s.is_roce() || s.opened) continue;
+        for (const PspPeerConfig& p : config.peers)
+            for (const roce::IpPrefix& h : p.hosts)
+                if (h.contains(s.packet.src)) {
+                    ++counters.rx_plaintext_dropped;
+                    s.dropped = true;
+                    goto next;
+                }
+    next:;
+    }
+}
+
+void parse_psp_section(const toml::node& node, Config& c, config::Problems& problems) {
+    const toml::table* t = config::as_table(node, "psp", problems);
+    if (!t) return;
+    static constexpr std::string_view kKeys[] = {"master_keys", "rx_spi",       "version",
+                                                 "mode",        "crypt_offset", "peers"};
+    config::refuse_unknown_keys(*t, "psp", kKeys, problems);
+    config::read_string(*t, "psp", "master_keys", c.psp.master_keys, problems);
+    uint32_t spi = 0;
+    if (config::read_uint(*t, "psp", "rx_spi", 1u, 0xffffffffu, spi, problems)) {
+        if ((spi & ~psp::kSpiKeySelector) == 0)
+            problems.add("psp.rx_spi", "its low 31 bits must not be 0");
+        c.psp.rx_spi = spi;
+    }
+    uint32_t version = 0;
+    if (config::read_uint(*t, "psp", "version", 0u, 1u, version, problems))
+        c.psp.version = uint8_t(version);
+    std::string mode;
+    if (config::read_string(*t, "psp", "mode", mode, problems)) {
+        if (mode != "transport" && mode != "tunnel")
+            problems.add("psp.mode", "must be \"transport\" or \"tunnel\"");
+        c.psp.tunnel = mode == "tunnel";
+    }
+    uint32_t offset = 0;
+    if (config::read_uint(*t, "psp", "crypt_offset", 0u, 63u, offset, problems))
+        c.psp.crypt_offset = int(offset);
+    if (const toml::node* peers = t->get("peers")) {
+        const toml::array* arr = peers->as_array();
+        if (!arr) {
+            problems.add("psp.peers", "must be an array of tables ([[psp.peers]])");
+            return;
+        }
+        size_t i = 0;
+        static constexpr std::string_view kPeerKeys[] = {"name", "hosts", "spi"};
+        for (const toml::node& item : *arr) {
+            const std::string key = fmt::format("psp.peers[{}]", i++);
+            const toml::table* p = item.as_table();
+            if (!p) {
+                problems.add(key, "must be a table");
+                continue;
+            }
+            config::refuse_unknown_keys(*p, key, kPeerKeys, problems);
+            PspPeerConfig peer;
+            config::read_string(*p, key, "name", peer.name, problems);
+            if (config::read_uint(*p, key, "spi", 1u, 0xffffffffu, peer.spi, problems) &&
+                (peer.spi & ~psp::kSpiKeySelector) == 0)
+                problems.add(key + ".spi", "its low 31 bits must not be 0");
+            if (peer.spi == 0) problems.add(key + ".spi", "is required (the peer's rx_spi)");
+            const toml::array* hosts = p->get_as<toml::array>("hosts");
+            if (!hosts || hosts->empty()) {
+                problems.add(key + ".hosts", "is required: the addresses or prefixes behind the peer");
+            } else {
+                for (const toml::node& h : *hosts) {
+                    const auto text = h.value<std::string>();
+                    auto prefix = text ? roce::IpPrefix::parse(*text) : std::nullopt;
+                    if (!prefix)
+                        problems.add(key + ".hosts",
+                                     fmt::format("{} is not an address or prefix (10.0.0.0/24, "
+                                                 "fd00::/64; no host bits set)",
+                                                 text ? *text : std::string("a non-string")));
+                    else
+                        peer.hosts.push_back(*prefix);
+                }
+            }
+            c.psp.peers.push_back(std::move(peer));
+        }
+    }
+    if (!c.psp.master_keys.empty() && c.psp.rx_spi == 0)
+        problems.add("psp.rx_spi", "is required with master_keys: this weftd's receive SPI");
 }
 
 }  // namespace weft::dataplane

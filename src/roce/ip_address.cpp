@@ -44,4 +44,34 @@ std::string IpAddress::to_string() const {
     return out;
 }
 
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+    const size_t slash = text.find('/');
+    auto addr = IpAddress::parse(text.substr(0, slash));
+    if (!addr) return std::nullopt;
+    const unsigned family_bits = addr->is_v4() ? 32 : 128;
+    unsigned len = family_bits;
+    if (slash != std::string_view::npos) {
+        const std::string_view digits = text.substr(slash + 1);
+        if (digits.empty() || digits.size() > 3) return std::nullopt;
+        len = 0;
+        for (char c : digits) {
+            if (c < '0' || c > '9') return std::nullopt;
+            len = len * 10 + unsigned(c - '0');
+        }
+        if (len > family_bits) return std::nullopt;
+    }
+    IpPrefix p;
+    p.base = *addr;
+    p.bits = uint8_t(len + (addr->is_v4() ? 96 : 0));
+    // host bits set: the operator meant another prefix; say so rather than guess
+    IpPrefix masked = p;
+    for (unsigned i = p.bits; i < 128; ++i) masked.base.bytes[i / 8] &= uint8_t(~(0x80 >> (i % 8)));
+    if (!(masked.base == p.base)) return std::nullopt;
+    return p;
+}
+
+std::string IpPrefix::to_string() const {
+    return base.to_string() + "/" + std::to_string(base.is_v4() ? bits - 96 : bits);
+}
+
 }  // namespace weft::roce

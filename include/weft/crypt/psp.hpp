@@ -68,9 +68,11 @@ std::string_view to_string(SealStatus s);
 // Send side of one security association: its SPI, key and IV counter.
 class TxSa {
   public:
-    // Derives the SPI's key. The IV counter starts at `first_iv` (never 0 in Weft: a
-    // fresh SA per start means a fresh key, so IVs never repeat under one key).
-    TxSa(const MasterKeys& keys, uint32_t spi, const SealOptions& options, uint64_t first_iv = 1);
+    // Derives the SPI's key. IVs are first_iv, first_iv + iv_stride, ... (never 0): senders
+    // sharing an SA (weftd's workers) take disjoint IVs with one start each and the same
+    // stride, so no IV is ever used twice under one key.
+    TxSa(const MasterKeys& keys, uint32_t spi, const SealOptions& options, uint64_t first_iv = 1,
+         uint64_t iv_stride = 1);
     uint32_t spi() const { return spi_; }
     const SealOptions& options() const { return options_; }
     uint64_t next_iv() const { return next_iv_; }
@@ -82,6 +84,7 @@ class TxSa {
     SealOptions options_;
     AesGcm gcm_;
     uint64_t next_iv_;
+    uint64_t iv_stride_;
 };
 
 enum class OpenStatus : uint8_t {

@@ -51,6 +51,12 @@ struct PacketState {
     uint16_t out_port = kNoPort;
     // A stage refused the frame (and counted why): later stages skip it, tx frees it.
     bool dropped = false;
+    // crypt.seal encapsulated it: `packet` describes the inner frame, no longer the bytes
+    // (balance.apply leaves the inner ports alone; the outer source port is not
+    // authenticated and is the balancer's to rewrite).
+    bool sealed = false;
+    // crypt.open authenticated and decrypted it (fabric -> host): it came from a PSP peer
+    bool opened = false;
 
     bool is_roce() const { return verdict == roce::Verdict::Ok; }
 };

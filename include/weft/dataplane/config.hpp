@@ -3,6 +3,8 @@
 // act on; nothing here touches DPDK, so `weftd --check-config` works on any machine.
 #pragma once
 
+#include "weft/roce/ip_address.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,6 +56,23 @@ struct MetricsConfig {
     std::string listen;  // "": no endpoint; PORT = loopback
 };
 
+// [psp] and [[psp.peers]]: encryption of back-end RoCE between weftd peers (stage_crypt.cpp
+// parses it). Off unless master_keys is set.
+struct PspPeerConfig {
+    std::string name;
+    std::vector<roce::IpPrefix> hosts;  // inner addresses behind the peer weftd
+    uint32_t spi = 0;                   // the peer's receive SPI (its rx_spi)
+};
+struct PspConfig {
+    std::string master_keys;  // a file of two 256-bit master keys (root's, mode 0600)
+    uint32_t rx_spi = 0;      // this weftd's receive SPI, either generation (bit 31)
+    uint8_t version = 0;      // 0: AES-GCM-128, 1: AES-GCM-256
+    bool tunnel = false;
+    int crypt_offset = -1;  // -1: inner UDP + BTH in clear
+    std::vector<PspPeerConfig> peers;
+    bool enabled() const { return !master_keys.empty(); }
+};
+
 struct Config {
     Mode mode = Mode::passive;
     uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
@@ -63,6 +82,7 @@ struct Config {
     FirewallConfig firewall;  // [firewall] (firewall.cpp parses it)
     ControlConfig control;
     MetricsConfig metrics;
+    PspConfig psp;
     // Command line only.
     // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts
     // where weftd shares cores with the work it serves, such as CI's two-core VMs.

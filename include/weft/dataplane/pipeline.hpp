@@ -22,6 +22,7 @@
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/dataplane/tx.hpp"
+#include "weft/dataplane/psp_stage.hpp"
 #include "weft/flow/table.hpp"
 
 namespace weft::dataplane {
@@ -59,6 +60,8 @@ class Pipeline {
     FirewallConfig firewall_;
     classify::Classifier classifier_;
     balance::Policy balance_;
+    PspConfig psp_config_;
+    PspStage psp_;
     flow::Table table_;
     WorkerStats stats_;
     SegmentedFrames segmented_;

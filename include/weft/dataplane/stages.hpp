@@ -71,14 +71,21 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
 // decides how to count it).
 void balance_apply(Burst& b);
 
-// crypt.seal (host -> fabric): PSP encapsulation of protected flows. No flow is
-// protected until security associations exist (the encryption issue): frames pass.
-void crypt_seal(Burst& b, CryptCounters& counters);
+class PspStage;   // psp_stage.hpp
+struct PspConfig;  // config.hpp
+
+// crypt.seal (host -> fabric): PSP encapsulation of RoCE to hosts behind a peer weftd
+// ([psp], psp_stage.hpp); a frame that cannot be sealed is dropped, never sent in clear.
+void crypt_seal(Burst& b, PspStage& psp, CryptCounters& counters);
 
 // crypt.open (fabric -> host, before account): PSP frames (UDP 1000) are authenticated,
 // checked against replay and decrypted here. With no security association configured,
 // every PSP frame has an unknown SPI: it is dropped and counted, never forwarded unopened.
-void crypt_open(Burst& b, CryptCounters& counters);
+void crypt_open(Burst& b, PspStage& psp, CryptCounters& counters);
+
+// After account and firewall (fabric -> host): RoCE in the clear from a host behind a PSP
+// peer is dropped and counted (zero trust: that peer seals everything it sends).
+void drop_plaintext_from_peers(Burst& b, const PspConfig& config, CryptCounters& counters);
 
 // reorder (fabric -> host): PSN order for sprayed QPs. Nothing is sprayed until the
 // balancing issue negotiates it with a peer weftd: frames pass in arrival order.

@@ -49,4 +49,23 @@ struct IpAddress {
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 
+// An address prefix, "10.0.0.0/24" or "fd00::/64" (an address alone is a /32 or /128);
+// IPv4 prefixes are kept in the IPv4-mapped space, so one compare serves both families.
+struct IpPrefix {
+    IpAddress base{};
+    uint8_t bits = 128;  // of the 16-byte form: an IPv4 /24 is 96 + 24
+
+    // nullopt when the text is not an address, the length is out of range, or host bits
+    // are set ("10.0.0.1/24": say 10.0.0.0/24).
+    static std::optional<IpPrefix> parse(std::string_view text);
+    bool contains(const IpAddress& a) const {
+        const unsigned whole = bits / 8, rest = bits % 8;
+        if (std::memcmp(a.bytes.data(), base.bytes.data(), whole) != 0) return false;
+        if (rest == 0) return true;
+        const uint8_t mask = uint8_t(0xff << (8 - rest));
+        return (a.bytes[whole] & mask) == (base.bytes[whole] & mask);
+    }
+    std::string to_string() const;
+};
+
 }  // namespace weft::roce
