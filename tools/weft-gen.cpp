@@ -175,6 +175,12 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
 
     if (auto status = tools::parse_command_line(app, argc, argv)) return *status;
+    if (json && out == "-") {
+        fmt::print(stderr,
+                   "weft-gen: --json prints on standard output, where -o - writes the "
+                   "capture: write the capture to a file, or leave out --json\n");
+        return tools::kExitUsage;
+    }
     if (list) {
         std::cout << scenario_help();
         return 0;

@@ -40,9 +40,11 @@ int main(int argc, char** argv) {
     AgentOptions options;
     std::string alerts_path = "-", config_path, check_path, counters_path;
     auto* iface =
-        app.add_option("-i,--iface", options.interfaces, "interface to watch (repeatable)");
+        app.add_option("-i,--iface", options.interfaces, "interface to watch (repeatable)")
+            ->check(weft::tools::non_empty());
     app.add_option("--alerts", alerts_path, "append alerts as JSON lines here ('-': stdout)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(weft::tools::non_empty());
     app.add_option("-c,--config", config_path,
                    "TOML file with [detectors] thresholds (docs/DETECTION.md)")
         ->check(CLI::ExistingFile);
@@ -55,10 +57,12 @@ int main(int argc, char** argv) {
         &app, "--poll-ms", options.poll_ms, 10, 60000,
         "how often the maps are read for the rate detectors (default 100)");
     app.add_option("--counters-json", counters_path,
-                   "on exit, write the global, per-QP and per-peer counters as JSON here");
+                   "on exit, write the global, per-QP and per-peer counters as JSON here")
+        ->check(weft::tools::non_empty());
     options.socket_path = kDefaultAlertSocket;
     app.add_option("--socket", options.socket_path,
                    "unix socket (mode 0600) where `weftctl alerts` reads the alerts; 'none': off")
+        ->check(weft::tools::non_empty())
         ->capture_default_str();
     iface->excludes(check);
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
@@ -77,6 +81,13 @@ int main(int argc, char** argv) {
     // Alerts are appended, the counters document replaces its file on exit (io/output.hpp:
     // never through a symlink, mode 0600).
     std::unique_ptr<weft::io::OutputFile> alerts, counters_out;
+    if (weft::io::same_file(alerts_path, counters_path))
+        return report(
+            {"--alerts and --counters-json name the same file: one would overwrite the "
+             "other"});
+    if (weft::io::same_file(alerts_path, config_path) ||
+        weft::io::same_file(counters_path, config_path))
+        return report({"an output is the configuration file: it would be overwritten"});
     try {
         alerts =
             std::make_unique<weft::io::OutputFile>(alerts_path, weft::io::OutputFile::Mode::append);
@@ -88,6 +99,7 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_signal);  // a closed terminal: detach as on SIGTERM
     // A closed alerts pipe is an EPIPE from write(), handled by the agent (it stops and
     // detaches); SIGPIPE would kill us with the TC filters left attached.
     std::signal(SIGPIPE, SIG_IGN);

@@ -83,8 +83,10 @@ void add_filter_options(CLI::App* cmd, FilterArgs& a) {
     cmd->add_flag("--wide", a.wide,
                   "the table: every column and each flow's opcodes (by default the columns that "
                   "fit the terminal's width, or $COLUMNS, or 80)");
-    cmd->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)");
-    cmd->add_option("--qpn", a.qpn, "only flows to this destination QP number (decimal or 0x hex)");
+    cmd->add_option("--host", a.hosts, "only flows from or to this IP (repeatable)")
+        ->check(weft::tools::non_empty());
+    cmd->add_option("--qpn", a.qpn, "only flows to this destination QP number (decimal or 0x hex)")
+        ->check(weft::tools::non_empty());
     cmd->add_option("--sort", a.sort, "order flows by bytes, packets, messages, naks or gaps")
         ->check(CLI::IsMember({"bytes", "packets", "messages", "naks", "gaps"}))
         ->capture_default_str();
@@ -294,6 +296,10 @@ void print_psp_counters(const char* what, const PspArgs& a, const weft::crypt::F
 
 int run_psp(bool seal, const PspArgs& a) {
     using namespace weft;
+    if (io::same_file(a.in, a.out)) {
+        fmt::print(stderr, "weftctl psp: {} is both the input and the output\n", a.out);
+        return tools::kExitUsage;
+    }
     try {
         const crypt::MasterKeys keys = crypt::load_master_keys(a.keys);
         if (!seal) {
@@ -379,7 +385,8 @@ int main(int argc, char** argv) {
 
     std::string socket;
     app.add_option("-s,--socket", socket,
-                   "a running weftd's control socket (default: the only one in /run/weft)");
+                   "a running weftd's control socket (default: the only one in /run/weft)")
+        ->check(weft::tools::non_empty());
     bool live_json = false;
     auto* status = app.add_subcommand(
         "status",

@@ -63,16 +63,19 @@ int main(int argc, char** argv) {
         ->excludes(p_opt);
     app.add_option("--port", port_flags,
                    "ROLE:DEVICE[,ARGS], ROLE one of host, fabric, mirror; DEVICE a PCI address or "
-                   "a vdev (net_af_packet0,iface=eth1); repeatable, added to the config's ports");
+                   "a vdev (net_af_packet0,iface=eth1); repeatable, added to the config's ports")
+        ->check(weft::tools::non_empty());
     app.add_option("--pcap", pcap, "read this capture through net_pcap (implies --passive)")
         ->check(CLI::ExistingFile);
     app.add_flag("--exit-on-eof", exit_on_eof, "stop when every capture file has been read");
     app.add_option("--dump-flows", dump,
                    "on exit, write the flows as JSON (schema weft.flows/1, as weftctl analyze "
-                   "--json) to this file ('-': stdout)");
+                   "--json) to this file ('-': stdout)")
+        ->check(weft::tools::non_empty());
     weft::tools::add_bounded<uint32_t>(&app, "-w,--workers", workers, 1, 128,
                                        "worker lcores (default 1, or the config's)");
-    app.add_option("--file-prefix", prefix, "DPDK runtime file prefix (default weftd-<pid>)");
+    app.add_option("--file-prefix", prefix, "DPDK runtime file prefix (default weftd-<pid>)")
+        ->check(weft::tools::non_empty());
     app.add_flag("--no-huge", no_huge, "do not use hugepages even when some are free");
     weft::tools::add_bounded<uint32_t>(&app, "--memory-mb", memory_mb, 64, 1u << 20,
                                        "memory without hugepages, MB (default 512)");
@@ -88,10 +91,12 @@ int main(int argc, char** argv) {
     std::string control_socket, metrics;
     app.add_option("--control-socket", control_socket,
                    "unix socket weftctl -s reads (mode 0600; default /run/weft/<file prefix>.sock; "
-                   "'none': no socket)");
+                   "'none': no socket)")
+        ->check(weft::tools::non_empty());
     app.add_option("--metrics", metrics,
                    "serve Prometheus metrics at http://ADDR/metrics: PORT (on 127.0.0.1), "
-                   "HOST:PORT or [IPV6]:PORT; default off");
+                   "HOST:PORT or [IPV6]:PORT; default off")
+        ->check(weft::tools::non_empty());
     if (auto rc = weft::tools::parse_command_line(app, argc, argv)) return *rc;
 
     Config c;
@@ -153,6 +158,12 @@ int main(int argc, char** argv) {
     // The flow dump's file is made now (a temporary file beside it, renamed on success):
     // a bad path must fail before an hour's run, not after it.
     std::unique_ptr<weft::io::OutputFile> dump_out;
+    for (const PortConfig& port : c.ports)
+        if (weft::io::same_file(dump, port.arg("rx_pcap")))
+            return report_errors({"--dump-flows " + dump + " is the capture port " + port.name +
+                                  " reads: it would be overwritten"});
+    if (weft::io::same_file(dump, config_file))
+        return report_errors({"--dump-flows " + dump + " is the configuration file"});
     if (!dump.empty()) {
         try {
             dump_out =
@@ -164,6 +175,7 @@ int main(int argc, char** argv) {
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_signal);  // a closed terminal: stop as cleanly as on SIGTERM
     // `--dump-flows - | head` must not kill us by SIGPIPE: the write fails and says so.
     std::signal(SIGPIPE, SIG_IGN);
     try {
@@ -188,6 +200,8 @@ int main(int argc, char** argv) {
         metrics_server.reset();
         control.reset();
         fmt::print(stderr, "weftd: {}\n{}", why, counters_text(instance));
+        for (const std::string& t : instance.capture_truncations())
+            fmt::print(stderr, "weftd: warning: {}\n", t);
         if (dump_out) {
             // streamed as it is made; every write is checked
             write_flows_document(instance, [&](std::string_view text) { dump_out->write(text); });

@@ -264,6 +264,29 @@ std::vector<std::string> validate(const Config& c) {
         std::string error;
         if (!parse_listen_address(c.metrics.listen, error)) errors.push_back(error);
     }
+    // an absolute path, as the file requires: a relative one would name a different socket
+    // for every working directory weftctl runs in
+    if (std::string path = control_socket_path(c); !path.empty() && path[0] != '/')
+        errors.push_back(fmt::format("control socket {}: must be an absolute path", path));
+    for (const PortConfig& p : c.ports) {
+        const std::string frame = p.arg("framesz"), block = p.arg("blocksz");
+        if (p.driver() != "net_af_packet" || frame.empty() || block.empty()) continue;
+        const unsigned long f = std::strtoul(frame.c_str(), nullptr, 10),
+                            b = std::strtoul(block.c_str(), nullptr, 10);
+        // the PMD steps through its ring by the frame size: a block that is not a whole
+        // number of frames makes it read the wrong places (one frame in 36 arrived)
+        if (f == 0 || b % f != 0)
+            errors.push_back(fmt::format("port {}: blocksz={} must be a multiple of framesz={}",
+                                         p.name, block, frame));
+    }
+    // one interface on two ports would bridge it to itself
+    for (size_t i = 0; i < c.ports.size(); ++i)
+        for (size_t j = i + 1; j < c.ports.size(); ++j)
+            if (!c.ports[i].arg("iface").empty() &&
+                c.ports[i].arg("iface") == c.ports[j].arg("iface"))
+                errors.push_back(fmt::format("ports {} and {} use the same interface {}",
+                                             c.ports[i].name, c.ports[j].name,
+                                             c.ports[i].arg("iface")));
     if (std::string path = control_socket_path(c); path.size() >= sizeof(sockaddr_un{}.sun_path))
         errors.push_back(fmt::format("control socket {}: longer than {} bytes", path,
                                      sizeof(sockaddr_un{}.sun_path) - 1));

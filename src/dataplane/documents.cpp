@@ -232,13 +232,16 @@ json source_json(const Instance& instance) {
             ? std::chrono::duration<double>(std::chrono::system_clock::now() - instance.started())
                   .count()
             : 0.0;
-    std::string corruption;
+    std::string corruption, truncation;
     for (const std::string& c : instance.capture_corruptions())
         corruption += (corruption.empty() ? "" : "; ") + c;
+    for (const std::string& t : instance.capture_truncations())
+        truncation += (truncation.empty() ? "" : "; ") + t;
     return {{"program", "weftd"},
             {"mode", to_string(instance.config().mode)},
             {"files", instance.capture_files()},
             {"seconds", seconds},
+            {"truncation", truncation},
             {"corruption", corruption}};
 }
 
@@ -246,6 +249,8 @@ json source_json(const Instance& instance) {
 
 json flows_document(const Instance& instance, const flow::FlowFilter& filter) {
     Instance::Snapshot snap = instance.snapshot();
+    // a last record cut by the end of its file is a truncated record, as analyze counts it
+    snap.totals.truncated_records += instance.capture_truncations().size();
     json doc = flow::flows_document(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
                                     snap.table);
     doc["source"] = source_json(instance);
@@ -256,6 +261,7 @@ json flows_document(const Instance& instance, const flow::FlowFilter& filter) {
 
 void write_flows_document(const Instance& instance, const flow::TextSink& sink) {
     Instance::Snapshot snap = instance.snapshot();
+    snap.totals.truncated_records += instance.capture_truncations().size();
     json dataplane = counters_document(instance);
     dataplane["snapshot_missed_flows"] = snap.missed;
     flow::write_flows_document(

@@ -7,9 +7,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <numeric>
 #include "weft/dataplane/config_sections.hpp"
+#include "weft/dataplane/ports.hpp"
 
 #include <fstream>
 
@@ -72,6 +75,37 @@ void reclaim_stale_runtime_dirs() {
 
 }  // namespace
 
+unsigned interface_mtu(const std::string& iface) {
+    std::ifstream in("/sys/class/net/" + iface + "/mtu");
+    unsigned mtu = 0;
+    return (in >> mtu) ? mtu : 0;
+}
+
+unsigned af_packet_frame_size(unsigned mtu) {
+    // the frame (MTU + Ethernet header + two VLAN tags) behind the kernel's 32-byte tpacket
+    // header, in whole KiB (so a block of a few pages holds whole frames: the PMD walks its
+    // ring at a stride of the frame size, which skips frames when a block's size is not a
+    // multiple of it); never less than the PMD's default, never more than an mbuf's data
+    // room takes (the PMD refuses the port then)
+    const unsigned need = (mtu + 14 + 8 + 32 + 1023) / 1024 * 1024;
+    return std::clamp(need, 2048u, (kMbufDataRoom + 32) / 1024 * 1024);
+}
+
+std::string vdev_arguments(const PortConfig& port) {
+    std::string args = port.args;
+    if (port.driver() != "net_af_packet" || !port.arg("framesz").empty()) return args;
+    // net_af_packet's default ring frame is 2048 bytes: a longer frame (RoCE at MTU 4096 on
+    // a jumbo-frame link) is cut to it, and the cut frame reads as malformed. Size the ring
+    // for the interface's MTU unless the operator chose.
+    const unsigned mtu = interface_mtu(port.arg("iface"));
+    const unsigned frame = af_packet_frame_size(mtu);
+    if (mtu == 0 || frame <= 2048) return args;
+    const unsigned block = std::lcm(frame, 4096u);  // whole pages and whole frames
+    args += fmt::format("{}framesz={}", args.empty() ? "" : ",", frame);
+    if (port.arg("blocksz").empty()) args += fmt::format(",blocksz={}", block);
+    return args;
+}
+
 std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
     std::vector<std::string> a = {"weftd"};
     // --lcores maps lcore ids to CPUs: worker i is lcore i, the main lcore comes last.
@@ -99,8 +133,8 @@ std::vector<std::string> eal_arguments(const Config& c, const Plan& p) {
             a.insert(a.end(), {"-a", port.device});
             any_pci = true;
         } else {
-            a.insert(a.end(),
-                     {"--vdev", port.args.empty() ? port.device : port.device + "," + port.args});
+            const std::string args = vdev_arguments(port);
+            a.insert(a.end(), {"--vdev", args.empty() ? port.device : port.device + "," + args});
         }
     }
     if (!any_pci) a.push_back("--no-pci");

@@ -54,6 +54,11 @@ PcapReplays::PcapReplays(std::vector<PortConfig>& ports) {
                 cut += rec.data.size() < rec.wire_length;
             }
             corruption = reader.corruption();
+            if (reader.truncated())
+                truncations_.push_back(
+                    fmt::format("{}: last record truncated ({}); the {} complete "
+                                "records before it are replayed",
+                                file, reader.truncation(), records));
         } catch (const capture::CaptureError& e) {
             throw DataplaneError(e.what());
         }

@@ -9,8 +9,7 @@ namespace weft::dataplane {
 
 void balance_apply(Burst& b) {
     for (PacketState& s : b.frames()) {
-        if (s.dropped || s.sealed || !s.is_roce() ||
-            s.path.source_port == balance::kKeepSourcePort)
+        if (s.dropped || s.sealed || !s.is_roce() || s.path.source_port == balance::kKeepSourcePort)
             continue;
         if (s.mbuf->nb_segs != 1) continue;  // see stages.hpp
         const uint16_t port = uint16_t(s.path.source_port);

@@ -50,12 +50,12 @@ PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers) {
     crypt::SealOptions o;
     o.version = psp::Version(c.version);
     o.mode = c.tunnel ? psp::Mode::tunnel : psp::Mode::transport;
-    o.crypt_offset =
-        c.crypt_offset >= 0 ? uint8_t(c.crypt_offset) : crypt::clear_udp_bth_offset(o.mode, false, false);
+    o.crypt_offset = c.crypt_offset >= 0 ? uint8_t(c.crypt_offset)
+                                         : crypt::clear_udp_bth_offset(o.mode, false, false);
     try {
         for (const PspPeerConfig& p : c.peers)
-            peers_.push_back({p.hosts, std::make_unique<crypt::TxSa>(*keys_, p.spi, o, now + worker,
-                                                                     workers)});
+            peers_.push_back(
+                {p.hosts, std::make_unique<crypt::TxSa>(*keys_, p.spi, o, now + worker, workers)});
         rx_[0] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi & ~psp::kSpiKeySelector, o.version);
         rx_[1] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi | psp::kSpiKeySelector, o.version);
     } catch (const crypt::CryptError& e) {
@@ -226,7 +226,8 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
             if (peer.spi == 0) problems.add(key + ".spi", "is required (the peer's rx_spi)");
             const toml::array* hosts = p->get_as<toml::array>("hosts");
             if (!hosts || hosts->empty()) {
-                problems.add(key + ".hosts", "is required: the addresses or prefixes behind the peer");
+                problems.add(key + ".hosts",
+                             "is required: the addresses or prefixes behind the peer");
             } else {
                 for (const toml::node& h : *hosts) {
                     const auto text = h.value<std::string>();

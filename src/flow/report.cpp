@@ -421,7 +421,7 @@ std::string format_report(const FlowSource& flows, const std::vector<size_t>& se
          t.icrc_errors);
     if (counters.flows_refused_table_full || counters.hosts_refused_table_full ||
         counters.extension_refused)
-        line("table full: flows refused {}  hosts refused {}  extensions refused {}",
+        line("table full: packets of untracked flows {}  hosts refused {}  extensions refused {}",
              counters.flows_refused_table_full, counters.hosts_refused_table_full,
              counters.extension_refused);
     if (t.malformed()) {
@@ -495,10 +495,14 @@ std::string format_report(const FlowSource& flows, const std::vector<size_t>& se
     for (size_t c = 0; c < columns.size(); ++c) by_rank[size_t(columns[c].rank)] = c;
     size_t used = 0;
     std::vector<const char*> hidden;
+    bool full = false;
     for (size_t c : by_rank) {
         const size_t need = columns[c].width + (used ? 1 : 0);
-        // the first three (who and which QP) always; the rest while they fit
-        if (style.wide || columns[c].rank < 3 || used + need <= style.width) {
+        // the first three (who and which QP) always; the rest in order of importance while
+        // they fit: once one does not, none after it is taken (a narrow column of less
+        // use must not take the place of a wider, more useful one)
+        full = full || (!style.wide && columns[c].rank >= 3 && used + need > style.width);
+        if (!full) {
             columns[c].shown = true;
             used += need;
         }

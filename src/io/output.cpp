@@ -1,6 +1,7 @@
 #include "weft/io/output.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,14 @@ void write_all(int fd, std::string_view text, const std::string& name) {
         if (n == 0) throw OutputError(name + ": write returned 0 bytes", EIO);
         text.remove_prefix(size_t(n));
     }
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    if (a.empty() || b.empty() || a == "-" || b == "-") return false;
+    if (a == b) return true;
+    struct stat sa, sb;
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 std::string describe_stdout() {
@@ -154,6 +163,15 @@ void OutputFile::write(std::string_view text) {
         }
     }
     buffer_.append(text);
+}
+
+bool OutputFile::reader_gone() const {
+    if (fd_ < 0) return false;
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return false;
+    // the write end of a pipe polls POLLERR once its read end is closed
+    pollfd p{fd_, 0, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
 }
 
 void OutputFile::flush() {

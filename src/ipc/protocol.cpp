@@ -140,6 +140,10 @@ Fd send_request(const std::string& socket_path, const nlohmann::json& request,
     s.fd = connect_unix(socket_path);
     if (s.fd < 0) {
         int e = errno;
+        struct stat st;
+        if (e == ECONNREFUSED && ::stat(socket_path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+            throw ControlError(
+                fmt::format("{} is not a socket (give {}'s socket with -s)", socket_path, server));
         std::string hint = e == ENOENT || e == ECONNREFUSED
                                ? fmt::format(" (is {} running? give its socket with -s)", server)
                            : e == EACCES ? " (the socket is root's: run as root)"
@@ -268,6 +272,8 @@ std::string table_style_from_json(const nlohmann::json& j, flow::TableStyle& out
 Listener::Listener(std::string path, std::string_view program) : path_(std::move(path)) {
     sockaddr_un a = address_of(path_);
     // the socket's directories, created 0700 where missing
+    if (path_.empty() || path_[0] != '/')
+        throw ControlError(fmt::format("socket {}: must be an absolute path", path_));
     std::string dir = path_.substr(0, path_.rfind('/'));
     for (size_t at = 1; at <= dir.size(); ++at) {
         if (at != dir.size() && dir[at] != '/') continue;

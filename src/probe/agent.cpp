@@ -97,6 +97,8 @@ AgentResult run_agent(const AgentOptions& options, io::OutputFile& alerts,
             next_poll = now + uint64_t(options.poll_ms) * 1'000'000ull;
         }
         write();
+        // the reader of an alerts pipe left: stop now, not at the next alert's write
+        if (!result.alerts_reader_gone && alerts.reader_gone()) result.alerts_reader_gone = true;
         if (server) server->service();
         if (options.duration_s > 0 && double(now - start) / 1e9 >= options.duration_s) break;
     }

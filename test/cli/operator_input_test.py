@@ -39,7 +39,76 @@ BAD_NUMBERS = [
     ("weftctl", ["analyze", "--qpn", "0x1000000", "CAPTURE"], "not a 24-bit QP number"),
     ("weft-probe", ["--iface", "lo", "--poll-ms", "5"], "--poll-ms: must be an integer from 10 to 60000, not '5'"),
     ("weft-probe", ["--iface", "lo", "--duration", "nan"], "--duration: must be a number from 0 to 10000000"),
+    ("weft-probe", ["--iface", "lo", "--duration", "0x3"], "--duration: must be a number from 0 to 10000000"),
 ]
+
+
+EMPTY_VALUES = [
+    # before: '' meant the default (a socket, a prefix), or nothing (no dump, no filter)
+    ("weftd", ["--control-socket", "", "--show-plan"], "--control-socket: must not be empty"),
+    ("weftd", ["--file-prefix", "", "--show-plan"], "--file-prefix: must not be empty"),
+    ("weftd", ["--dump-flows", "", "--show-plan"], "--dump-flows: must not be empty"),
+    ("weftctl", ["-s", "", "status"], "--socket: must not be empty"),
+    ("weftctl", ["analyze", "--qpn", "", "CAPTURE"], "--qpn: must not be empty"),
+    ("weft-probe", ["--iface", "lo", "--alerts", ""], "--alerts: must not be empty"),
+]
+
+
+@pytest.mark.parametrize("program,args,words", EMPTY_VALUES, ids=[" ".join([p] + a) for p, a, _ in EMPTY_VALUES])
+def test_an_empty_value_is_refused_not_taken_for_the_default(tools, capture, program, args, words):
+    r = sh(getattr(tools, program.replace("-", "_")), *[capture if a == "CAPTURE" else a for a in args])
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+
+
+def test_a_relative_socket_path_is_refused(tools, capture, work_dir):
+    # before: a directory named like the socket was made, then refused
+    r = sh(tools.weftd, "--pcap", capture, "--control-socket", "relative.sock", "--show-plan", cwd=work_dir)
+    assert r.returncode == 1 and "must be an absolute path" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(work_dir, "relative.sock"))
+
+
+def test_one_interface_on_two_ports_is_refused(tools):
+    r = sh(tools.weftd, "--inline", "--port", "host:net_af_packet0,iface=lo", "--port",
+           "fabric:net_af_packet1,iface=lo", "--show-plan")
+    assert r.returncode == 1 and "use the same interface lo" in r.stderr, r.stderr
+
+
+def test_the_dump_cannot_overwrite_the_capture_it_reads(tools, work_dir, capture):
+    import shutil
+    victim = os.path.join(work_dir, "victim.pcap")
+    shutil.copy(capture, victim)
+    r = sh(tools.weftd, "--pcap", victim, "--dump-flows", victim, "--exit-on-eof", "--no-huge",
+           "--control-socket", "none")
+    assert r.returncode == 1 and "it would be overwritten" in r.stderr, r.stderr
+    assert open(victim, "rb").read() == open(capture, "rb").read()
+
+
+def test_weft_gen_refuses_json_and_the_capture_on_one_stdout(tools):
+    r = sh(tools.weft_gen, "gradient", "-o", "-", "--json")
+    assert r.returncode == 2 and "--json" in r.stderr, r.stderr[:300]
+
+
+def test_weftctl_says_a_socket_path_that_is_a_file_is_not_a_socket(tools, capture):
+    r = sh(tools.weftctl, "-s", capture, "status")
+    assert r.returncode == 1 and "is not a socket" in r.stderr, r.stderr
+
+
+def test_weftd_and_weftctl_agree_on_a_last_record_cut_short(tools, work_dir, capture):
+    data = open(capture, "rb").read()
+    cut = os.path.join(work_dir, "cut.pcap")
+    with open(cut, "wb") as f:
+        f.write(data[:-100])
+    ctl = sh(tools.weftctl, "analyze", "--json", "-q", cut)
+    dump = os.path.join(work_dir, "cut.json")
+    weftd = sh(tools.weftd, "--pcap", cut, "--exit-on-eof", "--no-huge", "--control-socket", "none",
+               "--dump-flows", dump)
+    assert ctl.returncode == 0 and weftd.returncode == 0, weftd.stderr
+    assert "last record truncated" in ctl.stderr and "last record truncated" in weftd.stderr, weftd.stderr
+    a, w = json.loads(ctl.stdout), json.load(open(dump))
+    for key in ("frames", "roce_packets", "truncated_records"):
+        assert a["totals"][key] == w["totals"][key], key
+    assert a["totals"]["truncated_records"] == 1
+    assert w["source"]["truncation"]
 
 
 @pytest.mark.parametrize("program,args,words", BAD_NUMBERS, ids=[" ".join([p] + a) for p, a, _ in BAD_NUMBERS])
@@ -112,6 +181,17 @@ def test_the_table_fits_the_terminal(tools, capture, capture6, columns, family):
     text = table(tools, capture if family == "v4" else capture6, columns=columns)
     widest = max(len(line) for line in text.splitlines())
     assert widest <= columns, "\n" + text
+
+
+def test_columns_are_taken_strictly_in_order_of_importance(tools, capture6):
+    # before: at 80 columns with long IPv6 addresses, CNP was shown and PACKETS hidden
+    order = ["SRC", "DST", "DQPN", "PACKETS", "BYTES", "NAKS", "GAPS", "CNP", "ECN", "ICRC", "MSGS",
+             "DUPS", "SPORT"]
+    for columns in (60, 70, 80, 90, 100):
+        text = table(tools, capture6, columns=columns)
+        shown = set(next(line for line in text.splitlines() if line.startswith("SRC")).split())
+        taken = [c for c in order if c in shown]
+        assert taken == order[:len(taken)], (columns, taken)
 
 
 def test_narrower_terminals_show_fewer_columns_and_wide_shows_all(tools, capture):

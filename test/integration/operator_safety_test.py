@@ -135,6 +135,44 @@ def test_a_closed_alerts_pipe_leaves_no_filter(closed_pipe):
     assert closed_pipe.left.strip() == "", closed_pipe.left
 
 
+def test_a_closed_alerts_pipe_ends_the_probe_with_no_alert_to_write(tools, veth):
+    # before: the probe learnt of it only at its next write, which a quiet fabric may never bring
+    p = start_probe(tools, "--socket", "none", "--alerts", "-")
+    p.stdout.close()
+    try:
+        rc = p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "still running 5 s after its reader left"
+    err = p.stderr.read()
+    assert rc == 0, err
+    assert tc_filters(NS_RX, "rx0").strip() == ""
+
+
+@pytest.mark.parametrize("program", ["weftd", "weft-probe"])
+def test_sighup_stops_as_cleanly_as_sigterm(tools, veth, gradient, work_dir, program):
+    # a closed terminal: before, weftd died without its counters and dump, weft-probe left
+    # its filters and clsact
+    if program == "weftd":
+        dump = os.path.join(work_dir, "hup.json")
+        p = subprocess.Popen([tools.weftd, "--pcap", gradient, "--no-huge", "--control-socket", "none",
+                              "--file-prefix", f"{TAG}-hup", "--dump-flows", dump],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert "running" in p.stderr.readline()
+    else:
+        p = start_probe(tools, "--socket", "none", "--alerts", os.path.join(work_dir, "hup.alerts"))
+    time.sleep(0.5)
+    p.send_signal(signal.SIGHUP)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    if program == "weftd":
+        assert json.load(open(dump))["totals"]["frames"] > 0
+        assert not any(n.startswith(".hup.json") for n in os.listdir(work_dir))
+    else:
+        assert tc_filters(NS_RX, "rx0").strip() == ""
+        assert "clsact" not in sh("tc", "qdisc", "show", "dev", "rx0", ns=NS_RX).stdout
+
+
 # ---- weftctl alerts --follow when the probe stops ----------------------------------------------
 
 def test_alerts_follow_says_when_the_probe_stops_and_exits_1(tools, veth, work_dir):
@@ -359,15 +397,18 @@ def ring_drops(tools, source_root, work_dir):
                               "--no-huge", "--idle-sleep-us", "1000", "--control-socket", sock,
                               "--file-prefix", f"{TAG}-ring"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 30
-        while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
-            time.sleep(0.1)
-        send(source_root, frames, ns_a, "a0", rate=0)
-        time.sleep(1)
-        ports = json.loads(must(tools.weftctl, "-s", sock, "ports", "--json").stdout)
-        text = must(tools.weftctl, "-s", sock, "ports").stdout
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=30)
+        try:
+            deadline = time.time() + 30
+            while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
+                time.sleep(0.1)
+            send(source_root, frames, ns_a, "a0", rate=0)
+            time.sleep(1)
+            ports = json.loads(must(tools.weftctl, "-s", sock, "ports", "--json").stdout)
+            text = must(tools.weftctl, "-s", sock, "ports").stdout
+        finally:
+            # stopped whatever went wrong above: a weftd left running would outlive the test
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=30)
     host = next(x for x in ports["ports"] if x["role"] == "host")
     return SimpleNamespace(host=host, text=text, err=err, rc=p.returncode)
 
@@ -385,6 +426,36 @@ def test_every_frame_of_the_burst_is_either_received_or_a_counted_drop(ring_drop
 
 def test_weftctl_ports_says_the_socket_ring_dropped_frames(ring_drops):
     assert "socket ring was full" in ring_drops.text, ring_drops.text
+
+
+# ---- af_packet on a jumbo-frame link --------------------------------------------------------
+
+def test_af_packet_takes_whole_jumbo_frames(tools, source_root, work_dir):
+    # before: the PMD's 2048-byte ring frames cut RoCE at MTU 4096, read as malformed
+    ns_a, ns_m = f"{TAG}ja", f"{TAG}jm"
+    frames = generate(tools.weft_gen, "gradient", os.path.join(work_dir, "jumbo.pcap"), "--mtu", "4096",
+                      "--hosts", "3", "--iterations", "1", "--message-size", "64K")
+    want = analyze(tools.weftctl, frames)
+    dump = os.path.join(work_dir, "jumbo.json")
+    with netns.namespaces(ns_a, ns_m):
+        netns.veth(ns_a, "j0", ns_m, "m0")
+        for ns, dev in ((ns_a, "j0"), (ns_m, "m0")):
+            must("ip", "link", "set", dev, "mtu", "9000", ns=ns)
+        p = subprocess.Popen(["ip", "netns", "exec", ns_m, tools.weftd, "--passive", "--port",
+                              "mirror:net_af_packet0,iface=m0", "--no-huge", "--control-socket", "none",
+                              "--file-prefix", f"{TAG}-jumbo", "--dump-flows", dump],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "running" in p.stderr.readline()
+            send(source_root, frames, ns_a, "j0")
+            time.sleep(1)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=30)
+    got = json.load(open(dump))["totals"]
+    assert got["malformed"] == 0, err
+    assert got["roce_packets"] == want["totals"]["roce_packets"], err
+    assert got["roce_bytes"] == want["totals"]["roce_bytes"]
 
 
 # ---- DPDK runtime directories ------------------------------------------------------------------

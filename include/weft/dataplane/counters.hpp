@@ -25,25 +25,26 @@ inline constexpr size_t kMaxPorts = 16;
     COUNTER(dropped_dispatch_full, "frames dropped: the owning worker's inbox was full")
 
 #define WEFT_CRYPT_COUNTERS(COUNTER, ARRAY)                                                    \
-    COUNTER(tx_packets, "frames sealed with PSP for a peer weftd")                               \
-    COUNTER(tx_bytes, "bytes of the frames sealed, before encapsulation")                        \
+    COUNTER(tx_packets, "frames sealed with PSP for a peer weftd")                             \
+    COUNTER(tx_bytes, "bytes of the frames sealed, before encapsulation")                      \
     COUNTER(tx_error,                                                                          \
-            "frames for a peer that could not be sealed (no room for the 40+ bytes, a frame "    \
-            "in several segments, an IP header that contradicts itself): dropped, never sent "   \
-            "in the clear")                                                                      \
-    COUNTER(rx_packets, "PSP frames opened: authenticated and decrypted")                        \
-    COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                         \
-    COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                        \
+            "frames for a peer that could not be sealed (no room for the 40+ bytes, a frame "  \
+            "in several segments, an IP header that contradicts itself): dropped, never sent " \
+            "in the clear")                                                                    \
+    COUNTER(rx_packets, "PSP frames opened: authenticated and decrypted")                      \
+    COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                       \
+    COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                      \
     COUNTER(rx_bad,                                                                            \
-            "PSP frames with lengths, a header, a version or an inner packet that cannot be "    \
-            "right: dropped")                                                                    \
-    COUNTER(rx_replay, "PSP frames with an IV already accepted or behind the replay window: "   \
-                       "dropped")                                                                \
+            "PSP frames with lengths, a header, a version or an inner packet that cannot be "  \
+            "right: dropped")                                                                  \
+    COUNTER(rx_replay,                                                                         \
+            "PSP frames with an IV already accepted or behind the replay window: "             \
+            "dropped")                                                                         \
     COUNTER(rx_unknown_spi,                                                                    \
             "PSP frames from the fabric with no security association here: dropped, never "    \
-            "forwarded")                                                                         \
+            "forwarded")                                                                       \
     COUNTER(rx_plaintext_dropped,                                                              \
-            "RoCE frames from the fabric in the clear from a host behind a PSP peer: dropped "  \
+            "RoCE frames from the fabric in the clear from a host behind a PSP peer: dropped " \
             "(zero trust)")
 
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \

@@ -21,6 +21,15 @@ class DataplaneError : public std::runtime_error {
 // The EAL arguments this configuration and plan turn into (shown by --show-plan).
 std::vector<std::string> eal_arguments(const Config& c, const Plan& p);
 
+// A port's vdev arguments as given to the EAL: the configured ones, plus, for
+// net_af_packet without framesz, a ring frame size that holds the interface's MTU (the
+// PMD's 2048-byte default cuts jumbo frames).
+std::string vdev_arguments(const PortConfig& port);
+// The ring frame size a net_af_packet port needs for an interface MTU.
+unsigned af_packet_frame_size(unsigned mtu);
+// An interface's MTU from sysfs; 0 when unknown.
+unsigned interface_mtu(const std::string& iface);
+
 class Eal {
   public:
     // Reclaims the runtime directories of weftd processes that died (default prefix,

@@ -71,6 +71,7 @@ class Instance {
     // Capture files found corrupt (each replayed up to the corruption): weftd reports them
     // and exits non-zero, as weftctl analyze does.
     const std::vector<std::string>& capture_corruptions() const { return replays_->corruptions(); }
+    const std::vector<std::string>& capture_truncations() const { return replays_->truncations(); }
     // The capture files replayed (pcap ports), as named in the configuration.
     const std::vector<std::string>& capture_files() const { return replays_->files(); }
 

@@ -34,6 +34,9 @@ class PcapReplays {
     const std::vector<std::string>& files() const { return files_; }
     // "FILE: corrupt capture: record N at byte offset X: ...": one per corrupt file.
     const std::vector<std::string>& corruptions() const { return corruptions_; }
+    // "FILE: last record truncated (...)": one per file whose end cuts its last record
+    // (reported, as analyze reports it; not an error).
+    const std::vector<std::string>& truncations() const { return truncations_; }
 
   private:
     std::string copy_dir_;  // "" until a copy is needed
@@ -41,6 +44,7 @@ class PcapReplays {
     uint64_t records_ = 0;
     std::vector<std::string> files_;
     std::vector<std::string> corruptions_;
+    std::vector<std::string> truncations_;
 };
 
 }  // namespace weft::dataplane

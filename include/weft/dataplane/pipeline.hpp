@@ -20,9 +20,9 @@
 #include "weft/dataplane/counters.hpp"
 #include "weft/dataplane/firewall.hpp"
 #include "weft/dataplane/ports.hpp"
+#include "weft/dataplane/psp_stage.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/dataplane/tx.hpp"
-#include "weft/dataplane/psp_stage.hpp"
 #include "weft/flow/table.hpp"
 
 namespace weft::dataplane {

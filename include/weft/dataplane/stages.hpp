@@ -71,7 +71,7 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
 // decides how to count it).
 void balance_apply(Burst& b);
 
-class PspStage;   // psp_stage.hpp
+class PspStage;    // psp_stage.hpp
 struct PspConfig;  // config.hpp
 
 // crypt.seal (host -> fabric): PSP encapsulation of RoCE to hosts behind a peer weftd

@@ -31,6 +31,10 @@ class OutputError : public std::runtime_error {
 // OutputError "NAME: OS error".
 void write_all(int fd, std::string_view text, const std::string& name);
 
+// True when both paths name one existing file (same device and inode): an output must not
+// be one of the program's own inputs, or another of its outputs.
+bool same_file(const std::string& a, const std::string& b);
+
 // "standard output (/dev/full)": what fd 1 is, for error messages.
 std::string describe_stdout();
 
@@ -68,6 +72,11 @@ class OutputFile {
     void commit();
     // Flushes the buffer (a stream of lines: each line reaches the reader promptly).
     void flush();
+
+    // True when the output is a pipe or socket whose reader went away (`| head -1` that
+    // has its line): a writer with nothing to write for a while can stop then, instead of
+    // learning it only at its next write.
+    bool reader_gone() const;
 
     // For writers that need a descriptor of their own (libpcap's dumper): the file being
     // written (the temporary file for replace). Flush first if write() was used too.

@@ -84,6 +84,17 @@ std::optional<T> parse_bounded(const std::string& text, T min, T max, bool allow
     return value;
 }
 
+// For string options: an empty value is refused, never taken to mean the default
+// (`--control-socket ''` used to mean the default socket, `--dump-flows ''` no dump).
+inline const CLI::Validator& non_empty() {
+    static const CLI::Validator v(
+        [](std::string& value) {
+            return value.empty() ? std::string("must not be empty") : std::string();
+        },
+        "", "NonEmpty");
+    return v;
+}
+
 // "an integer from MIN to MAX": the words every range error uses.
 template <class T>
 std::string range_words(T min, T max) {
@@ -120,8 +131,11 @@ inline CLI::Option* add_bounded_real(CLI::App* app, const std::string& names, do
         [&value, min, max, names](const CLI::results_t& results) {
             const std::string& text = results.back();
             char* end = nullptr;
-            double v = text.empty() ? NAN : std::strtod(text.c_str(), &end);
-            if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < min ||
+            // decimal only: strtod would also take hex floats (0x3), inf and nan
+            const bool decimal =
+                !text.empty() && text.find_first_not_of("0123456789.eE+-") == std::string::npos;
+            double v = decimal ? std::strtod(text.c_str(), &end) : NAN;
+            if (!decimal || end != text.c_str() + text.size() || !std::isfinite(v) || v < min ||
                 v > max)
                 throw CLI::ValidationError(
                     names, fmt::format("must be a number from {} to {}, not '{}'", min, max, text));
