@@ -13,6 +13,10 @@
 #include <rte_mbuf.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,6 +27,7 @@
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/pipeline.hpp"
 #include "weft/dataplane/ports.hpp"
+#include "weft/dataplane/psp_stage.hpp"
 #include "weft/dataplane/worker.hpp"
 #include "weft/roce/locate.hpp"
 #include "weft/roce/opcode.hpp"
@@ -643,3 +648,145 @@ TEST(PipelineFixtures, BalanceApplyRewritesTheSourcePortWithAnIcrcAnIndependentC
 }
 
 }  // namespace
+
+// ---- PSP between two weftd: crypt.seal on one, crypt.open on the other ------------------
+
+namespace psp_fixture {
+
+// The spec's example master keys, in a 0600 file of this test's own.
+std::string key_file() {
+    static const std::string path = [] {
+        char tmpl[] = "/tmp/weft-psp-fixture-XXXXXX";
+        const std::string dir = ::mkdtemp(tmpl);
+        const std::string p = dir + "/master.keys";
+        FILE* f = std::fopen(p.c_str(), "w");
+        std::fputs(
+            "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n"
+            "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n",
+            f);
+        std::fclose(f);
+        ::chmod(p.c_str(), 0600);
+        return p;
+    }();
+    return path;
+}
+
+// weftd A serves 10.0.0.1 and seals for B, which serves 10.0.0.2; B seals for A.
+Config side(uint32_t rx_spi, const char* peer_hosts, uint32_t peer_spi) {
+    Config c = inline_config();
+    c.psp.master_keys = key_file();
+    c.psp.rx_spi = rx_spi;
+    c.psp.peers = {{"peer", {*roce::IpPrefix::parse(peer_hosts)}, peer_spi}};
+    return c;
+}
+constexpr uint32_t kSpiA = 0x11111111, kSpiB = 0x22222222;
+
+struct Outcome {
+    std::map<std::string, std::vector<Bytes>> out;
+    std::map<std::string, uint64_t> counters;
+};
+
+Outcome run(const Config& c, const std::string& in_port, const std::vector<Bytes>& frames) {
+    const PortSet& ports = *rig().inline_ports;
+    Worker worker(0, c, ports);
+    std::vector<rte_mbuf*> in;
+    for (const Bytes& f : frames) in.push_back(mbuf_of(f));
+    worker.process(port_index(ports, in_port), in.data(), uint16_t(in.size()));
+    worker.flush();
+    return {drain_outputs(ports), flatten(worker.stats(), ports)};
+}
+
+std::vector<Bytes> all_out(const Outcome& r) {
+    std::vector<Bytes> v;
+    for (auto& [port, frames] : r.out) v.insert(v.end(), frames.begin(), frames.end());
+    return v;
+}
+
+}  // namespace psp_fixture
+
+TEST(PipelineFixtures, PspSealedByOneWeftdOpensOnTheOtherAndNothingElseDoes) {
+    using namespace psp_fixture;
+    const Config a = side(kSpiA, "10.0.0.2/32", kSpiB), b = side(kSpiB, "10.0.0.1/32", kSpiA);
+    const Bytes original = roce_frame();  // 10.0.0.1 -> 10.0.0.2
+
+    // A: host -> fabric, sealed for B
+    const Outcome sealed = run(a, "host", {original});
+    const std::vector<Bytes> wire = all_out(sealed);
+    ASSERT_EQ(wire.size(), 1u);
+    EXPECT_TRUE(roce::is_psp(roce::locate(wire[0])));
+    EXPECT_EQ(wire[0].size(), original.size() + 40);
+    // the payload does not cross the fabric in the clear
+    EXPECT_EQ(std::search(wire[0].begin(), wire[0].end(), original.end() - 64, original.end() - 4),
+              wire[0].end());
+    EXPECT_EQ(sealed.counters.at("crypt.tx_packets"), 1u);
+    EXPECT_EQ(sealed.counters.at("crypt.tx_bytes"), original.size());
+
+    // B: fabric -> host, opened: the host gets the original, byte for byte
+    const Outcome opened = run(b, "up0", {wire[0]});
+    ASSERT_EQ(opened.out.count("host"), 1u);
+    ASSERT_EQ(opened.out.at("host").size(), 1u);
+    EXPECT_EQ(opened.out.at("host")[0], original);
+    EXPECT_EQ(opened.counters.at("crypt.rx_packets"), 1u);
+    EXPECT_EQ(opened.counters.at("account.verdicts.ok"), 1u);  // B accounts the plaintext
+
+    // the same frame again (a fresh worker: the replay window is the SA's, per worker;
+    // send both in one burst so one worker sees the replay)
+    const Outcome twice = run(b, "up0", {wire[0], wire[0]});
+    EXPECT_EQ(twice.counters.at("crypt.rx_packets"), 1u);
+    EXPECT_EQ(twice.counters.at("crypt.rx_replay"), 1u);
+
+    // a flipped bit in the ciphertext
+    Bytes tampered = wire[0];
+    tampered[tampered.size() - 40] ^= 1;
+    const Outcome forged = run(b, "up0", {tampered});
+    EXPECT_TRUE(all_out(forged).empty());
+    EXPECT_EQ(forged.counters.at("crypt.rx_auth_fail"), 1u);
+
+    // zero trust: RoCE in the clear from a host behind the PSP peer is dropped
+    const Outcome clear = run(b, "up0", {original});
+    EXPECT_TRUE(all_out(clear).empty());
+    EXPECT_EQ(clear.counters.at("crypt.rx_plaintext_dropped"), 1u);
+
+    // a weftd that does not hold the SPI's SA: unknown SPI, dropped
+    const Config c = side(0x33333333, "10.0.0.9/32", kSpiA);
+    const Outcome stranger = run(c, "up0", {wire[0]});
+    EXPECT_TRUE(all_out(stranger).empty());
+    EXPECT_EQ(stranger.counters.at("crypt.rx_unknown_spi"), 1u);
+
+    // a destination behind no peer passes in the clear, untouched
+    roce::FrameSpec other = test::spec_for(opcode::kRcWriteMiddle, 256);
+    other.dst = test::ip("10.0.0.3");
+    const Bytes elsewhere = test::build(other);
+    const Outcome plain = run(a, "host", {elsewhere});
+    ASSERT_EQ(all_out(plain).size(), 1u);
+    EXPECT_EQ(all_out(plain)[0], elsewhere);
+    EXPECT_EQ(plain.counters.at("crypt.tx_packets"), 0u);
+}
+
+TEST(PipelineFixtures, PspIvsOfTwoWorkersNeverMeet) {
+    using namespace psp_fixture;
+    // worker 0 and worker 1 of one weftd seal for the same peer SA: their IVs interleave
+    const Config a = side(kSpiA, "10.0.0.2/32", kSpiB);
+    Config two = a;
+    two.workers = 2;
+    PspStage w0(two.psp, 0, 2), w1(two.psp, 1, 2);
+    std::set<uint64_t> ivs;
+    for (PspStage* w : {&w0, &w1})
+        for (int i = 0; i < 50; ++i) {
+            Burst burst;
+            Bytes f = roce_frame();
+            burst.size = 1;
+            PacketState& s = burst.frames()[0];
+            s.mbuf = mbuf_of(f);
+            ASSERT_EQ(roce::parse({rte_pktmbuf_mtod(s.mbuf, uint8_t*), s.mbuf->data_len}, s.packet),
+                      roce::Verdict::Ok);
+            s.verdict = roce::Verdict::Ok;
+            CryptCounters counters;
+            w->seal(burst, counters);
+            ASSERT_EQ(counters.tx_packets, 1u);
+            const uint8_t* hdr = rte_pktmbuf_mtod(s.mbuf, uint8_t*) + 14 + 20 + 8;
+            EXPECT_TRUE(ivs.insert(roce::load_be64(hdr + 8)).second) << "an IV was used twice";
+            rte_pktmbuf_free(s.mbuf);
+        }
+    EXPECT_EQ(ivs.size(), 100u);
+}
