@@ -2,6 +2,11 @@
 
 #include <variant>
 #include "weft/dataplane/config_sections.hpp"
+#include "weft/dataplane/eal.hpp"
+
+#include <rte_ethdev.h>
+
+#include <algorithm>
 
 namespace weft::dataplane {
 
@@ -12,6 +17,24 @@ flow::TableConfig worker_table_config(const Config& c) {
     return t;
 }
 
+// The largest frame every fabric port can send: its MTU (the interface's, for
+// net_af_packet; the driver's otherwise) plus the Ethernet header and one VLAN tag.
+uint32_t fabric_frame_limit(const Config& c, const PortSet& ports) {
+    if (!c.psp.enabled()) return 0;
+    uint32_t limit = 0;
+    for (uint16_t i : ports.fabric()) {
+        const Port& p = ports.ports()[i];
+        uint32_t mtu =
+            p.config.driver() == "net_af_packet" ? interface_mtu(p.config.arg("iface")) : 0;
+        uint16_t dpdk_mtu = 0;
+        if (mtu == 0 && rte_eth_dev_get_mtu(p.id, &dpdk_mtu) == 0) mtu = dpdk_mtu;
+        if (mtu == 0) continue;
+        const uint32_t frame = mtu + 14 + 4;
+        limit = limit == 0 ? frame : std::min(limit, frame);
+    }
+    return limit;
+}
+
 Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
     : ports_(ports),
       passive_mode_(c.mode == Mode::passive),
@@ -20,7 +43,7 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       classifier_(classify::Unclassified{}),
       balance_(balance::EcmpPolicy{}),
       psp_config_(c.psp),
-      psp_(c.psp, tx_queue, c.workers),
+      psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),
       table_(worker_table_config(c)),
       tx_(ports, tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());

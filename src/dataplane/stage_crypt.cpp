@@ -33,7 +33,8 @@ constexpr uint64_t kEarliestSaneClockNs = 1704067200ull * 1'000'000'000ull;
 
 }  // namespace
 
-PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers) {
+PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32_t max_frame)
+    : max_frame_(max_frame) {
     if (!c.enabled()) return;
     enabled_ = true;
     try {
@@ -85,6 +86,11 @@ void PspStage::seal(Burst& b, CryptCounters& counters) {
         crypt::FrameBuffer f = frame_of(s.mbuf);
         if (s.mbuf->nb_segs != 1 || peer->tx->seal(f) != crypt::SealStatus::sealed) {
             ++counters.tx_error;  // never sent in the clear to a protected host
+            s.dropped = true;
+            continue;
+        }
+        if (max_frame_ && f.len > max_frame_) {
+            ++counters.tx_too_big;  // fragmenting would break RoCE; the host must send less
             s.dropped = true;
             continue;
         }

@@ -763,6 +763,22 @@ TEST(PipelineFixtures, PspSealedByOneWeftdOpensOnTheOtherAndNothingElseDoes) {
     EXPECT_EQ(plain.counters.at("crypt.tx_packets"), 0u);
 }
 
+TEST(PipelineFixtures, PspNeverSendsAFrameTheFabricMtuCannotTake) {
+    using namespace psp_fixture;
+    const Config a = side(kSpiA, "10.0.0.2/32", kSpiB);
+    uint16_t mtu = 0;
+    ASSERT_EQ(rte_eth_dev_get_mtu(rig().inline_ports->ports()[1].id, &mtu), 0);
+    // a frame that fits the fabric as it is, but not with the 40 bytes sealing adds
+    const uint32_t payload = uint32_t(mtu) - 20 - 8 - 12 - 4 - 20;
+    const Outcome big = run(a, "host", {roce_frame(opcode::kRcWriteMiddle, payload)});
+    EXPECT_TRUE(all_out(big).empty());
+    EXPECT_EQ(big.counters.at("crypt.tx_too_big"), 1u);
+    EXPECT_EQ(big.counters.at("crypt.tx_packets"), 0u);
+    const Outcome fits = run(a, "host", {roce_frame(opcode::kRcWriteMiddle, payload - 40)});
+    EXPECT_EQ(all_out(fits).size(), 1u);
+    EXPECT_EQ(fits.counters.at("crypt.tx_packets"), 1u);
+}
+
 TEST(PipelineFixtures, PspIvsOfTwoWorkersNeverMeet) {
     using namespace psp_fixture;
     // worker 0 and worker 1 of one weftd seal for the same peer SA: their IVs interleave

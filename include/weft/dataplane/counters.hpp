@@ -31,6 +31,9 @@ inline constexpr size_t kMaxPorts = 16;
             "frames for a peer that could not be sealed (no room for the 40+ bytes, a frame "  \
             "in several segments, an IP header that contradicts itself): dropped, never sent " \
             "in the clear")                                                                    \
+    COUNTER(tx_too_big,                                                                        \
+            "frames that would exceed the fabric port's MTU once sealed: dropped, never "      \
+            "fragmented (give hosts a smaller RoCE MTU)")                                      \
     COUNTER(rx_packets, "PSP frames opened: authenticated and decrypted")                      \
     COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                       \
     COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                      \

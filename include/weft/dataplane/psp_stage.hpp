@@ -29,7 +29,9 @@ namespace weft::dataplane {
 class PspStage {
   public:
     // Throws DataplaneError (the key file, an SPI) naming the file or the setting.
-    PspStage(const PspConfig& config, unsigned worker, unsigned workers);
+    // `max_frame`: the largest frame the fabric ports take (their smallest MTU + the
+    // Ethernet header); 0: no limit.
+    PspStage(const PspConfig& config, unsigned worker, unsigned workers, uint32_t max_frame = 0);
     bool enabled() const { return enabled_; }
 
     // crypt.seal: RoCE frames to hosts behind a peer are sealed for it.
@@ -46,6 +48,7 @@ class PspStage {
     static crypt::RxSa* find_rx(uint32_t spi, void* self);
 
     bool enabled_ = false;
+    uint32_t max_frame_ = 0;
     std::unique_ptr<crypt::MasterKeys> keys_;
     std::vector<Peer> peers_;
     std::unique_ptr<crypt::RxSa> rx_[2];  // rx_spi with bit 31 clear, and set
