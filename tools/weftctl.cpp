@@ -28,6 +28,7 @@ struct FilterArgs {
 
 struct AnalyzeArgs {
     std::string file;
+    std::string master_keys;  // open PSP frames and analyse their inner RoCE
     bool json = false;
     FilterArgs filter;
     bool no_icrc = false;
@@ -100,6 +101,16 @@ int run_analyze(const AnalyzeArgs& a) {
 
     analyze::Options opt;
     opt.verify_icrc = !a.no_icrc;
+    std::unique_ptr<crypt::MasterKeys> keys;
+    if (!a.master_keys.empty()) {
+        try {
+            keys = std::make_unique<crypt::MasterKeys>(crypt::load_master_keys(a.master_keys));
+        } catch (const crypt::CryptError& e) {
+            fmt::print(stderr, "weftctl analyze: {}\n", e.what());
+            return 1;
+        }
+        opt.psp_keys = keys.get();
+    }
     opt.table.max_flows = a.max_flows;
     tools::ProgressLine progress;
     if (!a.quiet) {
@@ -144,10 +155,29 @@ int run_analyze(const AnalyzeArgs& a) {
                                      {"seconds", r.seconds},
                                      {"truncation", r.truncation},
                                      {"corruption", r.corruption}};
+            nlohmann::json psp = nlohmann::json::array();
+            for (auto& [key, c] : r.psp)
+                psp.push_back({{"spi", fmt::format("{:08x}", key.first)},
+                               {"version", key.second},
+                               {"frames", c.frames},
+                               {"bytes", c.bytes},
+                               {"opened", c.opened},
+                               {"refused", c.refused}});
             flow::write_flows_document([&out](std::string_view text) { out.write(text); },
                                        flow::flow_source(r.flows), selected, r.totals, r.table,
-                                       {{"source", std::move(source)}});
+                                       {{"source", std::move(source)}, {"psp", std::move(psp)}});
         } else {
+            // PSP frames per SPI first: without keys they are not RoCE to the table below
+            for (auto& [key, c] : r.psp) {
+                std::string refused;
+                for (auto& [why, n] : c.refused) refused += fmt::format(" {} {}", why, n);
+                out.write(fmt::format(
+                    "PSP SPI {:08x} {}: {} frames ({}){}{}\n", key.first,
+                    key.second <= 3 ? roce::psp::to_string(roce::psp::Version(key.second)) : "v?",
+                    c.frames, flow::format_bytes(c.bytes),
+                    a.master_keys.empty() ? "" : fmt::format(", {} opened", c.opened),
+                    refused.empty() ? "" : "; refused:" + refused));
+            }
             out.write(flow::format_report(flow::flow_source(r.flows), selected, r.totals, r.table,
                                           table_style(a.filter)));
         }
@@ -374,6 +404,11 @@ int main(int argc, char** argv) {
         analyze, "--max-flows", a.max_flows, 1, (1u << 24) - 2,
         "flow table size (default 1048576); flows beyond it are counted as refused");
     analyze->add_flag("-q,--quiet", a.quiet, "no progress on stderr");
+    analyze
+        ->add_option("--master-keys", a.master_keys,
+                     "open PSP frames (UDP 1000) with this master-key file (root's, mode 0600) "
+                     "and analyse their inner RoCE; without it PSP frames are counted per SPI")
+        ->check(weft::tools::non_empty());
 
     bool devices_json = false;
     auto* devices = app.add_subcommand(

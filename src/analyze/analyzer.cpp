@@ -1,7 +1,14 @@
 #include "weft/analyze/analyzer.hpp"
 
 #include <chrono>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <vector>
+
+#include "weft/crypt/psp.hpp"
+#include "weft/roce/bytes.hpp"
+#include "weft/roce/locate.hpp"
 
 #include "weft/capture/pcap_file.hpp"
 #include "weft/flow/account.hpp"
@@ -25,7 +32,59 @@ Result analyze_file(const std::string& path, const Options& options) {
 
     capture::Record rec;
     roce::Packet pkt;
+    // PSP: receive SAs derived on first sight of an SPI (a holder of both master keys can),
+    // and a buffer to open frames in
+    using SaMap = std::map<std::pair<uint32_t, uint8_t>, std::unique_ptr<crypt::RxSa>>;
+    SaMap sas;
+    std::vector<uint8_t> scratch;
+    constexpr uint32_t kRoom = 256;
+    auto psp_of = [&](std::span<const uint8_t> frame) -> PspSpiCounters* {
+        const roce::Located loc = roce::locate(frame);
+        if (!roce::is_psp(loc) || loc.l4_offset + 8 + 8 > frame.size()) return nullptr;
+        const uint8_t* h = frame.data() + loc.l4_offset + 8;
+        return &result.psp[{roce::load_be32(h + 4), uint8_t((h[3] >> 2) & 0x0f)}];
+    };
     while (reader.next(rec)) {
+        if (options.psp_keys && rec.data.size() == rec.wire_length) {
+            if (PspSpiCounters* c = psp_of(rec.data)) {
+                ++c->frames;
+                c->bytes += rec.wire_length;
+                const uint8_t* h = rec.data.data() + roce::locate(rec.data).l4_offset + 8;
+                const std::pair<uint32_t, uint8_t> key{roce::load_be32(h + 4),
+                                                       uint8_t((h[3] >> 2) & 0x0f)};
+                scratch.resize(kRoom + rec.data.size() + kRoom);
+                std::memcpy(scratch.data() + kRoom, rec.data.data(), rec.data.size());
+                crypt::FrameBuffer f{scratch.data() + kRoom, uint32_t(rec.data.size()), kRoom,
+                                     kRoom};
+                struct Ctx {
+                    SaMap& by_spi;
+                    const crypt::MasterKeys& keys;
+                    uint8_t version;
+                } ctx{sas, *options.psp_keys, key.second};
+                auto lookup = [](uint32_t spi, void* p) -> crypt::RxSa* {
+                    auto* c = static_cast<Ctx*>(p);
+                    if (c->version > 1) return nullptr;
+                    auto& slot = c->by_spi[{spi, c->version}];
+                    if (!slot)
+                        slot = std::make_unique<crypt::RxSa>(c->keys, spi,
+                                                             roce::psp::Version(c->version));
+                    return slot.get();
+                };
+                const crypt::OpenStatus st = crypt::open(f, lookup, &ctx);
+                if (st != crypt::OpenStatus::opened) {
+                    ++c->refused[std::string(crypt::to_string(st))];
+                    ++t.frames;
+                    t.bytes += rec.wire_length;
+                    ++t.verdicts[size_t(roce::Verdict::NotRoce)];
+                    ++t.not_roce;
+                    continue;
+                }
+                ++c->opened;
+                flow::account_frame({f.data, f.len}, f.len, rec.timestamp_ns, options.verify_icrc,
+                                    t, table, pkt);
+                continue;
+            }
+        }
         if (rec.data.size() < rec.wire_length) {
             // Cut by the capture's snap length: headers may be intact but the ICRC is
             // gone, so the packet can be neither verified nor counted as malformed.
@@ -34,8 +93,13 @@ Result analyze_file(const std::string& path, const Options& options) {
             ++t.truncated_records;
             continue;
         }
-        flow::account_frame(rec.data, rec.wire_length, rec.timestamp_ns, options.verify_icrc, t,
-                            table, pkt);
+        const flow::FrameOutcome outcome = flow::account_frame(
+            rec.data, rec.wire_length, rec.timestamp_ns, options.verify_icrc, t, table, pkt);
+        if (outcome.verdict == roce::Verdict::NotRoce && !options.psp_keys) [[unlikely]]
+            if (PspSpiCounters* c = psp_of(rec.data)) {
+                ++c->frames;
+                c->bytes += rec.wire_length;
+            }
         if (options.on_progress && (t.frames & 0x3fff) == 0) {
             auto now = Clock::now();
             if (now >= next_report) {

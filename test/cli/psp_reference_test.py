@@ -138,3 +138,27 @@ def test_a_bad_spi_is_refused(tools, ref, key_file, work_dir, spi):
     r = sh(tools.weftctl, "psp", "seal", os.path.join(ref, "roce-v4.pcap"), os.path.join(work_dir, "y.pcap"),
            "--master-keys", key_file, "--spi", spi)
     assert r.returncode == 2 and "--spi" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("expected,source,options", CASES, ids=[c[0] for c in CASES])
+def test_analyze_with_the_keys_sees_the_inner_roce_as_in_the_clear(tools, ref, key_file, expected, source,
+                                                                   options):
+    import json
+    sealed = json.loads(sh(tools.weftctl, "analyze", "--json", "-q", "--master-keys", key_file,
+                           os.path.join(ref, expected)).stdout)
+    clear = json.loads(sh(tools.weftctl, "analyze", "--json", "-q", os.path.join(ref, source)).stdout)
+    # the reference writes microsecond captures; the IPv6 input is nanosecond
+    from weftkit.docs import flows_in_microseconds
+    assert flows_in_microseconds(sealed)["flows"] == flows_in_microseconds(clear)["flows"]
+    assert sealed["totals"] == clear["totals"]
+    spi = options[options.index("--spi") + 1].lower()
+    assert [(p["spi"], p["frames"], p["opened"]) for p in sealed["psp"]] == \
+        [(spi, len(frames(os.path.join(ref, expected))), len(frames(os.path.join(ref, expected))))]
+
+
+def test_analyze_without_keys_counts_psp_frames_per_spi(tools, ref):
+    import json
+    doc = json.loads(sh(tools.weftctl, "analyze", "--json", "-q",
+                        os.path.join(ref, "transport-gcm256-off7-vc-v4.pcap")).stdout)
+    assert [(p["spi"], p["version"], p["frames"]) for p in doc["psp"]] == [("9a345678", 1, 150)]
+    assert doc["totals"]["roce_packets"] == 0
