@@ -452,6 +452,16 @@ int main(int argc, char** argv) {
     alerts->add_flag("--json", alerts_json,
                      "JSON: the weft.alerts/1 document, or with --follow one alert per line");
 
+    auto* keys = app.add_subcommand(
+        "keys",
+        "A running weftd's PSP keys: the generation in use, its receive SPIs (both\n"
+        "generations), each peer's send SPI, and the crypt counters. Never a key byte.\n"
+        "`weftctl keys rotate` moves every worker's senders to the other generation (the other\n"
+        "master key) at its next burst; receivers accept both generations all the time.");
+    keys->add_flag("--json", live_json, "emit the weft.keys/1 JSON document");
+    auto* rotate = keys->add_subcommand("rotate", "move the senders to the next key generation");
+    rotate->add_flag("--json", live_json, "emit the weft.keys/1 JSON document after the rotation");
+
     PspArgs psp_args;
     auto* psp = app.add_subcommand(
         "psp",
@@ -490,6 +500,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"entropy", "xor"}));
 
     if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
+    if (rotate->parsed()) return run_live("keys-rotate", socket, live_json, std::nullopt);
+    if (keys->parsed()) return run_live("keys", socket, live_json, std::nullopt);
     if (seal->parsed()) return run_psp(true, psp_args);
     if (open->parsed()) return run_psp(false, psp_args);
     if (alerts->parsed()) return run_alerts(socket, alerts_follow, alerts_json);

@@ -316,8 +316,8 @@ std::vector<std::string> host_problems(const Config& c) {
                     fmt::format("port {}: capture {}: {}", port.name, file, std::strerror(errno)));
     }
     if (c.psp.enabled() && ::access(c.psp.master_keys.c_str(), R_OK) != 0)
-        problems.push_back(fmt::format("[psp] master_keys {}: {}", c.psp.master_keys,
-                                       std::strerror(errno)));
+        problems.push_back(
+            fmt::format("[psp] master_keys {}: {}", c.psp.master_keys, std::strerror(errno)));
     return problems;
 }
 

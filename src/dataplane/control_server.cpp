@@ -13,6 +13,7 @@
 #include "weft/dataplane/documents.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/instance.hpp"
+#include "weft/telemetry/render.hpp"
 
 namespace weft::dataplane {
 
@@ -31,6 +32,41 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             return text ? as_text(status_text(instance)) : status_document(instance);
         if (command == "ports")
             return text ? as_text(ports_text(instance)) : ports_document(instance);
+        if (command == "keys" || command == "keys-rotate") {
+            // SPIs, generations and counters; never a key byte
+            const Config& c = instance.config();
+            if (!c.psp.enabled())
+                return ipc::error_reply("PSP is not configured on this weftd ([psp])");
+            if (command == "keys-rotate") instance.rotate_psp_keys();
+            const uint32_t g = instance.psp_generation();
+            json peers = json::array();
+            for (const PspPeerConfig& p : c.psp.peers) {
+                json hosts = json::array();
+                for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
+                const uint32_t spi = (g & 1) ? (p.spi | 0x80000000u) : (p.spi & 0x7fffffffu);
+                peers.push_back(
+                    {{"name", p.name}, {"hosts", hosts}, {"tx_spi", fmt::format("{:08x}", spi)}});
+            }
+            json doc = {{"schema", "weft.keys/1"},
+                        {"generation", g},
+                        {"master_key_in_use", g & 1},
+                        {"version", c.psp.version},
+                        {"rx_spis",
+                         {fmt::format("{:08x}", c.psp.rx_spi & 0x7fffffffu),
+                          fmt::format("{:08x}", c.psp.rx_spi | 0x80000000u)}},
+                        {"peers", peers},
+                        {"counters", telemetry::to_json(instance.read_workers().stats.crypt)}};
+            if (!text) return doc;
+            std::string t = fmt::format(
+                "PSP generation {} (master key {}), {}\nreceive SPIs {} and {}\n", g, g & 1,
+                c.psp.version ? "AES-GCM-256" : "AES-GCM-128", doc["rx_spis"][0].get<std::string>(),
+                doc["rx_spis"][1].get<std::string>());
+            for (const auto& p : peers)
+                t += fmt::format("peer {}: send SPI {} to {}\n", p["name"].get<std::string>(),
+                                 p["tx_spi"].get<std::string>(), p["hosts"].dump());
+            t += telemetry::to_text(instance.read_workers().stats.crypt) + "\n";
+            return as_text(t);
+        }
         if (command == "flows") {
             flow::FlowFilter filter;
             if (auto f = request.find("filter"); f != request.end())
@@ -46,7 +82,8 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
     } catch (const std::exception& e) {
         return ipc::error_reply(e.what());
     }
-    return ipc::error_reply(fmt::format("unknown command '{}' (status, ports or flows)", command));
+    return ipc::error_reply(
+        fmt::format("unknown command '{}' (status, ports, flows, keys or keys-rotate)", command));
 }
 
 ControlServer::ControlServer(const Instance& instance, const std::string& path)

@@ -46,8 +46,10 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
                     "port {}: its driver gives {} TX queue(s), fewer than the {} workers "
                     "(net_af_packet: add qpairs={} to its args)",
                     port.config.name, port.tx_queues, c.workers, c.workers));
-    for (unsigned i = 0; i < c.workers; ++i)
-        workers_.push_back(std::make_unique<Worker>(i, c, *ports_));
+    for (unsigned i = 0; i < c.workers; ++i) {
+        workers_.push_back(std::make_unique<Worker>(i, config_, *ports_));
+        workers_.back()->pipeline().psp().follow_generation(&psp_generation_);
+    }
     // A port with fewer RX queues than workers is read by the workers that have a queue,
     // and each frame handed to its flow's owner through that worker's inbox (dispatch.hpp).
     bool dispatch = std::any_of(ports_->ports().begin(), ports_->ports().end(),
@@ -77,6 +79,11 @@ Instance::~Instance() {
     ports_.reset();
     eal_.reset();
     replays_.reset();  // the replay copies, once net_pcap has closed them
+}
+
+uint32_t Instance::rotate_psp_keys() const {
+    if (!config_.psp.enabled()) throw DataplaneError("PSP is not configured ([psp] in the config)");
+    return psp_generation_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 std::string Instance::run(std::atomic<bool>& stop) {

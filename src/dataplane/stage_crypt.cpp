@@ -34,7 +34,7 @@ constexpr uint64_t kEarliestSaneClockNs = 1704067200ull * 1'000'000'000ull;
 }  // namespace
 
 PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32_t max_frame)
-    : max_frame_(max_frame) {
+    : max_frame_(max_frame), config_(c), worker_(worker), workers_(workers) {
     if (!c.enabled()) return;
     enabled_ = true;
     try {
@@ -42,6 +42,17 @@ PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32
     } catch (const crypt::CryptError& e) {
         throw DataplaneError(fmt::format("[psp] master_keys: {}", e.what()));
     }
+    const psp::Version version = psp::Version(c.version);
+    try {
+        rx_[0] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi & ~psp::kSpiKeySelector, version);
+        rx_[1] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi | psp::kSpiKeySelector, version);
+    } catch (const crypt::CryptError& e) {
+        throw DataplaneError(fmt::format("[psp]: {}", e.what()));
+    }
+    rebuild_senders(0);
+}
+
+void PspStage::rebuild_senders(uint32_t generation) {
     const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count());
@@ -49,19 +60,24 @@ PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32
         throw DataplaneError(
             "[psp]: the wall clock reads before 2024; PSP IVs start from it, so it must be set");
     crypt::SealOptions o;
-    o.version = psp::Version(c.version);
-    o.mode = c.tunnel ? psp::Mode::tunnel : psp::Mode::transport;
-    o.crypt_offset = c.crypt_offset >= 0 ? uint8_t(c.crypt_offset)
-                                         : crypt::clear_udp_bth_offset(o.mode, false, false);
+    o.version = psp::Version(config_.version);
+    o.mode = config_.tunnel ? psp::Mode::tunnel : psp::Mode::transport;
+    o.crypt_offset = config_.crypt_offset >= 0 ? uint8_t(config_.crypt_offset)
+                                               : crypt::clear_udp_bth_offset(o.mode, false, false);
+    std::vector<Peer> peers;
     try {
-        for (const PspPeerConfig& p : c.peers)
-            peers_.push_back(
-                {p.hosts, std::make_unique<crypt::TxSa>(*keys_, p.spi, o, now + worker, workers)});
-        rx_[0] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi & ~psp::kSpiKeySelector, o.version);
-        rx_[1] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi | psp::kSpiKeySelector, o.version);
+        for (const PspPeerConfig& p : config_.peers) {
+            // the generation chooses the master key: bit 31 of the SPI
+            const uint32_t spi =
+                (generation & 1) ? (p.spi | psp::kSpiKeySelector) : (p.spi & ~psp::kSpiKeySelector);
+            peers.push_back(
+                {p.hosts, std::make_unique<crypt::TxSa>(*keys_, spi, o, now + worker_, workers_)});
+        }
     } catch (const crypt::CryptError& e) {
         throw DataplaneError(fmt::format("[psp]: {}", e.what()));
     }
+    peers_ = std::move(peers);
+    current_generation_ = generation;
 }
 
 crypt::RxSa* PspStage::find_rx(uint32_t spi, void* self) {
@@ -72,6 +88,13 @@ crypt::RxSa* PspStage::find_rx(uint32_t spi, void* self) {
 }
 
 void PspStage::seal(Burst& b, CryptCounters& counters) {
+    if (generation_) {
+        const uint32_t g = generation_->load(std::memory_order_relaxed);
+        if (g != current_generation_) {
+            rebuild_senders(g);
+            ++counters.key_rotations;
+        }
+    }
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
         Peer* peer = nullptr;

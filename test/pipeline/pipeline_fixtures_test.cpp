@@ -779,6 +779,43 @@ TEST(PipelineFixtures, PspNeverSendsAFrameTheFabricMtuCannotTake) {
     EXPECT_EQ(fits.counters.at("crypt.tx_packets"), 1u);
 }
 
+TEST(PipelineFixtures, PspKeyRotationLosesNothing) {
+    using namespace psp_fixture;
+    const Config a = side(kSpiA, "10.0.0.2/32", kSpiB), b = side(kSpiB, "10.0.0.1/32", kSpiA);
+    const PortSet& ports = *rig().inline_ports;
+    std::atomic<uint32_t> generation{0};
+    Worker sender(0, a, ports), receiver(0, b, ports);
+    sender.pipeline().psp().follow_generation(&generation);
+    auto send = [&](const Bytes& f) {
+        rte_mbuf* m = mbuf_of(f);
+        sender.process(port_index(ports, "host"), &m, 1);
+        sender.flush();
+        auto out = all_out({drain_outputs(ports), {}});
+        EXPECT_EQ(out.size(), 1u);
+        return out.empty() ? Bytes{} : out[0];
+    };
+    auto spi_of = [](const Bytes& f) { return roce::load_be32(f.data() + 14 + 20 + 8 + 4); };
+    const Bytes original = roce_frame();
+    std::vector<Bytes> wire = {send(original)};
+    generation = 1;  // `weftctl keys rotate`
+    wire.push_back(send(original));
+    wire.push_back(send(original));
+    EXPECT_EQ(spi_of(wire[0]), kSpiB);
+    EXPECT_EQ(spi_of(wire[1]), kSpiB | 0x80000000u);  // master key 1
+    EXPECT_EQ(sender.stats().crypt.key_rotations, 1u);
+    // frames of both generations, even the old one arriving after the new, all open
+    for (const Bytes* f : {&wire[1], &wire[0], &wire[2]}) {
+        rte_mbuf* m = mbuf_of(*f);
+        receiver.process(port_index(ports, "up0"), &m, 1);
+    }
+    receiver.flush();
+    auto opened = drain_outputs(ports);
+    ASSERT_EQ(opened["host"].size(), 3u);
+    for (const Bytes& f : opened["host"]) EXPECT_EQ(f, original);
+    EXPECT_EQ(receiver.stats().crypt.rx_packets, 3u);
+    EXPECT_EQ(receiver.stats().crypt.rx_auth_fail, 0u);
+}
+
 TEST(PipelineFixtures, PspIvsOfTwoWorkersNeverMeet) {
     using namespace psp_fixture;
     // worker 0 and worker 1 of one weftd seal for the same peer SA: their IVs interleave

@@ -34,6 +34,7 @@ inline constexpr size_t kMaxPorts = 16;
     COUNTER(tx_too_big,                                                                        \
             "frames that would exceed the fabric port's MTU once sealed: dropped, never "      \
             "fragmented (give hosts a smaller RoCE MTU)")                                      \
+    COUNTER(key_rotations, "times this worker's senders moved to a new key generation")        \
     COUNTER(rx_packets, "PSP frames opened: authenticated and decrypted")                      \
     COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                       \
     COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                      \

@@ -72,6 +72,11 @@ class Instance {
     // and exits non-zero, as weftctl analyze does.
     const std::vector<std::string>& capture_corruptions() const { return replays_->corruptions(); }
     const std::vector<std::string>& capture_truncations() const { return replays_->truncations(); }
+    // PSP key rotation: the senders of every worker move to the next key generation (the
+    // other master key) at their next burst. Returns the new generation.
+    uint32_t rotate_psp_keys() const;  // const: the control thread holds a const view; the
+                                       // generation is runtime state, not configuration
+    uint32_t psp_generation() const { return psp_generation_.load(std::memory_order_relaxed); }
     // The capture files replayed (pcap ports), as named in the configuration.
     const std::vector<std::string>& capture_files() const { return replays_->files(); }
 
@@ -84,6 +89,7 @@ class Instance {
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
+    mutable std::atomic<uint32_t> psp_generation_{0};
     static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
     std::vector<rte_ring*> inboxes_;              // software dispatch, when needed
     std::chrono::system_clock::time_point started_;

@@ -46,6 +46,7 @@ class Pipeline {
     flow::Table& table() { return table_; }
     const flow::Table& table() const { return table_; }
     WorkerStats& stats() { return stats_; }
+    PspStage& psp() { return psp_; }
     const WorkerStats& stats() const { return stats_; }
 
   private:

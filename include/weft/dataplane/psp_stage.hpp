@@ -16,6 +16,7 @@
 // break that, and weftd refuses to start when the clock reads before 2024.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -34,6 +35,14 @@ class PspStage {
     PspStage(const PspConfig& config, unsigned worker, unsigned workers, uint32_t max_frame = 0);
     bool enabled() const { return enabled_; }
 
+    // Key rotation. Receivers hold both generations of their rx_spi at all times (both
+    // master keys are loaded), so a sender may switch generation whenever it is told to:
+    // the next burst after `generation` changes seals with the peers' SPIs in the new
+    // generation (bit 31 = generation & 1), under fresh SAs and IVs. The source is the
+    // instance's; workers read it once per burst (one relaxed load).
+    void follow_generation(const std::atomic<uint32_t>* generation) { generation_ = generation; }
+    uint32_t generation() const { return current_generation_; }
+
     // crypt.seal: RoCE frames to hosts behind a peer are sealed for it.
     void seal(Burst& b, CryptCounters& counters);
     // crypt.open: PSP frames are opened (or dropped and counted); plaintext RoCE from a
@@ -47,8 +56,14 @@ class PspStage {
     };
     static crypt::RxSa* find_rx(uint32_t spi, void* self);
 
+    void rebuild_senders(uint32_t generation);
+
     bool enabled_ = false;
     uint32_t max_frame_ = 0;
+    PspConfig config_;
+    unsigned worker_ = 0, workers_ = 1;
+    const std::atomic<uint32_t>* generation_ = nullptr;
+    uint32_t current_generation_ = 0;
     std::unique_ptr<crypt::MasterKeys> keys_;
     std::vector<Peer> peers_;
     std::unique_ptr<crypt::RxSa> rx_[2];  // rx_spi with bit 31 clear, and set

@@ -47,6 +47,7 @@ class Worker {
     unsigned index() const { return index_; }
     const flow::Table& table() const { return pipeline_.table(); }
     const WorkerStats& stats() const { return pipeline_.stats(); }
+    Pipeline& pipeline() { return pipeline_; }
     // Counters as last published (about every millisecond while running, and on exit):
     // safe from any thread at any time.
     WorkerPublication published() const { return published_.load(); }
