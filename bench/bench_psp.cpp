@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "../test/common/psp_spec_keys.hpp"
 #include "weft/crypt/psp.hpp"
 #include "weft/roce/builder.hpp"
 #include "weft/roce/opcode.hpp"
@@ -23,10 +24,8 @@ using namespace weft;
 namespace psp = roce::psp;
 
 const crypt::MasterKeys& keys() {
-    static const crypt::MasterKeys k = crypt::parse_master_keys(
-        "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n"
-        "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n",
-        "bench");
+    static const crypt::MasterKeys k =
+        crypt::parse_master_keys(weft::test::kSpecMasterKeys, "bench");
     return k;
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../common/psp_spec_keys.hpp"
 #include "check.hpp"
 #include "weft/crypt/psp.hpp"
 #include "weft/roce/bytes.hpp"
@@ -26,10 +27,8 @@ using namespace weft;
 namespace psp = roce::psp;
 
 const crypt::MasterKeys& keys() {
-    static const crypt::MasterKeys k = crypt::parse_master_keys(
-        "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n"
-        "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n",
-        "fuzz");
+    static const crypt::MasterKeys k =
+        crypt::parse_master_keys(weft::test::kSpecMasterKeys, "fuzz");
     return k;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/psp_spec_keys.hpp"
 #include "../unit/test_packets.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/pipeline.hpp"
@@ -660,10 +661,7 @@ std::string key_file() {
         const std::string dir = ::mkdtemp(tmpl);
         const std::string p = dir + "/master.keys";
         FILE* f = std::fopen(p.c_str(), "w");
-        std::fputs(
-            "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n"
-            "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n",
-            f);
+        std::fputs(weft::test::kSpecMasterKeys, f);
         std::fclose(f);
         ::chmod(p.c_str(), 0600);
         return p;

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "../common/psp_spec_keys.hpp"
 #include "test_packets.hpp"
 #include "weft/crypt/keys.hpp"
 #include "weft/crypt/psp.hpp"
@@ -31,10 +32,8 @@ namespace {
 namespace psp = roce::psp;
 using test::Bytes;
 
-// The spec's example master keys (PSP architecture specification, key derivation).
-const std::string kKeys =
-    "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n"
-    "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n";
+// The spec's example master keys (test/common/psp_spec_keys.hpp).
+const std::string kKeys = weft::test::kSpecMasterKeys;
 
 std::string hex(std::span<const uint8_t> b) {
     std::string s;
