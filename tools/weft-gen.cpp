@@ -34,34 +34,6 @@ constexpr uint64_t kMaxPackets = 1'000'000'000'000;  // 1e12 frames: tens of ter
 // all-reduce bucket or KV block, and its packets are built in memory.
 constexpr uint32_t kMaxSize = 1u << 30;
 
-// An option taking a size in bytes (K, M, G suffixes: powers of 1024) within [min, max],
-// refused as add_bounded refuses a number: naming the option, the range and what was given.
-CLI::Option* add_size(CLI::App* app, const std::string& names, uint32_t& value, uint32_t min,
-                      uint32_t max, const std::string& help) {
-    auto* option = app->add_option(
-        names,
-        [&value, min, max, names](const CLI::results_t& results) {
-            std::string text = results.back();
-            std::optional<uint32_t> parsed;
-            try {
-                std::string bytes = text;
-                if (CLI::AsSizeValue(false)(bytes).empty())
-                    parsed = weft::tools::parse_bounded<uint32_t>(bytes, min, max);
-            } catch (const CLI::ValidationError&) {  // not a number, or beyond 64 bits
-            }
-            if (!parsed)
-                throw CLI::ValidationError(
-                    names, fmt::format("must be a size from {} to {} bytes (K, M, G suffixes), "
-                                       "not '{}'",
-                                       min, max, text));
-            value = *parsed;
-            return true;
-        },
-        fmt::format("{} [{}-{}]", help, min, max));
-    option->type_name("SIZE");
-    return option;
-}
-
 // What ended a scenario before --packets frames: its own length.
 std::string what_ended(const std::string& name, const weft::gen::ScenarioOptions& o) {
     using weft::gen::Length;
@@ -148,8 +120,8 @@ int main(int argc, char** argv) {
     add_bounded<U32>(&app, "--hosts", o.hosts, 1, 60000,
                      "hosts in the all-reduce ring (at least 2); servers + KV hosts for "
                      "inference (default 8)");
-    add_size(&app, "--message-size", o.message_size, 1, kMaxSize,
-             "bytes all-reduced per iteration (default 1M)");
+    weft::tools::add_size(&app, "--message-size", o.message_size, 1, kMaxSize,
+                          "bytes all-reduced per iteration (default 1M)");
     auto* iterations =
         add_bounded<U32>(&app, "--iterations", o.iterations, 0, std::numeric_limits<U32>::max(),
                          "all-reduce iterations (default 4; 0: until --packets)");
@@ -159,8 +131,8 @@ int main(int argc, char** argv) {
     auto* requests =
         add_bounded<U32>(&app, "--requests", o.requests, 0, std::numeric_limits<U32>::max(),
                          "inference requests per client (default 64; 0: until --packets)");
-    add_size(&app, "--kv-block", o.kv_block, 1, kMaxSize,
-             "bytes of each KV-cache block READ (default 64K)");
+    weft::tools::add_size(&app, "--kv-block", o.kv_block, 1, kMaxSize,
+                          "bytes of each KV-cache block READ (default 64K)");
     tools::add_bounded_real(&app, "--ce-fraction", o.ce_fraction, 0.0, 1.0,
                             "congestion: share of data packets CE-marked (default 0.05)");
     tools::add_bounded_real(&app, "--loss-rate", o.loss_rate, 0.0, 1.0,

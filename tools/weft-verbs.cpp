@@ -119,8 +119,11 @@ int main(int argc, char** argv) {
     client->add_option("-m,--mtu", plan.mtu, "path MTU wanted (capped by both ports)")
         ->check(CLI::IsMember({256, 512, 1024, 2048, 4096}))
         ->default_val(4096);
+    // sizes as the session accepts them (16 B to its largest transfer), K/M/G suffixes;
+    // refused with their range whatever the pattern, so a mistake never waits for a device
     auto size_opt = [&](const char* name, uint32_t& v, const char* help, const char* def) {
-        client->add_option(name, v, help)->transform(CLI::AsSizeValue(false))->default_val(def);
+        tools::add_size(client, name, v, 16, verbs::kMaxTransferBytes,
+                        fmt::format("{} (default {})", help, def));
     };
     size_opt("-s,--size", plan.message_bytes, "gradient: bytes per RDMA WRITE (K, M suffixes)",
              "1M");

@@ -40,6 +40,8 @@ BAD_NUMBERS = [
     ("weft-probe", ["--iface", "lo", "--poll-ms", "5"], "--poll-ms: must be an integer from 10 to 60000, not '5'"),
     ("weft-probe", ["--iface", "lo", "--duration", "nan"], "--duration: must be a number from 0 to 10000000"),
     ("weft-probe", ["--iface", "lo", "--duration", "0x3"], "--duration: must be a number from 0 to 10000000"),
+    ("weft-verbs", ["client", "10.0.0.1", "--size", "5G"], "--size: must be a size from 16 to 1073741824"),
+    ("weft-verbs", ["client", "10.0.0.1", "--request-size", "0"], "--request-size: must be a size from 16"),
 ]
 
 

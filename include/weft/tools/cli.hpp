@@ -123,6 +123,34 @@ CLI::Option* add_bounded(CLI::App* app, const std::string& names, T& value, T mi
     return option;
 }
 
+// An option taking a size in bytes (K, M, G suffixes: powers of 1024) within [min, max],
+// refused as add_bounded refuses a number: naming the option, the range and what was given.
+inline CLI::Option* add_size(CLI::App* app, const std::string& names, uint32_t& value, uint32_t min,
+                             uint32_t max, const std::string& help) {
+    auto* option = app->add_option(
+        names,
+        [&value, min, max, names](const CLI::results_t& results) {
+            std::string text = results.back();
+            std::optional<uint32_t> parsed;
+            try {
+                std::string bytes = text;
+                if (CLI::AsSizeValue(false)(bytes).empty())
+                    parsed = parse_bounded<uint32_t>(bytes, min, max);
+            } catch (const CLI::ValidationError&) {  // not a number, or beyond 64 bits
+            }
+            if (!parsed)
+                throw CLI::ValidationError(
+                    names, fmt::format("must be a size from {} to {} bytes (K, M, G suffixes), "
+                                       "not '{}'",
+                                       min, max, text));
+            value = *parsed;
+            return true;
+        },
+        fmt::format("{} [{}-{}]", help, min, max));
+    option->type_name("SIZE");
+    return option;
+}
+
 // The same for a real number within [min, max] (finite, no trailing text).
 inline CLI::Option* add_bounded_real(CLI::App* app, const std::string& names, double& value,
                                      double min, double max, const std::string& help) {
