@@ -6,12 +6,14 @@
 #include <rte_mbuf.h>
 
 #include <dirent.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "weft/dataplane/eal.hpp"
 
@@ -50,6 +52,20 @@ std::vector<int> packet_sockets_on(unsigned ifindex, const std::vector<Port>& cl
     }
     ::closedir(d);
     return found;
+}
+
+// Attaches a classic BPF filter that refuses frames the kernel marks PACKET_OUTGOING.
+void ignore_outgoing(int fd, const std::string& port) {
+    static sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, uint32_t(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),           // outgoing: not delivered to weftd
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),  // anything else: the whole frame
+    };
+    sock_fprog prog{uint16_t(sizeof code / sizeof code[0]), code};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+        throw DataplaneError(
+            fmt::format("port {}: cannot filter outgoing frames: {}", port, std::strerror(errno)));
 }
 
 }  // namespace
@@ -107,9 +123,17 @@ PortSet::PortSet(const Config& c) {
                 throw DataplaneError(fmt::format("port {}: start: {}", pc.name, rte_strerror(-rc)));
             // A bridge-in-the-wire must see every frame, whatever its destination MAC.
             rte_eth_promiscuous_enable(p.id);
-            if (pc.driver() == "net_af_packet")
+            if (pc.driver() == "net_af_packet") {
                 p.packet_sockets =
                     packet_sockets_on(::if_nametoindex(pc.arg("iface").c_str()), ports_);
+                // A packet socket also receives what other software sends out of its
+                // interface (a replay tool, an agent's probes): those frames are leaving,
+                // not arriving from the fabric or the host, and must not enter the
+                // pipeline. The PMD has no option for it, and its sockets are in a fanout
+                // group, which ignores PACKET_IGNORE_OUTGOING set afterwards; a socket
+                // filter still runs per socket: it drops outgoing frames.
+                for (int fd : p.packet_sockets) ignore_outgoing(fd, pc.name);
+            }
             if (pc.role == PortRole::host) host_ = int(ports_.size() - 1);
             if (pc.role == PortRole::fabric) fabric_.push_back(uint16_t(ports_.size() - 1));
             ports_.back() = p;
