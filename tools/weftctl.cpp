@@ -163,9 +163,12 @@ int run_analyze(const AnalyzeArgs& a) {
                                {"bytes", c.bytes},
                                {"opened", c.opened},
                                {"refused", c.refused}});
+            // "psp" when there is something to say: PSP frames, or keys to open them with
+            nlohmann::json extra = {{"source", std::move(source)}};
+            if (!psp.empty() || !a.master_keys.empty()) extra["psp"] = std::move(psp);
             flow::write_flows_document([&out](std::string_view text) { out.write(text); },
                                        flow::flow_source(r.flows), selected, r.totals, r.table,
-                                       {{"source", std::move(source)}, {"psp", std::move(psp)}});
+                                       extra);
         } else {
             // PSP frames per SPI first: without keys they are not RoCE to the table below
             for (auto& [key, c] : r.psp) {
