@@ -109,8 +109,13 @@ void BM_RawIpsecMbGcm(benchmark::State& state) {
     else
         IMB_AES128_GCM_PRE(mgr, k, &key);
     std::vector<uint8_t> data(frame.begin() + 14 + 20 + 20, frame.end());
+    std::vector<uint8_t> buf(frame.size());
     uint8_t aad[36] = {}, iv[12] = {}, tag[16];
     for (auto _ : state) {
+        // the frame copied in as BM_PspSeal copies it (each iteration starts from the
+        // plaintext), so the ratio is the PSP framing's cost alone
+        std::memcpy(buf.data(), frame.data(), frame.size());
+        benchmark::DoNotOptimize(buf.data());
         gcm_context_data ctx;
         if (aes256)
             IMB_AES256_GCM_ENC(mgr, &key, &ctx, data.data(), data.data(), data.size(), iv, aad,
