@@ -24,9 +24,7 @@ using namespace weft;
 namespace psp = roce::psp;
 
 const crypt::MasterKeys& keys() {
-    static const crypt::MasterKeys k =
-        crypt::parse_master_keys(weft::test::kSpecMasterKeys, "bench");
-    return k;
+    return weft::test::spec_master_keys();
 }
 
 std::vector<uint8_t> roce_frame(uint32_t payload) {

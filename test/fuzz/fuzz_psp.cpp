@@ -27,9 +27,7 @@ using namespace weft;
 namespace psp = roce::psp;
 
 const crypt::MasterKeys& keys() {
-    static const crypt::MasterKeys k =
-        crypt::parse_master_keys(weft::test::kSpecMasterKeys, "fuzz");
-    return k;
+    return weft::test::spec_master_keys();
 }
 
 constexpr uint32_t kSpi128 = 0x12345678, kSpi256 = 0x9A345678;
