@@ -78,7 +78,7 @@ void BM_PspOpen(benchmark::State& state) {
     std::vector<uint8_t> buf(kHeadroom + stride);
     size_t i = 0;
     std::unique_ptr<crypt::RxSa> rx;
-    auto lookup = [](uint32_t, void* ctx) { return static_cast<crypt::RxSa*>(ctx); };
+    auto lookup = [](uint32_t, uint8_t, void* ctx) { return static_cast<crypt::RxSa*>(ctx); };
     for (auto _ : state) {
         if (i % kFrames == 0) {
             state.PauseTiming();

@@ -32,10 +32,10 @@ Result analyze_file(const std::string& path, const Options& options) {
 
     capture::Record rec;
     roce::Packet pkt;
-    // PSP: receive SAs derived on first sight of an SPI (a holder of both master keys can),
-    // and a buffer to open frames in
-    using SaMap = std::map<std::pair<uint32_t, uint8_t>, std::unique_ptr<crypt::RxSa>>;
-    SaMap sas;
+    // PSP: a receiver deriving each SPI's SA on first sight (a holder of both master keys
+    // can), and a buffer to open frames in
+    std::unique_ptr<crypt::DerivingReceiver> receiver;
+    if (options.psp_keys) receiver = std::make_unique<crypt::DerivingReceiver>(*options.psp_keys);
     std::vector<uint8_t> scratch;
     constexpr uint32_t kRoom = 256;
     auto psp_of = [&](std::span<const uint8_t> frame) -> PspSpiCounters* {
@@ -45,32 +45,15 @@ Result analyze_file(const std::string& path, const Options& options) {
         return &result.psp[{roce::load_be32(h + 4), uint8_t((h[3] >> 2) & 0x0f)}];
     };
     while (reader.next(rec)) {
-        if (options.psp_keys && rec.data.size() == rec.wire_length) {
+        if (receiver && rec.data.size() == rec.wire_length) {
             if (PspSpiCounters* c = psp_of(rec.data)) {
                 ++c->frames;
                 c->bytes += rec.wire_length;
-                const uint8_t* h = rec.data.data() + roce::locate(rec.data).l4_offset + 8;
-                const std::pair<uint32_t, uint8_t> key{roce::load_be32(h + 4),
-                                                       uint8_t((h[3] >> 2) & 0x0f)};
                 scratch.resize(kRoom + rec.data.size() + kRoom);
                 std::memcpy(scratch.data() + kRoom, rec.data.data(), rec.data.size());
                 crypt::FrameBuffer f{scratch.data() + kRoom, uint32_t(rec.data.size()), kRoom,
                                      kRoom};
-                struct Ctx {
-                    SaMap& by_spi;
-                    const crypt::MasterKeys& keys;
-                    uint8_t version;
-                } ctx{sas, *options.psp_keys, key.second};
-                auto lookup = [](uint32_t spi, void* p) -> crypt::RxSa* {
-                    auto* c = static_cast<Ctx*>(p);
-                    if (c->version > 1) return nullptr;
-                    auto& slot = c->by_spi[{spi, c->version}];
-                    if (!slot)
-                        slot = std::make_unique<crypt::RxSa>(c->keys, spi,
-                                                             roce::psp::Version(c->version));
-                    return slot.get();
-                };
-                const crypt::OpenStatus st = crypt::open(f, lookup, &ctx);
+                const crypt::OpenStatus st = receiver->open(f);
                 if (st != crypt::OpenStatus::opened) {
                     ++c->refused[std::string(crypt::to_string(st))];
                     ++t.frames;

@@ -63,32 +63,16 @@ FileCounters open_file(const std::string& in, const std::string& out, const Mast
     if (reader.link_type() != 1)
         throw CryptError(in + ": " + reader.link_type_name() + ": not Ethernet");
     capture::PcapWriter writer(out, capture::PcapReader::kMaxCaptureLength);
-    // a receive SA per (SPI, version) met, derived on first sight
-    struct Sas {
-        const MasterKeys& keys;
-        std::map<std::pair<uint32_t, uint8_t>, std::unique_ptr<RxSa>> by_spi;
-        uint8_t version = 0;  // of the frame being opened (set before the lookup)
-    } sas{keys, {}, 0};
-    auto lookup = [](uint32_t spi, void* ctx) -> RxSa* {
-        auto* s = static_cast<Sas*>(ctx);
-        if (s->version > 1) return nullptr;  // GMAC versions: not Weft's
-        auto& slot = s->by_spi[{spi, s->version}];
-        if (!slot) slot = std::make_unique<RxSa>(s->keys, spi, roce::psp::Version(s->version));
-        return slot.get();
-    };
+    DerivingReceiver receiver(keys);
     FileCounters c;
     Scratch scratch;
     capture::Record rec;
     while (reader.next(rec)) {
         ++c.frames;
         FrameBuffer f = scratch.load(rec.data);
-        // the version decides which SA: read it from the header before opening
-        const roce::Located loc = roce::locate({f.data, f.len});
-        if (roce::is_psp(loc) && loc.l4_offset + 8 + 4 <= f.len)
-            sas.version = uint8_t((f.data[loc.l4_offset + 8 + 3] >> 2) & 0x0f);
         roce::psp::Header h;
         const OpenStatus s =
-            rec.data.size() < rec.wire_length ? OpenStatus::malformed : open(f, lookup, &sas, &h);
+            rec.data.size() < rec.wire_length ? OpenStatus::malformed : receiver.open(f, &h);
         if (s != OpenStatus::opened) {
             ++c.refused[std::string(to_string(s))];
             continue;

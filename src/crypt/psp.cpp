@@ -244,7 +244,7 @@ RxSa::RxSa(const MasterKeys& keys, uint32_t spi, psp::Version version)
         throw CryptError("Weft opens AES-GCM (PSP versions 0 and 1)");
 }
 
-OpenStatus open(FrameBuffer& f, RxSa* (*lookup)(uint32_t, void*), void* context,
+OpenStatus open(FrameBuffer& f, RxSa* (*lookup)(uint32_t, uint8_t, void*), void* context,
                 psp::Header* header_out) {
     const roce::Located loc = roce::locate({f.data, f.len});
     if (!roce::is_psp(loc)) return OpenStatus::not_psp;
@@ -260,7 +260,7 @@ OpenStatus open(FrameBuffer& f, RxSa* (*lookup)(uint32_t, void*), void* context,
     if (psp::read_header({f.data + psp_at, psp_end - psp_at}, h) != psp::HeaderProblem::none)
         return OpenStatus::malformed;
     if (header_out) *header_out = h;
-    RxSa* sa = lookup(h.spi, context);
+    RxSa* sa = lookup(h.spi, h.version, context);
     if (!sa) return OpenStatus::unknown_spi;
     if (h.version != uint8_t(sa->version_)) return OpenStatus::wrong_version;
     const uint32_t body = psp_at + uint32_t(psp::kBaseHeaderBytes);
@@ -308,6 +308,14 @@ OpenStatus open(FrameBuffer& f, RxSa* (*lookup)(uint32_t, void*), void* context,
     }
     f.tailroom = uint32_t(buffer_end - (f.data + f.len));
     return OpenStatus::opened;
+}
+
+RxSa* DerivingReceiver::find(uint32_t spi, uint8_t version, void* self) {
+    if (version > 1) return nullptr;  // GMAC versions: not Weft's
+    auto* r = static_cast<DerivingReceiver*>(self);
+    auto& slot = r->by_spi_[{spi, version}];
+    if (!slot) slot = std::make_unique<RxSa>(r->keys_, spi, psp::Version(version));
+    return slot.get();
 }
 
 }  // namespace weft::crypt

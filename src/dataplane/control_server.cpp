@@ -13,6 +13,7 @@
 #include "weft/dataplane/documents.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/instance.hpp"
+#include "weft/roce/psp.hpp"
 #include "weft/telemetry/render.hpp"
 
 namespace weft::dataplane {
@@ -39,11 +40,12 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
                 return ipc::error_reply("PSP is not configured on this weftd ([psp])");
             if (command == "keys-rotate") instance.rotate_psp_keys();
             const uint32_t g = instance.psp_generation();
+            const CryptCounters crypt_counters = instance.read_workers().stats.crypt;
             json peers = json::array();
             for (const PspPeerConfig& p : c.psp.peers) {
                 json hosts = json::array();
                 for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
-                const uint32_t spi = (g & 1) ? (p.spi | 0x80000000u) : (p.spi & 0x7fffffffu);
+                const uint32_t spi = roce::psp::spi_in_generation(p.spi, g);
                 peers.push_back(
                     {{"name", p.name}, {"hosts", hosts}, {"tx_spi", fmt::format("{:08x}", spi)}});
             }
@@ -52,10 +54,10 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
                         {"master_key_in_use", g & 1},
                         {"version", c.psp.version},
                         {"rx_spis",
-                         {fmt::format("{:08x}", c.psp.rx_spi & 0x7fffffffu),
-                          fmt::format("{:08x}", c.psp.rx_spi | 0x80000000u)}},
+                         {fmt::format("{:08x}", roce::psp::spi_in_generation(c.psp.rx_spi, 0)),
+                          fmt::format("{:08x}", roce::psp::spi_in_generation(c.psp.rx_spi, 1))}},
                         {"peers", peers},
-                        {"counters", telemetry::to_json(instance.read_workers().stats.crypt)}};
+                        {"counters", telemetry::to_json(crypt_counters)}};
             if (!text) return doc;
             std::string t = fmt::format(
                 "PSP generation {} (master key {}), {}\nreceive SPIs {} and {}\n", g, g & 1,
@@ -64,7 +66,7 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             for (const auto& p : peers)
                 t += fmt::format("peer {}: send SPI {} to {}\n", p["name"].get<std::string>(),
                                  p["tx_spi"].get<std::string>(), p["hosts"].dump());
-            t += telemetry::to_text(instance.read_workers().stats.crypt) + "\n";
+            t += telemetry::to_text(crypt_counters) + "\n";
             return as_text(t);
         }
         if (command == "flows") {

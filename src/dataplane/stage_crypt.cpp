@@ -44,8 +44,9 @@ PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32
     }
     const psp::Version version = psp::Version(c.version);
     try {
-        rx_[0] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi & ~psp::kSpiKeySelector, version);
-        rx_[1] = std::make_unique<crypt::RxSa>(*keys_, c.rx_spi | psp::kSpiKeySelector, version);
+        for (uint32_t g : {0u, 1u})
+            rx_[g] =
+                std::make_unique<crypt::RxSa>(*keys_, psp::spi_in_generation(c.rx_spi, g), version);
     } catch (const crypt::CryptError& e) {
         throw DataplaneError(fmt::format("[psp]: {}", e.what()));
     }
@@ -68,8 +69,7 @@ void PspStage::rebuild_senders(uint32_t generation) {
     try {
         for (const PspPeerConfig& p : config_.peers) {
             // the generation chooses the master key: bit 31 of the SPI
-            const uint32_t spi =
-                (generation & 1) ? (p.spi | psp::kSpiKeySelector) : (p.spi & ~psp::kSpiKeySelector);
+            const uint32_t spi = psp::spi_in_generation(p.spi, generation);
             peers.push_back(
                 {p.hosts, std::make_unique<crypt::TxSa>(*keys_, spi, o, now + worker_, workers_)});
         }
@@ -80,7 +80,7 @@ void PspStage::rebuild_senders(uint32_t generation) {
     current_generation_ = generation;
 }
 
-crypt::RxSa* PspStage::find_rx(uint32_t spi, void* self) {
+crypt::RxSa* PspStage::find_rx(uint32_t spi, uint8_t, void* self) {
     auto* stage = static_cast<PspStage*>(self);
     for (auto& sa : stage->rx_)
         if (sa && sa->spi() == spi) return sa.get();

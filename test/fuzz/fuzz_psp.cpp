@@ -35,7 +35,7 @@ constexpr uint32_t kSpi128 = 0x12345678, kSpi256 = 0x9A345678;
 struct Receiver {
     crypt::RxSa v0{keys(), kSpi128, psp::Version::aes_gcm_128};
     crypt::RxSa v1{keys(), kSpi256, psp::Version::aes_gcm_256};
-    static crypt::RxSa* find(uint32_t spi, void* self) {
+    static crypt::RxSa* find(uint32_t spi, uint8_t, void* self) {
         auto* r = static_cast<Receiver*>(self);
         return spi == kSpi128 ? &r->v0 : spi == kSpi256 ? &r->v1 : nullptr;
     }

@@ -132,7 +132,7 @@ Bytes roce_frame(test::Family family, uint32_t payload, uint8_t vlans = 0) {
 
 struct Receiver {
     std::map<uint32_t, RxSa*> sas;
-    static RxSa* find(uint32_t spi, void* self) {
+    static RxSa* find(uint32_t spi, uint8_t, void* self) {
         auto& m = static_cast<Receiver*>(self)->sas;
         auto it = m.find(spi);
         return it == m.end() ? nullptr : it->second;

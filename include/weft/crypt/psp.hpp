@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string_view>
 
 #include "weft/crypt/gcm.hpp"
@@ -109,20 +111,39 @@ class RxSa {
     const ReplayWindow& window() const { return window_; }
 
   private:
-    friend OpenStatus open(FrameBuffer&, RxSa* (*)(uint32_t, void*), void*, roce::psp::Header*);
+    friend OpenStatus open(FrameBuffer&, RxSa* (*)(uint32_t, uint8_t, void*), void*,
+                           roce::psp::Header*);
     uint32_t spi_;
     roce::psp::Version version_;
     AesGcm gcm_;
     ReplayWindow window_;
 };
 
-// Opens a frame whose SA is found by `lookup(spi, context)` (nullptr: unknown). On
+// Opens a frame whose SA is found by `lookup(spi, version, context)` from its header
+// (nullptr: unknown; a lookup that keeps one SA per SPI ignores the version, and a
+// mismatch is refused as wrong_version). On
 // success the frame is the original (transport: the IP header fixed back; tunnel: the
 // inner packet behind the original link header). `header`, when given, receives the
 // PSP header read (for counters by SPI). The frame is unchanged unless opened, except
 // that a frame failing authentication has had its encrypted part decrypted in place:
 // callers drop it.
-OpenStatus open(FrameBuffer& frame, RxSa* (*lookup)(uint32_t spi, void* context), void* context,
-                roce::psp::Header* header = nullptr);
+OpenStatus open(FrameBuffer& frame, RxSa* (*lookup)(uint32_t spi, uint8_t version, void* context),
+                void* context, roce::psp::Header* header = nullptr);
+
+// A receiver holding both master keys, which can therefore derive the receive SA of any
+// SPI: one per (SPI, version), made on first sight. What offline tools open captures with
+// (`weftctl psp open`, `weftctl analyze --master-keys`); weftd keeps its own SAs.
+class DerivingReceiver {
+  public:
+    explicit DerivingReceiver(const MasterKeys& keys) : keys_(keys) {}
+    OpenStatus open(FrameBuffer& frame, roce::psp::Header* header = nullptr) {
+        return crypt::open(frame, &DerivingReceiver::find, this, header);
+    }
+
+  private:
+    static RxSa* find(uint32_t spi, uint8_t version, void* self);
+    const MasterKeys& keys_;
+    std::map<std::pair<uint32_t, uint8_t>, std::unique_ptr<RxSa>> by_spi_;
+};
 
 }  // namespace weft::crypt

@@ -54,7 +54,7 @@ class PspStage {
         std::vector<roce::IpPrefix> hosts;
         std::unique_ptr<crypt::TxSa> tx;
     };
-    static crypt::RxSa* find_rx(uint32_t spi, void* self);
+    static crypt::RxSa* find_rx(uint32_t spi, uint8_t version, void* self);
 
     void rebuild_senders(uint32_t generation);
 

@@ -30,6 +30,11 @@ inline constexpr size_t kUdpBytes = 8;
 inline constexpr unsigned kCryptOffsetUnit = 4;
 inline constexpr uint8_t kMaxCryptOffset = 63;  // 6 bits: 252 bytes
 inline constexpr uint32_t kSpiKeySelector = 0x80000000u;
+// An SPI in a key generation: bit 31, which chooses the master key, is the generation's
+// parity (weftd's rotation flips it; the low 31 bits name the SA).
+inline constexpr uint32_t spi_in_generation(uint32_t spi, uint32_t generation) {
+    return (generation & 1) ? (spi | kSpiKeySelector) : (spi & ~kSpiKeySelector);
+}
 
 // Versions 0 and 1 are the AES-GCM ones Weft seals and opens; 2 and 3 (GMAC: nothing
 // encrypted) are parsed, and refused by the opener.
