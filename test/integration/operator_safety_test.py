@@ -382,9 +382,10 @@ def test_outputs_are_created_mode_0600(tools, veth, gradient, work_dir, which):
 
 @pytest.fixture(scope="module")
 def ring_drops(tools, source_root, work_dir):
-    """weftd inline on veths, polling lazily (--idle-sleep-us 1000) with a small socket
-    ring on its host port (framecnt=64), and an unpaced 3000-frame burst into it: the ring
-    overflows however fast this machine is that day."""
+    """weftd inline on veths with a small socket ring on its host port (framecnt=64),
+    stopped (SIGSTOP) while a 3000-frame burst goes into it: the kernel fills the ring and
+    drops the rest whatever the speed of the machine or of the sender (polling lazily was
+    not enough: on a fast CI machine a slow sender never outran it)."""
     ns_a, ns_m, ns_b = f"{TAG}a", f"{TAG}m", f"{TAG}b"
     frames = generate(tools.weft_gen, "gradient", os.path.join(work_dir, "burst.pcap"), "--packets", "3000",
                       "--mtu", "1024")
@@ -401,7 +402,11 @@ def ring_drops(tools, source_root, work_dir):
             deadline = time.time() + 30
             while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
                 time.sleep(0.1)
-            send(source_root, frames, ns_a, "a0", rate=0)
+            p.send_signal(signal.SIGSTOP)
+            try:
+                send(source_root, frames, ns_a, "a0", rate=0)
+            finally:
+                p.send_signal(signal.SIGCONT)
             time.sleep(1)
             ports = json.loads(must(tools.weftctl, "-s", sock, "ports", "--json").stdout)
             text = must(tools.weftctl, "-s", sock, "ports").stdout
