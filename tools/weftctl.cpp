@@ -457,12 +457,18 @@ int main(int argc, char** argv) {
 
     auto* keys = app.add_subcommand(
         "keys",
-        "A running weftd's PSP keys: the generation in use, its receive SPIs (both\n"
-        "generations), each peer's send SPI, and the crypt counters. Never a key byte.\n"
-        "`weftctl keys rotate` moves every worker's senders to the other generation (the other\n"
-        "master key) at its next burst; receivers accept both generations all the time.");
+        "A running weftd's PSP keys: the generation, the master key its senders use, the\n"
+        "keys' ages, the receive SPIs (both generations), each peer's send SPI, and counters\n"
+        "in total and per security association. Never a key byte.\n"
+        "`weftctl keys rotate` re-reads the master-key file. To bring in a new key: write it\n"
+        "in place of the key NOT in use (line 1 for key 0, line 2 for key 1) on every host,\n"
+        "then rotate every weftd within [psp] rotate_send_delay_ms (default 5000): each loads\n"
+        "it for receiving at once (the key it replaces goes stale) and its senders move to it\n"
+        "after the delay. With no new key in the file, the senders move to the other key at\n"
+        "once. [psp] rotate_interval_s rotates on a timer.");
     keys->add_flag("--json", live_json, "emit the weft.keys/1 JSON document");
-    auto* rotate = keys->add_subcommand("rotate", "move the senders to the next key generation");
+    auto* rotate = keys->add_subcommand(
+        "rotate", "re-read the master-key file and move to the next key generation");
     rotate->add_flag("--json", live_json, "emit the weft.keys/1 JSON document after the rotation");
 
     PspArgs psp_args;

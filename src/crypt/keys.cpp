@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <sys/stat.h>
@@ -119,6 +120,10 @@ MasterKeys load_master_keys(const std::string& path) {
         ::explicit_bzero(text.data(), text.size());
         throw;
     }
+}
+
+bool same_master_key(const MasterKeys& a, const MasterKeys& b, unsigned slot) {
+    return CRYPTO_memcmp(a.key(slot), b.key(slot), kMasterKeyBytes) == 0;
 }
 
 SecretBuffer derive_key(const MasterKeys& keys, uint32_t spi, roce::psp::Version version) {

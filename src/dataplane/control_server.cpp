@@ -35,39 +35,22 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             return text ? as_text(ports_text(instance)) : ports_document(instance);
         if (command == "keys" || command == "keys-rotate") {
             // SPIs, generations and counters; never a key byte
-            const Config& c = instance.config();
-            if (!c.psp.enabled())
+            if (!instance.config().psp.enabled())
                 return ipc::error_reply("PSP is not configured on this weftd ([psp])");
-            if (command == "keys-rotate") instance.rotate_psp_keys();
-            const uint32_t g = instance.psp_generation();
-            const CryptCounters crypt_counters = instance.read_workers().stats.crypt;
-            json peers = json::array();
-            for (const PspPeerConfig& p : c.psp.peers) {
-                json hosts = json::array();
-                for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
-                const uint32_t spi = roce::psp::spi_in_generation(p.spi, g);
-                peers.push_back(
-                    {{"name", p.name}, {"hosts", hosts}, {"tx_spi", fmt::format("{:08x}", spi)}});
+            nlohmann::json doc;
+            if (command == "keys-rotate") {
+                const PspRotation r = instance.rotate_psp_keys();
+                fmt::print(stderr,
+                           "weftd: PSP keys rotated by weftctl: generation {}, {}\n",
+                           r.generation,
+                           r.new_key ? fmt::format("a new master key, senders move in {} ms",
+                                                   r.send_in_ms)
+                                     : std::string("senders move now (no new master key)"));
+                doc = keys_document(instance, &r);
+            } else {
+                doc = keys_document(instance);
             }
-            json doc = {{"schema", "weft.keys/1"},
-                        {"generation", g},
-                        {"master_key_in_use", g & 1},
-                        {"version", c.psp.version},
-                        {"rx_spis",
-                         {fmt::format("{:08x}", roce::psp::spi_in_generation(c.psp.rx_spi, 0)),
-                          fmt::format("{:08x}", roce::psp::spi_in_generation(c.psp.rx_spi, 1))}},
-                        {"peers", peers},
-                        {"counters", telemetry::to_json(crypt_counters)}};
-            if (!text) return doc;
-            std::string t = fmt::format(
-                "PSP generation {} (master key {}), {}\nreceive SPIs {} and {}\n", g, g & 1,
-                c.psp.version ? "AES-GCM-256" : "AES-GCM-128", doc["rx_spis"][0].get<std::string>(),
-                doc["rx_spis"][1].get<std::string>());
-            for (const auto& p : peers)
-                t += fmt::format("peer {}: send SPI {} to {}\n", p["name"].get<std::string>(),
-                                 p["tx_spi"].get<std::string>(), p["hosts"].dump());
-            t += telemetry::to_text(crypt_counters) + "\n";
-            return as_text(t);
+            return text ? as_text(keys_text(doc)) : doc;
         }
         if (command == "flows") {
             flow::FlowFilter filter;

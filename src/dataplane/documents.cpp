@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "weft/flow/report.hpp"
+#include "weft/roce/psp.hpp"
 #include "weft/telemetry/render.hpp"
 
 namespace weft::dataplane {
@@ -274,6 +275,117 @@ std::string flows_text(const Instance& instance, const flow::FlowFilter& filter,
     Instance::Snapshot snap = instance.snapshot();
     return flow::format_report(snap.flows, flow::select_flows(snap.flows, filter), snap.totals,
                                snap.table, style);
+}
+
+json keys_document(const Instance& instance, const PspRotation* rotation) {
+    const PspConfig& c = instance.config().psp;
+    const PspEpoch e = instance.psp_epoch();
+    const auto now = std::chrono::system_clock::now();
+    auto age_s = [&](std::chrono::system_clock::time_point t) {
+        return std::chrono::duration<double>(now - t).count();
+    };
+    const uint64_t steady = PspKeyState::steady_ns();
+    const uint64_t move_in_ms =
+        e.send_from_ns > steady ? (e.send_from_ns - steady) / 1'000'000 + 1 : 0;
+    // the senders seal in the state's generation once it is due, in the one before until then
+    const uint32_t sending = move_in_ms ? e.generation - 1 : e.generation;
+    const CryptCounters totals = instance.read_workers().stats.crypt;
+    json peers = json::array();
+    for (const PspPeerConfig& p : c.peers) {
+        json hosts = json::array();
+        for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
+        peers.push_back({{"name", p.name},
+                         {"hosts", hosts},
+                         {"tx_spi", fmt::format("{:08x}", roce::psp::spi_in_generation(p.spi, sending))}});
+    }
+    json sas = json::array();
+    for (const PspSaReading& r : instance.psp_sas()) {
+        json sa = {{"direction", r.receive ? "receive" : "send"},
+                   {"spi", fmt::format("{:08x}", r.spi)},
+                   {"master_key", (r.spi & roce::psp::kSpiKeySelector) ? 1 : 0},
+                   {"packets", r.packets},
+                   {"bytes", r.bytes}};
+        if (r.receive) {
+            sa["auth_fail"] = r.auth_fail;
+            sa["replay"] = r.replay;
+        } else {
+            sa["peer"] = r.peer;
+        }
+        sa["errors"] = r.errors;
+        sas.push_back(std::move(sa));
+    }
+    json doc = {{"schema", "weft.keys/1"},
+                {"generation", e.generation},
+                {"generation_age_s", age_s(e.since)},
+                {"master_key_in_use", sending & 1},
+                {"senders_move_in_ms", move_in_ms},
+                {"master_keys",
+                 {{{"key", 0}, {"loaded_age_s", age_s(e.key_loaded[0])}},
+                  {{"key", 1}, {"loaded_age_s", age_s(e.key_loaded[1])}}}},
+                {"rotate_interval_s", c.rotate_interval_s},
+                {"rotate_send_delay_ms", c.rotate_send_delay_ms},
+                {"version", c.version},
+                {"rx_spis",
+                 {fmt::format("{:08x}", roce::psp::spi_in_generation(c.rx_spi, 0)),
+                  fmt::format("{:08x}", roce::psp::spi_in_generation(c.rx_spi, 1))}},
+                {"peers", peers},
+                {"security_associations", sas},
+                {"counters", telemetry::to_json(totals)}};
+    if (rotation)
+        doc["rotated"] = {{"generation", rotation->generation},
+                          {"new_key", rotation->new_key},
+                          {"senders_move_in_ms", rotation->send_in_ms}};
+    return doc;
+}
+
+std::string keys_text(const json& doc) {
+    std::string t;
+    if (doc.contains("rotated")) {
+        const json& r = doc["rotated"];
+        t += r["new_key"].get<bool>()
+                 ? fmt::format("rotated to generation {}: a new master key loaded for receiving; "
+                               "senders move to it in {} ms\n",
+                               r["generation"].get<uint32_t>(),
+                               r["senders_move_in_ms"].get<uint64_t>())
+                 : fmt::format("rotated to generation {}: no new master key in the file; "
+                               "senders moved to the other key\n",
+                               r["generation"].get<uint32_t>());
+    }
+    t += fmt::format("PSP generation {} ({} s old), sealing with master key {}{}, {}\n",
+                     doc["generation"].get<uint32_t>(),
+                     uint64_t(doc["generation_age_s"].get<double>()),
+                     doc["master_key_in_use"].get<int>(),
+                     doc["senders_move_in_ms"].get<uint64_t>()
+                         ? fmt::format(" (moving in {} ms)", doc["senders_move_in_ms"].get<uint64_t>())
+                         : std::string(),
+                     doc["version"].get<int>() ? "AES-GCM-256" : "AES-GCM-128");
+    t += fmt::format("master keys loaded {} s and {} s ago; rotation {}\n",
+                     uint64_t(doc["master_keys"][0]["loaded_age_s"].get<double>()),
+                     uint64_t(doc["master_keys"][1]["loaded_age_s"].get<double>()),
+                     doc["rotate_interval_s"].get<uint32_t>()
+                         ? fmt::format("every {} s", doc["rotate_interval_s"].get<uint32_t>())
+                         : std::string("by weftctl keys rotate only"));
+    t += fmt::format("receive SPIs {} and {}\n", doc["rx_spis"][0].get<std::string>(),
+                     doc["rx_spis"][1].get<std::string>());
+    for (const auto& p : doc["peers"])
+        t += fmt::format("peer {}: send SPI {} to {}\n", p["name"].get<std::string>(),
+                         p["tx_spi"].get<std::string>(), p["hosts"].dump());
+    t += fmt::format("{:<8} {:<10} {:<8} {:>3} {:>12} {:>14} {:>9} {:>7} {:>7}\n", "SA", "PEER",
+                     "SPI", "KEY", "PACKETS", "BYTES", "AUTHFAIL", "REPLAY", "ERRORS");
+    for (const auto& sa : doc["security_associations"]) {
+        const bool rx = sa["direction"] == "receive";
+        t += fmt::format("{:<8} {:<10} {:<8} {:>3} {:>12} {:>14} {:>9} {:>7} {:>7}\n",
+                         rx ? "receive" : "send", rx ? "-" : sa["peer"].get<std::string>(),
+                         sa["spi"].get<std::string>(), sa["master_key"].get<int>(),
+                         sa["packets"].get<uint64_t>(), sa["bytes"].get<uint64_t>(),
+                         rx ? fmt::format("{}", sa["auth_fail"].get<uint64_t>()) : "-",
+                         rx ? fmt::format("{}", sa["replay"].get<uint64_t>()) : "-",
+                         sa["errors"].get<uint64_t>());
+    }
+    t += "totals:";
+    for (const auto& [name, value] : doc["counters"].items())
+        t += fmt::format(" {} {}", name, value.dump());
+    return t + "\n";
 }
 
 }  // namespace weft::dataplane

@@ -46,9 +46,10 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
                     "port {}: its driver gives {} TX queue(s), fewer than the {} workers "
                     "(net_af_packet: add qpairs={} to its args)",
                     port.config.name, port.tx_queues, c.workers, c.workers));
+    if (c.psp.enabled()) psp_keys_ = std::make_unique<PspKeyState>(c.psp);
     for (unsigned i = 0; i < c.workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, config_, *ports_));
-        workers_.back()->pipeline().psp().follow_generation(&psp_generation_);
+        workers_.back()->pipeline().psp().follow(psp_keys_.get());
     }
     // A port with fewer RX queues than workers is read by the workers that have a queue,
     // and each frame handed to its flow's owner through that worker's inbox (dispatch.hpp).
@@ -81,9 +82,20 @@ Instance::~Instance() {
     replays_.reset();  // the replay copies, once net_pcap has closed them
 }
 
-uint32_t Instance::rotate_psp_keys() const {
-    if (!config_.psp.enabled()) throw DataplaneError("PSP is not configured ([psp] in the config)");
-    return psp_generation_.fetch_add(1, std::memory_order_relaxed) + 1;
+PspRotation Instance::rotate_psp_keys() const {
+    if (!psp_keys_) throw DataplaneError("PSP is not configured ([psp] in the config)");
+    return psp_keys_->rotate();
+}
+
+PspEpoch Instance::psp_epoch() const {
+    if (!psp_keys_) throw DataplaneError("PSP is not configured ([psp] in the config)");
+    return psp_keys_->epoch();
+}
+
+std::vector<PspSaReading> Instance::psp_sas() const {
+    std::vector<PspSaReading> out;
+    for (const auto& w : workers_) w->pipeline().psp().add_sa_counters(out);
+    return out;
 }
 
 std::string Instance::run(std::atomic<bool>& stop) {
@@ -108,6 +120,7 @@ std::string Instance::run(std::atomic<bool>& stop) {
     auto last_progress = Clock::now();
     while (!stop.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (psp_keys_) rotate_on_timer();
         if (!config_.exit_on_eof) continue;
         uint64_t seen = 0;
         for (const auto& w : workers_) seen += w->received();
@@ -130,6 +143,18 @@ std::string Instance::run(std::atomic<bool>& stop) {
     // visible): readers copy the tables themselves from now on.
     running_.store(false, std::memory_order_release);
     return reason;
+}
+
+void Instance::rotate_on_timer() {
+    try {
+        if (!psp_keys_->rotate_if_due(std::chrono::system_clock::now())) return;
+        const PspEpoch e = psp_keys_->epoch();
+        fmt::print(stderr, "weftd: PSP keys rotated by the timer: generation {}, master key {}\n",
+                   e.generation, e.generation & 1);
+    } catch (const std::exception& e) {
+        // traffic goes on under the keys in use; the next boundary tries again
+        fmt::print(stderr, "weftd: PSP key rotation by the timer refused: {}\n", e.what());
+    }
 }
 
 void Instance::set_endpoints(std::string control_socket, std::string metrics_address) {

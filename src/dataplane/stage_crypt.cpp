@@ -7,6 +7,7 @@
 #include "weft/dataplane/config_sections.hpp"
 #include "weft/dataplane/instance.hpp"
 #include "weft/dataplane/psp_stage.hpp"
+#include "weft/crypt/keys.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/roce/locate.hpp"
 
@@ -38,19 +39,29 @@ PspStage::PspStage(const PspConfig& c, unsigned worker, unsigned workers, uint32
     if (!c.enabled()) return;
     enabled_ = true;
     try {
-        keys_ = std::make_unique<crypt::MasterKeys>(crypt::load_master_keys(c.master_keys));
+        keys_ = std::make_shared<const crypt::MasterKeys>(crypt::load_master_keys(c.master_keys));
     } catch (const crypt::CryptError& e) {
         throw DataplaneError(fmt::format("[psp] master_keys: {}", e.what()));
     }
-    const psp::Version version = psp::Version(c.version);
+    sa_counters_ = std::make_unique<SaCounters[]>(2 + c.peers.size());
+    for (unsigned slot : {0u, 1u}) make_receiver(slot);
+    rebuild_senders(0);
+}
+
+void PspStage::SaCounters::reset(uint32_t new_spi) {
+    spi.store(new_spi, std::memory_order_relaxed);
+    for (auto* c : {&packets, &bytes, &auth_fail, &replay, &errors})
+        c->store(0, std::memory_order_relaxed);
+}
+
+void PspStage::make_receiver(unsigned slot) {
+    const uint32_t spi = psp::spi_in_generation(config_.rx_spi, slot);
     try {
-        for (uint32_t g : {0u, 1u})
-            rx_[g] =
-                std::make_unique<crypt::RxSa>(*keys_, psp::spi_in_generation(c.rx_spi, g), version);
+        rx_[slot] = std::make_unique<crypt::RxSa>(*keys_, spi, psp::Version(config_.version));
     } catch (const crypt::CryptError& e) {
         throw DataplaneError(fmt::format("[psp]: {}", e.what()));
     }
-    rebuild_senders(0);
+    sa_counters_[slot].reset(spi);
 }
 
 void PspStage::rebuild_senders(uint32_t generation) {
@@ -77,7 +88,56 @@ void PspStage::rebuild_senders(uint32_t generation) {
         throw DataplaneError(fmt::format("[psp]: {}", e.what()));
     }
     peers_ = std::move(peers);
+    for (size_t i = 0; i < peers_.size(); ++i) sa_counters_[2 + i].reset(peers_[i].tx->spi());
     current_generation_ = generation;
+}
+
+void PspStage::adopt(const PspEpoch& e, CryptCounters& counters) {
+    serial_ = e.serial;
+    for (unsigned slot : {0u, 1u}) {
+        if (crypt::same_master_key(*e.keys, *keys_, slot)) continue;
+        // The key this slot held is stale: its receive SA goes, and so does every send
+        // SA under it (replaced at once below, when the state says to seal with the new
+        // key now; a sender never keeps a key that receivers have dropped).
+        ++counters.stale_events;
+        if ((current_generation_ & 1) == slot) counters.stale_events += peers_.size();
+        keys_ = e.keys;  // make_receiver derives from keys_
+        make_receiver(slot);
+    }
+    keys_ = e.keys;
+    target_generation_ = e.generation;
+    send_from_ns_ = e.send_from_ns;
+}
+
+void PspStage::refresh(CryptCounters& counters) {
+    if (!state_) return;
+    if (state_->serial() != serial_) adopt(state_->epoch(), counters);
+    if (target_generation_ != current_generation_ && PspKeyState::steady_ns() >= send_from_ns_) {
+        rebuild_senders(target_generation_);
+        ++counters.key_rotations;
+    }
+}
+
+void PspStage::add_sa_counters(std::vector<PspSaReading>& out) const {
+    if (!enabled_) return;
+    const size_t n = 2 + config_.peers.size();
+    if (out.size() != n) {
+        out.assign(n, {});
+        for (size_t i = 0; i < n; ++i) {
+            out[i].receive = i < 2;
+            if (i >= 2) out[i].peer = config_.peers[i - 2].name;
+        }
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const SaCounters& c = sa_counters_[i];
+        PspSaReading& r = out[i];
+        r.spi = c.spi.load(std::memory_order_relaxed);
+        r.packets += c.packets.load(std::memory_order_relaxed);
+        r.bytes += c.bytes.load(std::memory_order_relaxed);
+        r.auth_fail += c.auth_fail.load(std::memory_order_relaxed);
+        r.replay += c.replay.load(std::memory_order_relaxed);
+        r.errors += c.errors.load(std::memory_order_relaxed);
+    }
 }
 
 crypt::RxSa* PspStage::find_rx(uint32_t spi, uint8_t, void* self) {
@@ -88,32 +148,31 @@ crypt::RxSa* PspStage::find_rx(uint32_t spi, uint8_t, void* self) {
 }
 
 void PspStage::seal(Burst& b, CryptCounters& counters) {
-    if (generation_) {
-        const uint32_t g = generation_->load(std::memory_order_relaxed);
-        if (g != current_generation_) {
-            rebuild_senders(g);
-            ++counters.key_rotations;
-        }
-    }
+    refresh(counters);
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
+        size_t peer_index = 0;
         Peer* peer = nullptr;
-        for (Peer& p : peers_)
-            for (const roce::IpPrefix& h : p.hosts)
+        for (size_t i = 0; i < peers_.size() && !peer; ++i)
+            for (const roce::IpPrefix& h : peers_[i].hosts)
                 if (h.contains(s.packet.dst)) {
-                    peer = &p;
+                    peer = &peers_[i];
+                    peer_index = i;
                     break;
                 }
         if (!peer) continue;  // not a protected destination: sent as it is
+        SaCounters& sa = sa_counters_[2 + peer_index];
         const uint32_t bytes = s.mbuf->pkt_len;
         crypt::FrameBuffer f = frame_of(s.mbuf);
         if (s.mbuf->nb_segs != 1 || peer->tx->seal(f) != crypt::SealStatus::sealed) {
             ++counters.tx_error;  // never sent in the clear to a protected host
+            SaCounters::add(sa.errors, 1);
             s.dropped = true;
             continue;
         }
         if (max_frame_ && f.len > max_frame_) {
             ++counters.tx_too_big;  // fragmenting would break RoCE; the host must send less
+            SaCounters::add(sa.errors, 1);
             s.dropped = true;
             continue;
         }
@@ -121,10 +180,13 @@ void PspStage::seal(Burst& b, CryptCounters& counters) {
         s.sealed = true;
         ++counters.tx_packets;
         counters.tx_bytes += bytes;
+        SaCounters::add(sa.packets, 1);
+        SaCounters::add(sa.bytes, bytes);
     }
 }
 
 void PspStage::open(Burst& b, CryptCounters& counters) {
+    refresh(counters);
     for (PacketState& s : b.frames()) {
         if (s.dropped) continue;
         rte_mbuf* m = s.mbuf;
@@ -132,17 +194,26 @@ void PspStage::open(Burst& b, CryptCounters& counters) {
             roce::locate({rte_pktmbuf_mtod(m, const uint8_t*), size_t(m->data_len)});
         if (!roce::is_psp(l)) continue;  // plaintext: judged below, after account
         if (m->nb_segs != 1) {
-            ++counters.rx_bad;
+            ++counters.rx_error;  // a driver that scatters frames: not one Weft opens
             s.dropped = true;
             continue;
         }
         crypt::FrameBuffer f = frame_of(m);
-        switch (crypt::open(f, &PspStage::find_rx, this)) {
+        psp::Header header{};
+        const crypt::OpenStatus status = crypt::open(f, &PspStage::find_rx, this, &header);
+        // the SA the header named, when it is one of ours (its slot: bit 31)
+        SaCounters* sa = nullptr;
+        if (status != crypt::OpenStatus::unknown_spi && status != crypt::OpenStatus::malformed &&
+            status != crypt::OpenStatus::not_psp)
+            sa = &sa_counters_[(header.spi & psp::kSpiKeySelector) ? 1 : 0];
+        switch (status) {
             case crypt::OpenStatus::opened:
                 set_frame(m, f);
                 s.opened = true;
                 ++counters.rx_packets;
                 counters.rx_bytes += f.len;
+                SaCounters::add(sa->packets, 1);
+                SaCounters::add(sa->bytes, f.len);
                 continue;
             case crypt::OpenStatus::not_psp:
                 continue;
@@ -151,15 +222,21 @@ void PspStage::open(Burst& b, CryptCounters& counters) {
                 break;
             case crypt::OpenStatus::auth_failed:
                 ++counters.rx_auth_fail;
+                SaCounters::add(sa->auth_fail, 1);
                 break;
             case crypt::OpenStatus::replayed:
             case crypt::OpenStatus::too_old:
                 ++counters.rx_replay;
+                SaCounters::add(sa->replay, 1);
                 break;
             case crypt::OpenStatus::malformed:
             case crypt::OpenStatus::wrong_version:
-            case crypt::OpenStatus::bad_inner:
                 ++counters.rx_bad;
+                if (sa) SaCounters::add(sa->errors, 1);
+                break;
+            case crypt::OpenStatus::bad_inner:
+                ++counters.rx_error;  // authenticated, but not a packet Weft can deliver
+                SaCounters::add(sa->errors, 1);
                 break;
         }
         s.dropped = true;
@@ -209,8 +286,9 @@ void drop_plaintext_from_peers(Burst& b, const PspConfig& config, CryptCounters&
 void parse_psp_section(const toml::node& node, Config& c, config::Problems& problems) {
     const toml::table* t = config::as_table(node, "psp", problems);
     if (!t) return;
-    static constexpr std::string_view kKeys[] = {"master_keys", "rx_spi",       "version",
-                                                 "mode",        "crypt_offset", "peers"};
+    static constexpr std::string_view kKeys[] = {
+        "master_keys",  "rx_spi",           "version",   "mode", "crypt_offset", "rotate_interval_s",
+        "rotate_send_delay_ms", "peers"};
     config::refuse_unknown_keys(*t, "psp", kKeys, problems);
     config::read_string(*t, "psp", "master_keys", c.psp.master_keys, problems);
     uint32_t spi = 0;
@@ -231,12 +309,28 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
     uint32_t offset = 0;
     if (config::read_uint(*t, "psp", "crypt_offset", 0u, 63u, offset, problems))
         c.psp.crypt_offset = int(offset);
+    // a day is the longest a key should live by default policy; 30 days the longest allowed
+    config::read_uint(*t, "psp", "rotate_interval_s", 0u, 30u * 86400u, c.psp.rotate_interval_s,
+                      problems);
+    if (c.psp.rotate_interval_s && c.psp.rotate_interval_s < 10)
+        problems.add("psp.rotate_interval_s", "must be 0 (no timer) or at least 10 seconds");
+    config::read_uint(*t, "psp", "rotate_send_delay_ms", 0u, 600'000u, c.psp.rotate_send_delay_ms,
+                      problems);
+    if (c.psp.rotate_interval_s &&
+        uint64_t(c.psp.rotate_send_delay_ms) * 2 > uint64_t(c.psp.rotate_interval_s) * 1000)
+        problems.add("psp.rotate_send_delay_ms",
+                     fmt::format("must be at most half of rotate_interval_s ({} ms): senders "
+                                 "must have moved before the next rotation",
+                                 uint64_t(c.psp.rotate_interval_s) * 500));
     if (const toml::node* peers = t->get("peers")) {
         const toml::array* arr = peers->as_array();
         if (!arr) {
             problems.add("psp.peers", "must be an array of tables ([[psp.peers]])");
             return;
         }
+        if (arr->size() > kMaxPspPeers)
+            problems.add("psp.peers", fmt::format("at most {} peers (there are {})", kMaxPspPeers,
+                                                  arr->size()));
         size_t i = 0;
         static constexpr std::string_view kPeerKeys[] = {"name", "hosts", "spi"};
         for (const toml::node& item : *arr) {

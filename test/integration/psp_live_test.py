@@ -3,17 +3,19 @@ link -- weftd B -- host b, each weftd inline in a network namespace of its own o
 net_af_packet ports, both holding one master-key file, A sealing for the hosts behind B.
 
 RoCE frames from 10.0.0.1 to 10.0.0.2 (weft-gen) are sent into A's host port, half before
-and half after `weftctl keys rotate` on A; a capture on the fabric link and one at host b
-say:
+and half after a rotation to a new master key: key 1 replaced in the file, `weftctl keys
+rotate` on B (which loads it for receiving at once), then on A (whose senders move to it
+rotate_send_delay_ms later). A capture on the fabric link and one at host b say:
 - nothing crosses the fabric as RoCE in the clear, and no frame's payload bytes appear on it;
 - host b receives every frame sent, byte for byte, in order, through the rotation (the SPI
   on the fabric changes generation half way; B counts no authentication failure);
 - a sealed frame with one flipped bit, injected on the fabric link, is dropped and counted
   by B while the rest flows;
-- `weftctl keys` names SPIs and generations and no key byte.
+- `weftctl keys` names SPIs, generations and per-SA counters (B's SA under the new key
+  opened the second half) and no key byte; B counts the old key 1's SA as stale.
 
-This is the kernel-interface version of the SoftRoCE check; the SoftRoCE test through two
-weftd (ib_write_bw and friends) is not written yet."""
+This is the kernel-interface version of the SoftRoCE check (scripts/softroce/run
+--via-psp, suite softroce-psp)."""
 import json
 import os
 import signal
@@ -29,6 +31,8 @@ TAG = f"wps{os.getpid() % 100000}"
 NS_A, NS_MA, NS_MB, NS_B = f"{TAG}a", f"{TAG}ma", f"{TAG}mb", f"{TAG}b"
 KEY0 = "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca"
 KEY1 = "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739"
+NEW_KEY1 = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+SEND_DELAY_MS = 500
 
 CONFIG = """mode = "inline"
 
@@ -47,6 +51,7 @@ args = "iface={fabric}"
 [psp]
 master_keys = "{keys}"
 rx_spi = {rx_spi}
+rotate_send_delay_ms = {delay}
 
 [[psp.peers]]
 name = "peer"
@@ -81,9 +86,7 @@ def capture(ns, iface, path):
 @pytest.fixture(scope="module")
 def run(tools, source_root, work_dir):
     keys = os.path.join(work_dir, "master.keys")
-    with open(keys, "w") as f:
-        f.write(f"{KEY0}\n{KEY1}\n")
-    os.chmod(keys, 0o600)
+    write_keys(keys, KEY0, KEY1)
     # RoCE from 10.0.0.1 to 10.0.0.2 only: what A seals for B
     allr = generate(tools.weft_gen, "gradient", os.path.join(work_dir, "all.pcap"), "--hosts", "2",
                     "--iterations", "2", "--message-size", "16K", "--mtu", "1024")
@@ -105,7 +108,7 @@ def run(tools, source_root, work_dir):
             conf[side] = os.path.join(work_dir, f"weftd-{side}.toml")
             with open(conf[side], "w") as f:
                 f.write(CONFIG.format(host=host, fabric=fabric, keys=keys, rx_spi=rx, peer_hosts=peer_hosts,
-                                      peer_spi=peer_spi))
+                                      peer_spi=peer_spi, delay=SEND_DELAY_MS))
         sock_a, sock_b = os.path.join(work_dir, "a.sock"), os.path.join(work_dir, "b.sock")
         a = start_weftd(tools, NS_MA, conf["a"], sock_a, f"{TAG}-a")
         b = start_weftd(tools, NS_MB, conf["b"], sock_b, f"{TAG}-b")
@@ -116,7 +119,13 @@ def run(tools, source_root, work_dir):
             send(source_root, first, NS_A, "a0")
             time.sleep(0.5)
             r.keys_before = json.loads(must(tools.weftctl, "-s", sock_a, "keys", "--json").stdout)
+            # a new key 1 (not in use): the receiver first, then the sender
+            write_keys(keys, KEY0, NEW_KEY1)
+            r.b_rotated = json.loads(must(tools.weftctl, "-s", sock_b, "keys", "rotate", "--json").stdout)
             r.rotated = json.loads(must(tools.weftctl, "-s", sock_a, "keys", "rotate", "--json").stdout)
+            r.keys_pending = json.loads(must(tools.weftctl, "-s", sock_a, "keys", "--json").stdout)
+            r.rotate_again = sh(tools.weftctl, "-s", sock_a, "keys", "rotate")
+            time.sleep(SEND_DELAY_MS / 1000 + 0.3)
             r.keys_text = must(tools.weftctl, "-s", sock_a, "keys").stdout
             send(source_root, second, NS_A, "a0")
             time.sleep(1)
@@ -135,6 +144,7 @@ def run(tools, source_root, work_dir):
                 send(source_root, tampered, NS_MA, "fa")
             time.sleep(1)
             r.b_keys = json.loads(must(tools.weftctl, "-s", sock_b, "keys", "--json").stdout)
+            r.a_keys = json.loads(must(tools.weftctl, "-s", sock_a, "keys", "--json").stdout)
         finally:
             for c in caps:
                 c.send_signal(signal.SIGINT)
@@ -146,6 +156,14 @@ def run(tools, source_root, work_dir):
     r.fabric = list(pcap.frames(fabric_cap))
     r.delivered = [f for f in pcap.frames(host_cap)]
     return r
+
+
+def write_keys(path, key0, key1):
+    # as an operator's tool should: a new file renamed over the old
+    with open(path + ".new", "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(f"{key0}\n{key1}\n")
+    os.rename(path + ".new", path)
 
 
 def is_psp(f):
@@ -175,6 +193,32 @@ def test_host_b_receives_every_frame_byte_for_byte_through_the_rotation(run):
     assert [f for f in run.delivered if is_roce(f)] == run.frames, run.err_b
 
 
+def test_the_rotation_loaded_the_new_key_and_delayed_the_senders(run):
+    assert run.rotated["rotated"] == {"generation": 1, "new_key": True, "senders_move_in_ms": SEND_DELAY_MS}
+    assert run.b_rotated["rotated"]["new_key"] is True
+    # during the delay A still seals with key 0, and refuses another rotation
+    assert run.keys_pending["master_key_in_use"] == 0 and run.keys_pending["senders_move_in_ms"] > 0
+    assert run.rotate_again.returncode != 0 and "rotate again after that" in run.rotate_again.stderr
+    assert run.a_keys["master_key_in_use"] == 1 and run.a_keys["senders_move_in_ms"] == 0
+
+
+def test_b_counted_the_old_key_1_as_stale(run):
+    assert run.b_keys["counters"]["stale_events"] >= 1
+    assert run.a_keys["counters"]["stale_events"] >= 1
+
+
+def test_per_sa_counters_split_the_frames_by_key(run):
+    second = len(run.frames) - run.half
+    rx = {sa["spi"]: sa for sa in run.b_keys["security_associations"] if sa["direction"] == "receive"}
+    # the SA under the new key 1 was made at B's rotation: it opened the second half only,
+    # and failed the tampered copy of its last frame
+    assert rx["a2222222"]["packets"] == second and rx["a2222222"]["auth_fail"] == 1, rx
+    assert rx["22222222"]["packets"] == run.half and rx["22222222"]["auth_fail"] == 0, rx
+    tx = [sa for sa in run.a_keys["security_associations"] if sa["direction"] == "send"]
+    assert len(tx) == 1 and tx[0]["peer"] == "peer" and tx[0]["spi"] == "a2222222", tx
+    assert tx[0]["packets"] == second
+
+
 def test_the_rotation_changed_the_generation_half_way(run):
     assert run.keys_before["generation"] == 0 and run.rotated["generation"] == 1
     spis = [int.from_bytes(f[14 + 20 + 8 + 4:14 + 20 + 8 + 8], "big") for f in run.fabric if is_psp(f)]
@@ -192,6 +236,7 @@ def test_b_dropped_the_tampered_frame_and_nothing_else(run):
 def test_keys_show_spis_and_no_key_byte(run):
     text = run.keys_text + json.dumps(run.rotated) + run.err_a + run.err_b
     assert "a2222222" in run.keys_text
-    for key in (KEY0, KEY1):
+    text += json.dumps(run.a_keys) + json.dumps(run.b_keys)
+    for key in (KEY0, KEY1, NEW_KEY1):
         for i in range(0, 64 - 8, 8):
             assert key[i:i + 8] not in text.lower()

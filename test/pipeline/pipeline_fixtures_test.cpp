@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -777,41 +778,162 @@ TEST(PipelineFixtures, PspNeverSendsAFrameTheFabricMtuCannotTake) {
     EXPECT_EQ(fits.counters.at("crypt.tx_packets"), 1u);
 }
 
+namespace psp_fixture {
+
+// A key file of the test's own that the rotation tests rewrite.
+std::string rewritable_key_file(const std::string& text) {
+    static const std::string path = [] {
+        char tmpl[] = "/tmp/weft-psp-rotation-XXXXXX";
+        return std::string(::mkdtemp(tmpl)) + "/master.keys";
+    }();
+    const std::string tmp = path + ".new";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    ::chmod(tmp.c_str(), 0600);
+    std::rename(tmp.c_str(), path.c_str());
+    return path;
+}
+constexpr const char* kKey0 = "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n";
+constexpr const char* kKey1 = "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n";
+constexpr const char* kNewKey0 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+constexpr const char* kNewKey1 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n";
+
+uint32_t spi_of(const Bytes& f) { return roce::load_be32(f.data() + 14 + 20 + 8 + 4); }
+
+// One worker of a weftd whose PSP follows a key state, as Instance wires them.
+struct Side {
+    Side(Config c, const PortSet& ports) : config(std::move(c)), state(config.psp), worker(0, config, ports) {
+        worker.pipeline().psp().follow(&state);
+    }
+    Config config;
+    PspKeyState state;
+    Worker worker;
+};
+
+}  // namespace psp_fixture
+
 TEST(PipelineFixtures, PspKeyRotationLosesNothing) {
     using namespace psp_fixture;
-    const Config a = side(kSpiA, "10.0.0.2/32", kSpiB), b = side(kSpiB, "10.0.0.1/32", kSpiA);
     const PortSet& ports = *rig().inline_ports;
-    std::atomic<uint32_t> generation{0};
-    Worker sender(0, a, ports), receiver(0, b, ports);
-    sender.pipeline().psp().follow_generation(&generation);
+    Config ca = side(kSpiA, "10.0.0.2/32", kSpiB), cb = side(kSpiB, "10.0.0.1/32", kSpiA);
+    ca.psp.master_keys = cb.psp.master_keys = rewritable_key_file(std::string(kKey0) + kKey1);
+    Side a(ca, ports), b(cb, ports);
     auto send = [&](const Bytes& f) {
         rte_mbuf* m = mbuf_of(f);
-        sender.process(port_index(ports, "host"), &m, 1);
-        sender.flush();
+        a.worker.process(port_index(ports, "host"), &m, 1);
+        a.worker.flush();
         auto out = all_out({drain_outputs(ports), {}});
         EXPECT_EQ(out.size(), 1u);
         return out.empty() ? Bytes{} : out[0];
     };
-    auto spi_of = [](const Bytes& f) { return roce::load_be32(f.data() + 14 + 20 + 8 + 4); };
     const Bytes original = roce_frame();
     std::vector<Bytes> wire = {send(original)};
-    generation = 1;  // `weftctl keys rotate`
+    // `weftctl keys rotate` with the same file: the other key, at once
+    const PspRotation r = a.state.rotate();
+    EXPECT_EQ(r.generation, 1u);
+    EXPECT_FALSE(r.new_key);
     wire.push_back(send(original));
     wire.push_back(send(original));
     EXPECT_EQ(spi_of(wire[0]), kSpiB);
     EXPECT_EQ(spi_of(wire[1]), kSpiB | 0x80000000u);  // master key 1
-    EXPECT_EQ(sender.stats().crypt.key_rotations, 1u);
+    EXPECT_EQ(a.worker.stats().crypt.key_rotations, 1u);
     // frames of both generations, even the old one arriving after the new, all open
     for (const Bytes* f : {&wire[1], &wire[0], &wire[2]}) {
         rte_mbuf* m = mbuf_of(*f);
-        receiver.process(port_index(ports, "up0"), &m, 1);
+        b.worker.process(port_index(ports, "up0"), &m, 1);
     }
-    receiver.flush();
+    b.worker.flush();
     auto opened = drain_outputs(ports);
     ASSERT_EQ(opened["host"].size(), 3u);
     for (const Bytes& f : opened["host"]) EXPECT_EQ(f, original);
-    EXPECT_EQ(receiver.stats().crypt.rx_packets, 3u);
-    EXPECT_EQ(receiver.stats().crypt.rx_auth_fail, 0u);
+    EXPECT_EQ(b.worker.stats().crypt.rx_packets, 3u);
+    EXPECT_EQ(b.worker.stats().crypt.rx_auth_fail, 0u);
+}
+
+TEST(PipelineFixtures, PspANewMasterKeyIsReceivedFirstSentAfterTheDelayAndTheOldGoesStale) {
+    using namespace psp_fixture;
+    const PortSet& ports = *rig().inline_ports;
+    Config ca = side(kSpiA, "10.0.0.2/32", kSpiB), cb = side(kSpiB, "10.0.0.1/32", kSpiA);
+    ca.psp.master_keys = cb.psp.master_keys = rewritable_key_file(std::string(kKey0) + kKey1);
+    ca.psp.rotate_send_delay_ms = cb.psp.rotate_send_delay_ms = 300;
+    Side a(ca, ports), b(cb, ports);
+    auto send = [&]() {
+        rte_mbuf* m = mbuf_of(roce_frame());
+        a.worker.process(port_index(ports, "host"), &m, 1);
+        a.worker.flush();
+        auto out = all_out({drain_outputs(ports), {}});
+        return out.size() == 1 ? out[0] : Bytes{};
+    };
+    auto receive = [&](const Bytes& f) {
+        rte_mbuf* m = mbuf_of(f);
+        b.worker.process(port_index(ports, "up0"), &m, 1);
+        b.worker.flush();
+        return drain_outputs(ports)["host"].size();
+    };
+    // generation 0 (key 0) in use; sealed under the old key 0 before anything changes
+    const Bytes old_key0 = send();
+    // the operator replaces key 1 (not in use) and rotates both weftd
+    rewritable_key_file(std::string(kKey0) + kNewKey1);
+    EXPECT_TRUE(b.state.rotate().new_key);
+    const PspRotation r = a.state.rotate();
+    EXPECT_TRUE(r.new_key);
+    EXPECT_EQ(r.send_in_ms, 300u);
+    // within the delay the senders keep key 0; a second rotation now is refused
+    const Bytes during = send();
+    EXPECT_EQ(spi_of(during), kSpiB);
+    EXPECT_THROW(a.state.rotate(), DataplaneError);
+    EXPECT_EQ(receive(during), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+    // after it, the new key 1 (generation 1), which B loaded first: it opens
+    const Bytes after = send();
+    EXPECT_EQ(spi_of(after), kSpiB | 0x80000000u);
+    EXPECT_EQ(receive(after), 1u);
+    EXPECT_EQ(receive(old_key0), 1u);  // key 0 is the previous generation: still valid
+    EXPECT_EQ(b.worker.stats().crypt.rx_auth_fail, 0u);
+    EXPECT_GE(b.worker.stats().crypt.stale_events, 1u);  // B's receive SA under the old key 1
+
+    // the next rotation replaces key 0: what was sealed under the old key 0 is stale
+    rewritable_key_file(std::string(kNewKey0) + kNewKey1);
+    b.state.rotate();
+    EXPECT_EQ(receive(old_key0), 0u);
+    EXPECT_EQ(b.worker.stats().crypt.rx_auth_fail, 1u);
+
+    // both keys replaced at once: refused, the state as it was
+    rewritable_key_file(std::string(kKey0) + kKey1);
+    const uint32_t before = b.state.epoch().generation;
+    EXPECT_THROW(b.state.rotate(), DataplaneError);
+    EXPECT_EQ(b.state.epoch().generation, before);
+}
+
+TEST(PipelineFixtures, PspAWeftdRestartedBehindARotatedFleetSealsWithTheNewKeyAtOnce) {
+    using namespace psp_fixture;
+    const PortSet& ports = *rig().inline_ports;
+    Config ca = side(kSpiA, "10.0.0.2/32", kSpiB);
+    ca.psp.master_keys = rewritable_key_file(std::string(kKey0) + kKey1);
+    ca.psp.rotate_send_delay_ms = 60'000;
+    Side a(ca, ports);  // generation 0: key 0
+    // the fleet replaced key 0 while this weftd was down... and it rotates with it
+    rewritable_key_file(std::string(kNewKey0) + kKey1);
+    const PspRotation r = a.state.rotate();
+    EXPECT_EQ(r.generation, 2u);  // key 0 again: the new one
+    EXPECT_EQ(r.send_in_ms, 0u);  // at once: the peers hold the old key 0 as stale already
+    rte_mbuf* m = mbuf_of(roce_frame());
+    a.worker.process(port_index(ports, "host"), &m, 1);
+    a.worker.flush();
+    auto out = all_out({drain_outputs(ports), {}});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(spi_of(out[0]), kSpiB);
+    // a receiver holding the new key 0 opens it; one holding only the old keys does not
+    Config cb = side(kSpiB, "10.0.0.1/32", kSpiA);
+    cb.psp.master_keys = ca.psp.master_keys;
+    Side fresh(cb, ports);
+    rte_mbuf* in = mbuf_of(out[0]);
+    fresh.worker.process(port_index(ports, "up0"), &in, 1);
+    fresh.worker.flush();
+    EXPECT_EQ(drain_outputs(ports)["host"].size(), 1u);
+    const Outcome stale = run(side(kSpiB, "10.0.0.1/32", kSpiA), "up0", {out[0]});
+    EXPECT_EQ(stale.counters.at("crypt.rx_auth_fail"), 1u);
 }
 
 TEST(PipelineFixtures, PspIvsOfTwoWorkersNeverMeet) {

@@ -40,6 +40,9 @@ MasterKeys load_master_keys(const std::string& path);
 // The same from text (no file checks): tests and the fuzz target.
 MasterKeys parse_master_keys(const std::string& text, const std::string& name);
 
+// Whether key `slot` (0 or 1) is the same in both, compared in constant time.
+bool same_master_key(const MasterKeys& a, const MasterKeys& b, unsigned slot);
+
 // The key of an SPI for a version (16 bytes for versions 0 and 2, 32 for 1 and 3).
 SecretBuffer derive_key(const MasterKeys& keys, uint32_t spi, roce::psp::Version version);
 

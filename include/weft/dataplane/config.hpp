@@ -63,12 +63,18 @@ struct PspPeerConfig {
     std::vector<roce::IpPrefix> hosts;  // inner addresses behind the peer weftd
     uint32_t spi = 0;                   // the peer's receive SPI (its rx_spi)
 };
+inline constexpr size_t kMaxPspPeers = 1024;
 struct PspConfig {
     std::string master_keys;  // a file of two 256-bit master keys (root's, mode 0600)
     uint32_t rx_spi = 0;      // this weftd's receive SPI, either generation (bit 31)
     uint8_t version = 0;      // 0: AES-GCM-128, 1: AES-GCM-256
     bool tunnel = false;
     int crypt_offset = -1;  // -1: inner UDP + BTH in clear
+    // Rotation (psp_keys.hpp): on a timer at wall-clock multiples of this (0: only by
+    // `weftctl keys rotate`), and how long senders wait before sealing with a master key
+    // newly loaded, so every peer has loaded it first.
+    uint32_t rotate_interval_s = 0;
+    uint32_t rotate_send_delay_ms = 5000;
     std::vector<PspPeerConfig> peers;
     bool enabled() const { return !master_keys.empty(); }
 };

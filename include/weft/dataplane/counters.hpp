@@ -35,12 +35,17 @@ inline constexpr size_t kMaxPorts = 16;
             "frames that would exceed the fabric port's MTU once sealed: dropped, never "      \
             "fragmented (give hosts a smaller RoCE MTU)")                                      \
     COUNTER(key_rotations, "times this worker's senders moved to a new key generation")        \
+    COUNTER(stale_events,                                                                      \
+            "security associations this worker dropped because their master key was replaced " \
+            "(went stale) at a rotation")                                                      \
     COUNTER(rx_packets, "PSP frames opened: authenticated and decrypted")                      \
     COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                       \
     COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                      \
     COUNTER(rx_bad,                                                                            \
-            "PSP frames with lengths, a header, a version or an inner packet that cannot be "  \
-            "right: dropped")                                                                  \
+            "PSP frames with lengths, a header or a version that cannot be right: dropped")                                                                  \
+    COUNTER(rx_error,                                                                          \
+            "PSP frames dropped for another reason: authenticated but not a packet Weft can "  \
+            "deliver, or scattered over several buffers")                                      \
     COUNTER(rx_replay,                                                                         \
             "PSP frames with an IV already accepted or behind the replay window: "             \
             "dropped")                                                                         \

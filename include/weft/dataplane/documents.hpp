@@ -31,6 +31,11 @@ std::string flows_text(const Instance& instance, const flow::FlowFilter& filter,
 // made (no tree of the flows: `--dump-flows` of a million flows needs no gigabytes).
 void write_flows_document(const Instance& instance, const flow::TextSink& sink);
 
+// weft.keys/1: PSP's generations, keys' ages, SPIs and counters in total and per SA, never
+// a key byte; `rotation` (when given) is what `weftctl keys rotate` just did.
+nlohmann::json keys_document(const Instance& instance, const PspRotation* rotation = nullptr);
+std::string keys_text(const nlohmann::json& keys_document);
+
 // The "dataplane" section: mode, per-port and per-worker counters.
 nlohmann::json counters_document(const Instance& instance);
 std::string counters_text(const Instance& instance);

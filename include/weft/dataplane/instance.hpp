@@ -72,15 +72,19 @@ class Instance {
     // and exits non-zero, as weftctl analyze does.
     const std::vector<std::string>& capture_corruptions() const { return replays_->corruptions(); }
     const std::vector<std::string>& capture_truncations() const { return replays_->truncations(); }
-    // PSP key rotation: the senders of every worker move to the next key generation (the
-    // other master key) at their next burst. Returns the new generation.
-    uint32_t rotate_psp_keys() const;  // const: the control thread holds a const view; the
-                                       // generation is runtime state, not configuration
-    uint32_t psp_generation() const { return psp_generation_.load(std::memory_order_relaxed); }
+    // PSP key rotation (psp_keys.hpp): re-reads the master-key file; the workers adopt the
+    // new state at their next burst. Throws DataplaneError when PSP is off or the
+    // rotation is refused.
+    PspRotation rotate_psp_keys() const;  // const: the control thread holds a const view;
+                                          // keys are runtime state, not configuration
+    PspEpoch psp_epoch() const;
+    // Per-SA counters summed over the workers (psp_stage.hpp).
+    std::vector<PspSaReading> psp_sas() const;
     // The capture files replayed (pcap ports), as named in the configuration.
     const std::vector<std::string>& capture_files() const { return replays_->files(); }
 
   private:
+    void rotate_on_timer();  // the run loop's, every 10 ms
     Config config_;  // ports' rx_pcap may point at replay copies (pcap_replay.hpp)
     Plan plan_;
     std::unique_ptr<PcapReplays> replays_;
@@ -89,7 +93,7 @@ class Instance {
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
-    mutable std::atomic<uint32_t> psp_generation_{0};
+    std::unique_ptr<PspKeyState> psp_keys_;  // null without [psp]
     static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
     std::vector<rte_ring*> inboxes_;              // software dispatch, when needed
     std::chrono::system_clock::time_point started_;

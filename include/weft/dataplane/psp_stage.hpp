@@ -1,6 +1,7 @@
 // The state of crypt.seal and crypt.open for one worker: the master keys, a send SA per
 // peer weftd (its receive SPI) and this weftd's receive SAs (its rx_spi in both
-// generations, so a peer may switch master key without a lost frame).
+// generations, so a peer may switch master key without a lost frame). Rotation: see
+// psp_keys.hpp.
 //
 // How peers learn each other's receive SPI without the controller: each weftd's [psp]
 // names its own rx_spi and, per [[psp.peers]], the hosts behind that peer and the peer's
@@ -18,14 +19,25 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "weft/crypt/psp.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/config.hpp"
 #include "weft/dataplane/counters.hpp"
+#include "weft/dataplane/psp_keys.hpp"
 
 namespace weft::dataplane {
+
+// One security association's counters as `weftctl keys` shows them (Linux's PSP stats,
+// per SA): summed over workers by Instance::psp_sas().
+struct PspSaReading {
+    bool receive = false;  // a receive SA (this weftd's rx_spi), else a peer's send SA
+    std::string peer;      // send SAs: the peer's name
+    uint32_t spi = 0;
+    uint64_t packets = 0, bytes = 0, auth_fail = 0, replay = 0, errors = 0;
+};
 
 class PspStage {
   public:
@@ -35,12 +47,12 @@ class PspStage {
     PspStage(const PspConfig& config, unsigned worker, unsigned workers, uint32_t max_frame = 0);
     bool enabled() const { return enabled_; }
 
-    // Key rotation. Receivers hold both generations of their rx_spi at all times (both
-    // master keys are loaded), so a sender may switch generation whenever it is told to:
-    // the next burst after `generation` changes seals with the peers' SPIs in the new
-    // generation (bit 31 = generation & 1), under fresh SAs and IVs. The source is the
-    // instance's; workers read it once per burst (one relaxed load).
-    void follow_generation(const std::atomic<uint32_t>* generation) { generation_ = generation; }
+    // Key rotation (psp_keys.hpp): at the start of each burst the stage looks at the
+    // state's serial number (one load) and adopts a new state between bursts: a master
+    // key replaced is loaded for receiving at once (its old SAs counted stale), and the
+    // senders move to the new generation (bit 31 = generation & 1) when the state says,
+    // under fresh SAs and IVs.
+    void follow(const PspKeyState* state) { state_ = state; }
     uint32_t generation() const { return current_generation_; }
 
     // crypt.seal: RoCE frames to hosts behind a peer are sealed for it.
@@ -49,24 +61,46 @@ class PspStage {
     // host behind a peer is dropped (zero trust).
     void open(Burst& b, CryptCounters& counters);
 
+    // Adds this worker's per-SA counters into `out` (2 receive SAs, then one send SA per
+    // peer, in configuration order; `out` sized by the first call). Any thread: the
+    // counters are relaxed atomics the worker alone writes.
+    void add_sa_counters(std::vector<PspSaReading>& out) const;
+
   private:
+    // Written by the worker only (a relaxed load and store: a plain add on x86), read by
+    // the control thread.
+    struct SaCounters {
+        std::atomic<uint32_t> spi{0};
+        std::atomic<uint64_t> packets{0}, bytes{0}, auth_fail{0}, replay{0}, errors{0};
+        static void add(std::atomic<uint64_t>& c, uint64_t n) {
+            c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        }
+        void reset(uint32_t new_spi);
+    };
     struct Peer {
         std::vector<roce::IpPrefix> hosts;
         std::unique_ptr<crypt::TxSa> tx;
     };
     static crypt::RxSa* find_rx(uint32_t spi, uint8_t version, void* self);
 
+    void refresh(CryptCounters& counters);
+    void adopt(const PspEpoch& epoch, CryptCounters& counters);
     void rebuild_senders(uint32_t generation);
+    void make_receiver(unsigned slot);
 
     bool enabled_ = false;
     uint32_t max_frame_ = 0;
     PspConfig config_;
     unsigned worker_ = 0, workers_ = 1;
-    const std::atomic<uint32_t>* generation_ = nullptr;
-    uint32_t current_generation_ = 0;
-    std::unique_ptr<crypt::MasterKeys> keys_;
+    const PspKeyState* state_ = nullptr;
+    uint64_t serial_ = 0;              // of the state adopted last
+    uint32_t current_generation_ = 0;  // the senders'
+    uint32_t target_generation_ = 0;   // the state's, once send_from_ns_ has come
+    uint64_t send_from_ns_ = 0;
+    std::shared_ptr<const crypt::MasterKeys> keys_;
     std::vector<Peer> peers_;
     std::unique_ptr<crypt::RxSa> rx_[2];  // rx_spi with bit 31 clear, and set
+    std::unique_ptr<SaCounters[]> sa_counters_;  // rx_[0], rx_[1], then one per peer
 };
 
 }  // namespace weft::dataplane
