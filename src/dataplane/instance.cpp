@@ -46,7 +46,11 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
                     "port {}: its driver gives {} TX queue(s), fewer than the {} workers "
                     "(net_af_packet: add qpairs={} to its args)",
                     port.config.name, port.tx_queues, c.workers, c.workers));
-    if (c.psp.enabled()) psp_keys_ = std::make_unique<PspKeyState>(c.psp);
+    if (c.psp.enabled()) {
+        psp_keys_ = std::make_unique<PspKeyState>(c.psp);
+        if (std::string w = psp_mtu_problem(config_, *ports_); !w.empty())
+            fmt::print(stderr, "weftd: warning: {}\n", w);
+    }
     for (unsigned i = 0; i < c.workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, config_, *ports_));
         workers_.back()->pipeline().psp().follow(psp_keys_.get());

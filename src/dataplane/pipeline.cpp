@@ -4,6 +4,7 @@
 #include "weft/dataplane/config_sections.hpp"
 #include "weft/dataplane/eal.hpp"
 
+#include <fmt/format.h>
 #include <rte_ethdev.h>
 
 #include <algorithm>
@@ -17,22 +18,57 @@ flow::TableConfig worker_table_config(const Config& c) {
     return t;
 }
 
-// The largest frame every fabric port can send: its MTU (the interface's, for
-// net_af_packet; the driver's otherwise) plus the Ethernet header and one VLAN tag.
+// A port's MTU: the interface's, for net_af_packet; the driver's otherwise; 0 unknown.
+uint32_t port_mtu(const Port& p) {
+    uint32_t mtu = p.config.driver() == "net_af_packet" ? interface_mtu(p.config.arg("iface")) : 0;
+    uint16_t dpdk_mtu = 0;
+    if (mtu == 0 && rte_eth_dev_get_mtu(p.id, &dpdk_mtu) == 0) mtu = dpdk_mtu;
+    return mtu;
+}
+
+// The largest frame every fabric port can send: its MTU plus the Ethernet header and one
+// VLAN tag.
 uint32_t fabric_frame_limit(const Config& c, const PortSet& ports) {
     if (!c.psp.enabled()) return 0;
     uint32_t limit = 0;
     for (uint16_t i : ports.fabric()) {
-        const Port& p = ports.ports()[i];
-        uint32_t mtu =
-            p.config.driver() == "net_af_packet" ? interface_mtu(p.config.arg("iface")) : 0;
-        uint16_t dpdk_mtu = 0;
-        if (mtu == 0 && rte_eth_dev_get_mtu(p.id, &dpdk_mtu) == 0) mtu = dpdk_mtu;
+        const uint32_t mtu = port_mtu(ports.ports()[i]);
         if (mtu == 0) continue;
         const uint32_t frame = mtu + 14 + 4;
         limit = limit == 0 ? frame : std::min(limit, frame);
     }
     return limit;
+}
+
+std::string psp_mtu_problem(const Config& c, const PortSet& ports) {
+    if (!c.psp.enabled() || ports.host() < 0) return {};
+    // what sealing adds (no cookie: weftd sends none); tunnel mode: an IPv4 outer header
+    const uint32_t overhead = c.psp.tunnel ? 60 : 40;
+    const Port& host = ports.ports()[uint16_t(ports.host())];
+    const uint32_t host_mtu = port_mtu(host);
+    if (host_mtu == 0) return {};
+    for (uint16_t i : ports.fabric()) {
+        const Port& f = ports.ports()[i];
+        const uint32_t fabric_mtu = port_mtu(f);
+        if (fabric_mtu == 0 || host_mtu + overhead <= fabric_mtu) continue;
+        // the largest RoCE path MTU (256 .. 4096) whose packets fit once sealed:
+        // IP 20 + UDP 8 + BTH 12 + RETH 16 + ICRC 4 = 60 bytes around the payload
+        uint32_t roce_mtu = 0;
+        for (uint32_t m : {4096u, 2048u, 1024u, 512u, 256u})
+            if (m + 60 + overhead <= fabric_mtu) {
+                roce_mtu = m;
+                break;
+            }
+        return fmt::format(
+            "PSP adds {} bytes to each sealed frame, and port {} (fabric) has MTU {} while "
+            "port {} (host) has MTU {}: host packets over {} bytes cannot be sealed and are "
+            "dropped (crypt.tx_too_big). Give the hosts a RoCE MTU of {} or less, or raise the "
+            "fabric MTU to {}",
+            overhead, f.config.name, fabric_mtu, host.config.name, host_mtu, fabric_mtu - overhead,
+            roce_mtu ? std::to_string(roce_mtu) : std::string("(none fits)"),
+            host_mtu + overhead);
+    }
+    return {};
 }
 
 Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)

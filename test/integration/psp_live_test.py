@@ -64,11 +64,15 @@ def start_weftd(tools, ns, config, sock, prefix):
     p = subprocess.Popen(["ip", "netns", "exec", ns, tools.weftd, "--config", config, "--no-huge",
                           "--control-socket", sock, "--file-prefix", prefix],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = p.stderr.readline()
-    if "running" not in line:
-        p.kill()
-        raise RuntimeError(f"weftd did not start: {line}{p.stderr.read()}")
-    return p
+    p.start_lines = []
+    while True:  # warnings first, then the line that says it runs
+        line = p.stderr.readline()
+        p.start_lines.append(line)
+        if "running" in line:
+            return p
+        if not line or "warning" not in line:
+            p.kill()
+            raise RuntimeError(f"weftd did not start: {''.join(p.start_lines)}{p.stderr.read()}")
 
 
 def send(source_root, path, ns, iface):
@@ -151,6 +155,7 @@ def run(tools, source_root, work_dir):
                 c.wait(timeout=20)
             for p in (a, b):
                 p.send_signal(signal.SIGTERM)
+            r.start_a = "".join(a.start_lines)
             r.err_a = a.communicate(timeout=30)[1]
             r.err_b = b.communicate(timeout=30)[1]
     r.fabric = list(pcap.frames(fabric_cap))
@@ -231,6 +236,12 @@ def test_b_dropped_the_tampered_frame_and_nothing_else(run):
     assert c["rx_auth_fail"] == 1
     assert c["rx_packets"] == len(run.frames)
     assert c["rx_replay"] == 0 and c["rx_bad"] == 0
+
+
+def test_weftd_warns_at_start_that_host_mtu_frames_cannot_be_sealed(run):
+    # both links are 1500: a full-size host packet plus 40 bytes does not fit the fabric
+    assert "PSP adds 40 bytes" in run.start_a and "RoCE MTU of 1024 or less" in run.start_a, run.start_a
+    assert "raise the fabric MTU to 1540" in run.start_a
 
 
 def test_keys_show_spis_and_no_key_byte(run):

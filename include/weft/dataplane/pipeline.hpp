@@ -29,6 +29,11 @@ namespace weft::dataplane {
 
 flow::TableConfig worker_table_config(const Config& c);
 
+// With [psp]: a warning when the host port's MTU plus what sealing adds exceeds a fabric
+// port's MTU (frames that large are dropped, never fragmented), naming the RoCE MTU that
+// fits; "" when they fit or an MTU is unknown.
+std::string psp_mtu_problem(const Config& c, const PortSet& ports);
+
 class Pipeline {
   public:
     // `tx_queue`: the TX queue this pipeline sends on, on every port (its worker's index).
