@@ -94,27 +94,48 @@ void PspStage::rebuild_senders(uint32_t generation) {
 
 void PspStage::adopt(const PspEpoch& e, CryptCounters& counters) {
     serial_ = e.serial;
+    bool senders_key_replaced = false;
+    const std::shared_ptr<const crypt::MasterKeys> before = keys_;
     for (unsigned slot : {0u, 1u}) {
-        if (crypt::same_master_key(*e.keys, *keys_, slot)) continue;
+        if (crypt::same_master_key(*e.keys, *before, slot)) continue;
         // The key this slot held is stale: its receive SA goes, and so does every send
-        // SA under it (replaced at once below, when the state says to seal with the new
-        // key now; a sender never keeps a key that receivers have dropped).
+        // SA under it.
         ++counters.stale_events;
-        if ((current_generation_ & 1) == slot) counters.stale_events += peers_.size();
+        if ((current_generation_ & 1) == slot) {
+            counters.stale_events += peers_.size();
+            senders_key_replaced = true;
+        }
         keys_ = e.keys;  // make_receiver derives from keys_
         make_receiver(slot);
     }
     keys_ = e.keys;
     target_generation_ = e.generation;
     send_from_ns_ = e.send_from_ns;
+    // A sender never keeps a key its peers have dropped. That happens to a worker that
+    // had no traffic through two rotations: it still seals in a generation whose slot
+    // this state has just refilled. Until the new generation is due it seals in the one
+    // before it (the other key, unchanged by this rotation and held by every peer).
+    if (senders_key_replaced && PspKeyState::steady_ns() < send_from_ns_) {
+        rebuild_senders(e.generation - 1);
+        ++counters.key_rotations;
+    }
+}
+
+void PspStage::move_senders_if_due(CryptCounters& counters) {
+    if (target_generation_ != current_generation_ && PspKeyState::steady_ns() >= send_from_ns_) {
+        rebuild_senders(target_generation_);
+        ++counters.key_rotations;
+    }
 }
 
 void PspStage::refresh(CryptCounters& counters) {
     if (!state_) return;
-    if (state_->serial() != serial_) adopt(state_->epoch(), counters);
-    if (target_generation_ != current_generation_ && PspKeyState::steady_ns() >= send_from_ns_) {
-        rebuild_senders(target_generation_);
-        ++counters.key_rotations;
+    // A move that came due while this worker had no traffic is made before a newer state
+    // is adopted (which may replace the key the worker would otherwise still seal with).
+    move_senders_if_due(counters);
+    if (state_->serial() != serial_) {
+        adopt(state_->epoch(), counters);
+        move_senders_if_due(counters);
     }
 }
 

@@ -906,6 +906,37 @@ TEST(PipelineFixtures, PspANewMasterKeyIsReceivedFirstSentAfterTheDelayAndTheOld
     EXPECT_EQ(b.state.epoch().generation, before);
 }
 
+TEST(PipelineFixtures, PspAWorkerIdleThroughTwoRotationsNeverSealsWithAStaleKey) {
+    // found by softroce-psp: a worker with no traffic kept its senders on a generation
+    // whose key the next rotation replaced, and sealed under it for the send delay
+    using namespace psp_fixture;
+    const PortSet& ports = *rig().inline_ports;
+    Config ca = side(kSpiA, "10.0.0.2/32", kSpiB), cb = side(kSpiB, "10.0.0.1/32", kSpiA);
+    ca.psp.master_keys = cb.psp.master_keys = rewritable_key_file(std::string(kKey0) + kKey1);
+    ca.psp.rotate_send_delay_ms = cb.psp.rotate_send_delay_ms = 100;
+    Side a(ca, ports), b(cb, ports);
+    rewritable_key_file(std::string(kKey0) + kNewKey1);  // generation 1: key 1 replaced
+    b.state.rotate();
+    a.state.rotate();
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    rewritable_key_file(std::string(kNewKey0) + kNewKey1);  // generation 2: key 0 replaced
+    b.state.rotate();
+    a.state.rotate();
+    // A's worker has seen neither rotation; within the second one's delay it seals with
+    // the new key 1 (generation 1), never the old key 0
+    rte_mbuf* m = mbuf_of(roce_frame());
+    a.worker.process(port_index(ports, "host"), &m, 1);
+    a.worker.flush();
+    auto out = all_out({drain_outputs(ports), {}});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(spi_of(out[0]), kSpiB | 0x80000000u);
+    rte_mbuf* in = mbuf_of(out[0]);
+    b.worker.process(port_index(ports, "up0"), &in, 1);
+    b.worker.flush();
+    EXPECT_EQ(drain_outputs(ports)["host"].size(), 1u);
+    EXPECT_EQ(b.worker.stats().crypt.rx_auth_fail, 0u);
+}
+
 TEST(PipelineFixtures, PspAWeftdRestartedBehindARotatedFleetSealsWithTheNewKeyAtOnce) {
     using namespace psp_fixture;
     const PortSet& ports = *rig().inline_ports;

@@ -84,6 +84,7 @@ class PspStage {
     static crypt::RxSa* find_rx(uint32_t spi, uint8_t version, void* self);
 
     void refresh(CryptCounters& counters);
+    void move_senders_if_due(CryptCounters& counters);
     void adopt(const PspEpoch& epoch, CryptCounters& counters);
     void rebuild_senders(uint32_t generation);
     void make_receiver(unsigned slot);
