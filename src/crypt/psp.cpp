@@ -58,34 +58,46 @@ void fix_ip(uint8_t* frame, const IpSpan& ip, uint32_t end, uint8_t protocol) {
     }
 }
 
-uint64_t mix(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 // The outer source port: a function of the inner flow only, so one QP keeps one port
-// (one ECMP path) until the balancer says otherwise.
+// (one ECMP path) until the balancer says otherwise. Two independent multiply-folds (no
+// chain of dependent rounds: this runs per sealed frame), good enough to spread flows
+// over 14 bits; it is not a defence against anyone choosing flows to collide.
 uint16_t source_port(SourcePort rule, const FrameBuffer& f, const roce::Located& loc,
                      const IpSpan& ip) {
     if (rule == SourcePort::xor_ports)
         return loc.has_ports ? uint16_t(loc.src_port ^ loc.dst_port) : psp::kUdpPort;
-    uint64_t h = 0;
     const uint8_t* addrs = f.data + ip.l3 + (ip.v6 ? 8 : 12);
-    const size_t addr_bytes = ip.v6 ? 32 : 8;
-    for (size_t i = 0; i + 8 <= addr_bytes; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, addrs + i, 8);
-        h = mix(h ^ w);
+    uint64_t a = 0, b = 0;
+    if (ip.v6) {
+        uint64_t w[4];
+        std::memcpy(w, addrs, 32);
+        a = w[0] ^ w[2];
+        b = w[1] ^ w[3];
+    } else {
+        std::memcpy(&a, addrs, 8);
     }
-    if (loc.has_ports) h = mix(h ^ (uint64_t(loc.src_port) << 16 | loc.dst_port));
-    // RoCEv2: the destination QP, so the QPs between two hosts spread over paths
-    if (loc.has_ports && loc.protocol == roce::kIpProtoUdp && loc.dst_port == roce::kRoceV2Port &&
-        ip.l4 + 8 + 8 <= ip.end)
-        h = mix(h ^ roce::load_be24(f.data + ip.l4 + 8 + 5));
-    return uint16_t(0xC000 | (h & 0x3fff));
+    uint64_t ports = 0;
+    if (loc.has_ports) {
+        ports = uint64_t(loc.src_port) << 16 | loc.dst_port;
+        // RoCEv2: the destination QP, so the QPs between two hosts spread over paths
+        if (loc.protocol == roce::kIpProtoUdp && loc.dst_port == roce::kRoceV2Port &&
+            ip.l4 + 8 + 8 <= ip.end)
+            ports |= uint64_t(roce::load_be24(f.data + ip.l4 + 8 + 5)) << 32;
+    }
+    const unsigned __int128 x = (unsigned __int128)(a ^ 0x9e3779b97f4a7c15ull) *
+                                (b ^ ports ^ 0xbf58476d1ce4e5b9ull);
+    const uint64_t h = uint64_t(x) ^ uint64_t(x >> 64);
+    return uint16_t(0xC000 | ((h ^ h >> 29) & 0x3fff));
+}
+
+// RFC 1624 eqn. 3: the IPv4 header checksum after one 16-bit field changed from `old_value`
+// to `new_value`, without reading the header again (routers update it the same way; a
+// header that arrived with a wrong checksum keeps a wrong one).
+uint16_t checksum_update(uint16_t checksum, uint16_t old_value, uint16_t new_value) {
+    uint32_t sum = uint16_t(~checksum) + uint32_t(uint16_t(~old_value)) + new_value;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
 }
 
 }  // namespace
@@ -190,6 +202,11 @@ SealStatus TxSa::seal(FrameBuffer& f) {
         return SealStatus::no_room;
 
     const uint16_t sport = source_port(options_.source_port, f, loc, ip);
+    // transport mode over IPv4: the header's checksum is updated, not recomputed (its
+    // bytes are read here, before they move, never just after being written)
+    const uint8_t* const ip4 = f.data + ip.l3;
+    const uint16_t old_checksum = load_be16(ip4 + 10);
+    const uint16_t ttl_protocol = load_be16(ip4 + 8);
     uint8_t* const buffer_end = f.data + f.len + f.tailroom;
     // open the gap: what stays in front moves back, the payload stays where it is
     std::memmove(f.data - front, f.data, keep);
@@ -230,9 +247,20 @@ SealStatus TxSa::seal(FrameBuffer& f) {
     uint8_t* body = hdr + psp::kBaseHeaderBytes;
     uint8_t* icv = hdr + header + payload;
     gcm_.seal(hdr + 4, {hdr, psp::kBaseHeaderBytes + co}, body + co, cookie + payload - co, icv);
-    IpSpan outer_span = ip;
-    outer_span.l4 = ip.l3 + (tunnel ? outer_ip : ip.l4 - ip.l3);
-    fix_ip(f.data, outer_span, new_len, roce::kIpProtoUdp);
+    if (!tunnel && !ip.v6) {
+        uint8_t* h = f.data + ip.l3;
+        const uint16_t new_total = uint16_t(new_len - ip.l3);
+        const uint16_t new_ttl_protocol = uint16_t((ttl_protocol & 0xff00) | roce::kIpProtoUdp);
+        uint16_t checksum = checksum_update(old_checksum, uint16_t(ip.end - ip.l3), new_total);
+        checksum = checksum_update(checksum, ttl_protocol, new_ttl_protocol);
+        store_be16(h + 2, new_total);
+        h[9] = roce::kIpProtoUdp;
+        store_be16(h + 10, checksum);
+    } else {
+        IpSpan outer_span = ip;
+        outer_span.l4 = ip.l3 + (tunnel ? outer_ip : ip.l4 - ip.l3);
+        fix_ip(f.data, outer_span, new_len, roce::kIpProtoUdp);
+    }
     f.len = new_len;
     f.tailroom = uint32_t(buffer_end - (f.data + f.len));
     return SealStatus::sealed;

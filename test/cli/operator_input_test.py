@@ -143,6 +143,49 @@ def test_a_detector_threshold_out_of_range_is_refused(tools, work_dir, key, valu
     assert words in r.stderr, r.stderr
 
 
+PSP_BASE = {"master_keys": '"/etc/weft/psp.keys"', "rx_spi": "0x11111111"}
+PSP_PORTS = ('mode = "inline"\n[[ports]]\nname = "host"\nrole = "host"\ndevice = "net_af_packet0"\n'
+             'args = "iface=eth0"\n[[ports]]\nname = "up"\nrole = "fabric"\ndevice = "net_af_packet1"\n'
+             'args = "iface=eth1"\n')
+PSP_PEER = '\n[[psp.peers]]\nname = "b"\nhosts = ["10.0.0.2/32"]\nspi = 0x22222222\n'
+
+
+@pytest.mark.parametrize("changes,peer,words", [
+    ({"rx_spi": "0x80000000"}, PSP_PEER, "psp.rx_spi: its low 31 bits must not be 0"),
+    ({"rx_spi": "0x100000000"}, PSP_PEER, "psp.rx_spi: must be an integer from 1 to 4294967295"),
+    ({"version": "2"}, PSP_PEER, "psp.version: must be an integer from 0 to 1"),
+    ({"mode": '"esp"'}, PSP_PEER, 'psp.mode: must be "transport" or "tunnel"'),
+    ({"crypt_offset": "64"}, PSP_PEER, "psp.crypt_offset: must be an integer from 0 to 63"),
+    ({"rotate_interval_s": "5"}, PSP_PEER, "psp.rotate_interval_s: must be 0 (no timer) or at least 10"),
+    ({"rotate_interval_s": "2592001"}, PSP_PEER, "psp.rotate_interval_s: must be an integer from 0 to 2592000"),
+    ({"rotate_interval_s": "60", "rotate_send_delay_ms": "40000"}, PSP_PEER,
+     "psp.rotate_send_delay_ms: must be at most half of rotate_interval_s (30000 ms)"),
+    ({"rotate_send_delay_ms": "600001"}, PSP_PEER, "psp.rotate_send_delay_ms: must be an integer from 0 to 600000"),
+    ({"rotate_every": "60"}, PSP_PEER, "psp.rotate_every: unknown key; known: master_keys, rx_spi"),
+    ({"rx_spi": None}, PSP_PEER, "psp.rx_spi: is required with master_keys"),
+    ({}, PSP_PEER.replace("spi = 0x22222222\n", ""), "psp.peers[0].spi: is required"),
+    ({}, PSP_PEER.replace("10.0.0.2/32", "10.0.0.2/24"), "psp.peers[0].hosts: 10.0.0.2/24 is not an address or prefix"),
+])
+def test_a_psp_setting_out_of_range_is_refused(tools, work_dir, changes, peer, words):
+    settings = {**PSP_BASE, **changes}
+    text = PSP_PORTS + "[psp]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items() if v is not None) + peer
+    path = os.path.join(work_dir, "psp-bad.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    r = sh(tools.weftd, "--check-config", path)
+    assert r.returncode == 1, (text, r.stdout)
+    assert words in r.stderr, (text, r.stderr)
+
+
+def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
+    path = os.path.join(work_dir, "psp-good.toml")
+    with open(path, "w") as f:
+        f.write(PSP_PORTS + "[psp]\n" + "".join(f"{k} = {v}\n" for k, v in PSP_BASE.items()) +
+                "rotate_interval_s = 60\nrotate_send_delay_ms = 30000\n" + PSP_PEER)
+    r = sh(tools.weftd, "--check-config", path)
+    assert r.returncode == 0 and "valid" in r.stdout, r.stderr
+
+
 # ---- usage mistakes named ------------------------------------------------------------------------
 
 def test_an_unknown_command_is_named(tools):

@@ -254,13 +254,15 @@ def test_packets_captured_equal_receivers_rxe_rcvd_pkts(run, analysis, rxe, dire
         # arrive after the receiver destroyed the QP (seen in CI, one packet, without
         # loss too). The capture and sent_pkts above stay exact.
         late = captured - rcvd
+        allowed = 2
         if run.psp and direction == "g2->g1":
-            # the timed ib_write_bw (-D) ends each side on its own clock: the client's
-            # last message reaches a QP the server has destroyed, never acknowledged
-            # (seen: exactly the 65 packets past g1's last ACK). Those, and no more.
-            late -= unacknowledged_tail(path(run, "capture.pcap"), GUESTS["g2"], GUESTS["g1"])
-        assert 0 <= late <= 2, f"{direction}: captured ({captured}) == {receiver} rxe rcvd_pkts ({rcvd}) " \
-                               f"+ packets for a QP already gone ({late}, at most 2)"
+            # the timed ib_write_bw (-D) ends each side on its own clock: the client's last
+            # messages reach a QP the server has destroyed. Uncounted packets may only be
+            # among those g1 never acknowledged (seen: 65 of 65, 89 of 129), never earlier
+            # ones; rxe's sequence and retry counters (below) say nothing was lost.
+            allowed += unacknowledged_tail(path(run, "capture.pcap"), GUESTS["g2"], GUESTS["g1"])
+        assert 0 <= late <= allowed, f"{direction}: captured ({captured}) == {receiver} rxe rcvd_pkts ({rcvd}) " \
+                               f"+ packets for a QP already gone ({late}, at most {allowed})"
     else:
         # rxe counts a packet only once it passes its header checks, so a retransmission
         # that arrives after its QP is gone is not counted: under loss, one run in
