@@ -176,7 +176,8 @@ void BM_PipelineCrypt(benchmark::State& state) {
     const Config receiver = psp_config(plain, 0x22222222, 0x11111111);
     const Config sender = psp_config(plain, 0x11111111, 0x22222222);
     Worker worker(0, !with_psp ? plain : from_fabric ? receiver : sender, *r.ports);
-    const uint16_t in_port = from_fabric ? uint16_t(r.ports->fabric().front()) : uint16_t(r.ports->host());
+    const uint16_t in_port =
+        from_fabric ? uint16_t(r.ports->fabric().front()) : uint16_t(r.ports->host());
     const std::vector<std::vector<uint8_t>>& all = frames_1k().frames;
     constexpr size_t kFrames = 64;
     std::vector<std::vector<uint8_t>> originals(all.begin(), all.begin() + kFrames);
@@ -192,10 +193,12 @@ void BM_PipelineCrypt(benchmark::State& state) {
             rte_mbuf_refcnt_update(m, 1);
             peer.process(uint16_t(r.ports->host()), &m, 1);
             peer.flush();
-            originals[i].assign(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_mtod(m, uint8_t*) + m->data_len);
+            originals[i].assign(rte_pktmbuf_mtod(m, uint8_t*),
+                                rte_pktmbuf_mtod(m, uint8_t*) + m->data_len);
         }
     };
-    if (mode == 3) seal_all();
+    if (mode == 3)
+        seal_all();
     else if (mode == 2) {
         // plaintext from the fabric: not from a PSP peer's hosts in this configuration
     }

@@ -84,8 +84,8 @@ uint16_t source_port(SourcePort rule, const FrameBuffer& f, const roce::Located&
             ip.l4 + 8 + 8 <= ip.end)
             ports |= uint64_t(roce::load_be24(f.data + ip.l4 + 8 + 5)) << 32;
     }
-    const unsigned __int128 x = (unsigned __int128)(a ^ 0x9e3779b97f4a7c15ull) *
-                                (b ^ ports ^ 0xbf58476d1ce4e5b9ull);
+    const unsigned __int128 x =
+        (unsigned __int128)(a ^ 0x9e3779b97f4a7c15ull) * (b ^ ports ^ 0xbf58476d1ce4e5b9ull);
     const uint64_t h = uint64_t(x) ^ uint64_t(x >> 64);
     return uint16_t(0xC000 | ((h ^ h >> 29) & 0x3fff));
 }

@@ -40,12 +40,10 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             nlohmann::json doc;
             if (command == "keys-rotate") {
                 const PspRotation r = instance.rotate_psp_keys();
-                fmt::print(stderr,
-                           "weftd: PSP keys rotated by weftctl: generation {}, {}\n",
-                           r.generation,
-                           r.new_key ? fmt::format("a new master key, senders move in {} ms",
-                                                   r.send_in_ms)
-                                     : std::string("senders move now (no new master key)"));
+                fmt::print(
+                    stderr, "weftd: PSP keys rotated by weftctl: generation {}, {}\n", r.generation,
+                    r.new_key ? fmt::format("a new master key, senders move in {} ms", r.send_in_ms)
+                              : std::string("senders move now (no new master key)"));
                 doc = keys_document(instance, &r);
             } else {
                 doc = keys_document(instance);

@@ -294,9 +294,10 @@ json keys_document(const Instance& instance, const PspRotation* rotation) {
     for (const PspPeerConfig& p : c.peers) {
         json hosts = json::array();
         for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
-        peers.push_back({{"name", p.name},
-                         {"hosts", hosts},
-                         {"tx_spi", fmt::format("{:08x}", roce::psp::spi_in_generation(p.spi, sending))}});
+        peers.push_back(
+            {{"name", p.name},
+             {"hosts", hosts},
+             {"tx_spi", fmt::format("{:08x}", roce::psp::spi_in_generation(p.spi, sending))}});
     }
     json sas = json::array();
     for (const PspSaReading& r : instance.psp_sas()) {
@@ -343,22 +344,23 @@ std::string keys_text(const json& doc) {
     if (doc.contains("rotated")) {
         const json& r = doc["rotated"];
         t += r["new_key"].get<bool>()
-                 ? fmt::format("rotated to generation {}: a new master key loaded for receiving; "
-                               "senders move to it in {} ms\n",
-                               r["generation"].get<uint32_t>(),
-                               r["senders_move_in_ms"].get<uint64_t>())
-                 : fmt::format("rotated to generation {}: no new master key in the file; "
-                               "senders moved to the other key\n",
-                               r["generation"].get<uint32_t>());
+                 ? fmt::format(
+                       "rotated to generation {}: a new master key loaded for receiving; "
+                       "senders move to it in {} ms\n",
+                       r["generation"].get<uint32_t>(), r["senders_move_in_ms"].get<uint64_t>())
+                 : fmt::format(
+                       "rotated to generation {}: no new master key in the file; "
+                       "senders moved to the other key\n",
+                       r["generation"].get<uint32_t>());
     }
-    t += fmt::format("PSP generation {} ({} s old), sealing with master key {}{}, {}\n",
-                     doc["generation"].get<uint32_t>(),
-                     uint64_t(doc["generation_age_s"].get<double>()),
-                     doc["master_key_in_use"].get<int>(),
-                     doc["senders_move_in_ms"].get<uint64_t>()
-                         ? fmt::format(" (moving in {} ms)", doc["senders_move_in_ms"].get<uint64_t>())
-                         : std::string(),
-                     doc["version"].get<int>() ? "AES-GCM-256" : "AES-GCM-128");
+    t += fmt::format(
+        "PSP generation {} ({} s old), sealing with master key {}{}, {}\n",
+        doc["generation"].get<uint32_t>(), uint64_t(doc["generation_age_s"].get<double>()),
+        doc["master_key_in_use"].get<int>(),
+        doc["senders_move_in_ms"].get<uint64_t>()
+            ? fmt::format(" (moving in {} ms)", doc["senders_move_in_ms"].get<uint64_t>())
+            : std::string(),
+        doc["version"].get<int>() ? "AES-GCM-256" : "AES-GCM-128");
     t += fmt::format("master keys loaded {} s and {} s ago; rotation {}\n",
                      uint64_t(doc["master_keys"][0]["loaded_age_s"].get<double>()),
                      uint64_t(doc["master_keys"][1]["loaded_age_s"].get<double>()),

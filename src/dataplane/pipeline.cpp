@@ -65,8 +65,7 @@ std::string psp_mtu_problem(const Config& c, const PortSet& ports) {
             "dropped (crypt.tx_too_big). Give the hosts a RoCE MTU of {} or less, or raise the "
             "fabric MTU to {}",
             overhead, f.config.name, fabric_mtu, host.config.name, host_mtu, fabric_mtu - overhead,
-            roce_mtu ? std::to_string(roce_mtu) : std::string("(none fits)"),
-            host_mtu + overhead);
+            roce_mtu ? std::to_string(roce_mtu) : std::string("(none fits)"), host_mtu + overhead);
     }
     return {};
 }

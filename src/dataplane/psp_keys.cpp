@@ -55,9 +55,8 @@ PspRotation PspKeyState::rotate() {
             "would stop opening. Replace one key at a time: the one not in use (key {}), "
             "rotate every weftd, then the other",
             config_.master_keys, in_use ^ 1));
-    const uint64_t pending_ms = epoch_.send_from_ns > steady_ns()
-                                    ? (epoch_.send_from_ns - steady_ns()) / 1'000'000 + 1
-                                    : 0;
+    const uint64_t pending_ms =
+        epoch_.send_from_ns > steady_ns() ? (epoch_.send_from_ns - steady_ns()) / 1'000'000 + 1 : 0;
     if (pending_ms)
         throw DataplaneError(fmt::format(
             "the previous rotation's senders move to its new key in {} ms; rotate again after "

@@ -4,10 +4,10 @@
 
 #include <chrono>
 
+#include "weft/crypt/keys.hpp"
 #include "weft/dataplane/config_sections.hpp"
 #include "weft/dataplane/instance.hpp"
 #include "weft/dataplane/psp_stage.hpp"
-#include "weft/crypt/keys.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/roce/locate.hpp"
 
@@ -308,7 +308,7 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
     const toml::table* t = config::as_table(node, "psp", problems);
     if (!t) return;
     static constexpr std::string_view kKeys[] = {
-        "master_keys",  "rx_spi",           "version",   "mode", "crypt_offset", "rotate_interval_s",
+        "master_keys",          "rx_spi", "version", "mode", "crypt_offset", "rotate_interval_s",
         "rotate_send_delay_ms", "peers"};
     config::refuse_unknown_keys(*t, "psp", kKeys, problems);
     config::read_string(*t, "psp", "master_keys", c.psp.master_keys, problems);
@@ -350,8 +350,8 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
             return;
         }
         if (arr->size() > kMaxPspPeers)
-            problems.add("psp.peers", fmt::format("at most {} peers (there are {})", kMaxPspPeers,
-                                                  arr->size()));
+            problems.add("psp.peers",
+                         fmt::format("at most {} peers (there are {})", kMaxPspPeers, arr->size()));
         size_t i = 0;
         static constexpr std::string_view kPeerKeys[] = {"name", "hosts", "spi"};
         for (const toml::node& item : *arr) {

@@ -20,8 +20,8 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../common/psp_spec_keys.hpp"
@@ -796,14 +796,19 @@ std::string rewritable_key_file(const std::string& text) {
 }
 constexpr const char* kKey0 = "34448a064292601b11a0978f56a2d34cf3fc35ede1a6bc04f8db3e5243a2b0ca\n";
 constexpr const char* kKey1 = "563952565d3a78ae773ec1b779f2f2d99f4a7f53a6fbb9b07d5b71f39364d739\n";
-constexpr const char* kNewKey0 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
-constexpr const char* kNewKey1 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n";
+constexpr const char* kNewKey0 =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+constexpr const char* kNewKey1 =
+    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n";
 
-uint32_t spi_of(const Bytes& f) { return roce::load_be32(f.data() + 14 + 20 + 8 + 4); }
+uint32_t spi_of(const Bytes& f) {
+    return roce::load_be32(f.data() + 14 + 20 + 8 + 4);
+}
 
 // One worker of a weftd whose PSP follows a key state, as Instance wires them.
 struct Side {
-    Side(Config c, const PortSet& ports) : config(std::move(c)), state(config.psp), worker(0, config, ports) {
+    Side(Config c, const PortSet& ports)
+        : config(std::move(c)), state(config.psp), worker(0, config, ports) {
         worker.pipeline().psp().follow(&state);
     }
     Config config;

@@ -42,7 +42,7 @@ inline constexpr size_t kMaxPorts = 16;
     COUNTER(rx_bytes, "bytes of the frames opened, after decapsulation")                       \
     COUNTER(rx_auth_fail, "PSP frames whose ICV did not verify: dropped")                      \
     COUNTER(rx_bad,                                                                            \
-            "PSP frames with lengths, a header or a version that cannot be right: dropped")                                                                  \
+            "PSP frames with lengths, a header or a version that cannot be right: dropped")    \
     COUNTER(rx_error,                                                                          \
             "PSP frames dropped for another reason: authenticated but not a packet Weft can "  \
             "deliver, or scattered over several buffers")                                      \

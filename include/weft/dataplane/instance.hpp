@@ -85,7 +85,7 @@ class Instance {
 
   private:
     void rotate_on_timer();  // the run loop's, every 10 ms
-    Config config_;  // ports' rx_pcap may point at replay copies (pcap_replay.hpp)
+    Config config_;          // ports' rx_pcap may point at replay copies (pcap_replay.hpp)
     Plan plan_;
     std::unique_ptr<PcapReplays> replays_;
     std::unique_ptr<Eal> eal_;
@@ -93,7 +93,7 @@ class Instance {
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
-    std::unique_ptr<PspKeyState> psp_keys_;  // null without [psp]
+    std::unique_ptr<PspKeyState> psp_keys_;       // null without [psp]
     static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
     std::vector<rte_ring*> inboxes_;              // software dispatch, when needed
     std::chrono::system_clock::time_point started_;

@@ -44,14 +44,14 @@ struct PspEpoch {
     // CLOCK_MONOTONIC (steady_clock) nanoseconds at or after which senders seal in
     // `generation`; before it, in `generation - 1`.
     uint64_t send_from_ns = 0;
-    std::chrono::system_clock::time_point since;  // when this generation began
+    std::chrono::system_clock::time_point since;          // when this generation began
     std::chrono::system_clock::time_point key_loaded[2];  // when each key was loaded
 };
 
 struct PspRotation {
     uint32_t generation = 0;
-    bool new_key = false;       // a key was replaced in the file and loaded
-    uint32_t send_in_ms = 0;    // when the senders move to it
+    bool new_key = false;     // a key was replaced in the file and loaded
+    uint32_t send_in_ms = 0;  // when the senders move to it
 };
 
 class PspKeyState {

@@ -100,7 +100,7 @@ class PspStage {
     uint64_t send_from_ns_ = 0;
     std::shared_ptr<const crypt::MasterKeys> keys_;
     std::vector<Peer> peers_;
-    std::unique_ptr<crypt::RxSa> rx_[2];  // rx_spi with bit 31 clear, and set
+    std::unique_ptr<crypt::RxSa> rx_[2];         // rx_spi with bit 31 clear, and set
     std::unique_ptr<SaCounters[]> sa_counters_;  // rx_[0], rx_[1], then one per peer
 };
 
