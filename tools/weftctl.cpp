@@ -318,13 +318,24 @@ void print_psp_counters(const char* what, const PspArgs& a, const weft::crypt::F
         nlohmann::json spis = nlohmann::json::object();
         for (auto& [spi, n] : c.by_spi) spis[fmt::format("{:08x}", spi)] = n;
         j["by_spi"] = spis;
+        j["truncation"] = c.truncation;
         std::cerr << j.dump() << '\n';
         return;
     }
+    if (!c.truncation.empty())
+        fmt::print(stderr,
+                   "weftctl psp {}: warning: {}: last record truncated ({}); the {} whole "
+                   "frames before it were processed\n",
+                   what, a.in, c.truncation, c.frames);
     std::string refused;
     for (auto& [why, n] : c.refused) refused += fmt::format(" {} {}", why, n);
     fmt::print(stderr, "weftctl psp {}: {} frames read, {} written{}{}\n", what, c.frames,
                c.written, refused.empty() ? "" : "; not written:", refused);
+}
+
+// 0: every frame read was written; 1: some were not (counted on stderr by reason).
+int psp_status(const weft::crypt::FileCounters& c) {
+    return c.written == c.frames ? 0 : 1;
 }
 
 int run_psp(bool seal, const PspArgs& a) {
@@ -336,8 +347,9 @@ int run_psp(bool seal, const PspArgs& a) {
     try {
         const crypt::MasterKeys keys = crypt::load_master_keys(a.keys);
         if (!seal) {
-            print_psp_counters("open", a, crypt::open_file(a.in, a.out, keys));
-            return 0;
+            const crypt::FileCounters c = crypt::open_file(a.in, a.out, keys);
+            print_psp_counters("open", a, c);
+            return psp_status(c);
         }
         auto spi = tools::parse_bounded<uint32_t>(
             a.spi_text.rfind("0x", 0) == 0 ? a.spi_text : "0x" + a.spi_text, 1, 0xffffffffu, true);
@@ -358,7 +370,9 @@ int run_psp(bool seal, const PspArgs& a) {
         // inner family, so IPv4's is taken (an IPv6 capture gives --crypt-offset 15)
         o.crypt_offset = a.crypt_offset >= 0 ? uint8_t(a.crypt_offset)
                                              : crypt::clear_udp_bth_offset(o.mode, false, a.vc);
-        print_psp_counters("seal", a, crypt::seal_file(a.in, a.out, keys, *spi, o, a.iv_start));
+        const crypt::FileCounters c = crypt::seal_file(a.in, a.out, keys, *spi, o, a.iv_start);
+        print_psp_counters("seal", a, c);
+        return psp_status(c);
     } catch (const crypt::CryptError& e) {
         fmt::print(stderr, "weftctl psp {}: {}\n", seal ? "seal" : "open", e.what());
         return 1;
@@ -377,6 +391,8 @@ int main(int argc, char** argv) {
         "`weftctl analyze CAPTURE` shows every RoCEv2 queue-pair flow in a pcap;\n"
         "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs;\n"
         "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd;\n"
+        "`weftctl [-s SOCKET] keys [rotate]` shows (or rotates) a running weftd's PSP keys;\n"
+        "`weftctl psp seal|open IN OUT --master-keys F` applies PSP to a capture;\n"
         "`weftctl alerts [--follow]` reads weft-probe's alerts."};
     app.require_subcommand(1);
     // `weftctl flows -s SOCKET` as well as `weftctl -s SOCKET flows`
@@ -477,7 +493,10 @@ int main(int argc, char** argv) {
         "PSP (Google's PSP Security Protocol) over capture files, with the code weftd's crypt\n"
         "stages use: `seal` encrypts every IP frame of a capture under one SPI, `open` keeps\n"
         "only the frames that authenticate. Keys come from a master-key file: two lines of 64\n"
-        "hex digits (key 0, key 1), owned by root, mode 0600. Counters on stderr (--json).");
+        "hex digits (key 0, key 1; '#' comments and blank lines allowed), owned by root, mode\n"
+        "0600 or 0400, not a symbolic link. Counters on stderr (--json: weft.psp-file/1).\n"
+        "Exit status: 0 every frame written, 1 some frame not sealed or not opened (the\n"
+        "counters say why: a wrong key shows as auth_failed) or an error, 2 a usage mistake.");
     psp->require_subcommand(1);
     auto* seal = psp->add_subcommand("seal", "encrypt: IN.pcap OUT.pcap --master-keys F --spi HEX");
     auto* open =
@@ -490,7 +509,9 @@ int main(int argc, char** argv) {
             ->required();
         cmd->add_flag("--json", psp_args.json, "counters as one JSON object on stderr");
     }
-    seal->add_option("--spi", psp_args.spi_text, "security parameter index, 8 hex digits")
+    seal->add_option("--spi", psp_args.spi_text,
+                     "security parameter index, 8 hex digits; bit 31 chooses the master key "
+                     "(0x1... key 0, 0x9... key 1)")
         ->required();
     weft::tools::add_bounded<uint32_t>(seal, "--psp-version", psp_args.version, 0, 1,
                                        "0: AES-GCM-128, 1: AES-GCM-256 (default 0)");
@@ -502,7 +523,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"transport", "tunnel"}));
     weft::tools::add_bounded<uint64_t>(seal, "--iv-start", psp_args.iv_start, 1,
                                        0xffffffffffffffffull,
-                                       "first IV, then +1 per frame (default 1)");
+                                       "first IV, then +1 per frame (default 1). Never seal "
+                                       "two captures under one SPI from the same start: an IV "
+                                       "used twice under a key breaks AES-GCM");
     seal->add_option("--outer-sport", psp_args.sport,
                      "outer UDP source port: entropy (a hash of the inner flow, default) or xor "
                      "(inner sport XOR dport, as Google's reference tools)")

@@ -54,6 +54,7 @@ FileCounters seal_file(const std::string& in, const std::string& out, const Mast
         ++c.written;
     }
     if (reader.corrupt()) throw CryptError(in + ": corrupt capture: " + reader.corruption());
+    c.truncation = reader.truncation();
     writer.close();
     return c;
 }
@@ -82,6 +83,7 @@ FileCounters open_file(const std::string& in, const std::string& out, const Mast
         ++c.written;
     }
     if (reader.corrupt()) throw CryptError(in + ": corrupt capture: " + reader.corruption());
+    c.truncation = reader.truncation();
     writer.close();
     return c;
 }

@@ -1,5 +1,7 @@
 #include "weft/dataplane/config.hpp"
 
+#include "weft/crypt/keys.hpp"
+
 #include <fmt/format.h>
 #include <net/if.h>
 #include <sys/un.h>
@@ -245,7 +247,9 @@ std::vector<std::string> validate(const Config& c) {
     if (c.psp.enabled() && c.mode != Mode::inline_)
         errors.push_back("[psp] seals and opens frames: it needs inline mode");
     if (c.psp.enabled() && c.psp.peers.empty())
-        errors.push_back("[psp] has no [[psp.peers]]: nothing would be protected");
+        errors.push_back(
+            "psp.peers: at least one [[psp.peers]] is required: nothing would be "
+            "protected");
     if (c.firewall.drop_bad_icrc && !c.firewall.verify_icrc)
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)
@@ -314,9 +318,13 @@ std::vector<std::string> host_problems(const Config& c) {
                 problems.push_back(
                     fmt::format("port {}: capture {}: {}", port.name, file, std::strerror(errno)));
     }
-    if (c.psp.enabled() && ::access(c.psp.master_keys.c_str(), R_OK) != 0)
-        problems.push_back(
-            fmt::format("[psp] master_keys {}: {}", c.psp.master_keys, std::strerror(errno)));
+    // the file as weftd will load it (owner, mode, symbolic link, format), not only whether
+    // it can be opened; the keys read are wiped at once
+    if (c.psp.enabled()) try {
+            (void)crypt::load_master_keys(c.psp.master_keys);
+        } catch (const crypt::CryptError& e) {
+            problems.push_back(fmt::format("psp.master_keys: {}", e.what()));
+        }
     return problems;
 }
 
@@ -341,10 +349,32 @@ std::string describe(const Config& c) {
                               : control_socket_path(c);
     s += fmt::format("  control socket {}, metrics {}\n", control.empty() ? "off" : control,
                      c.metrics.listen.empty() ? "off" : c.metrics.listen);
-    if (c.mode == Mode::inline_)
+    if (c.mode == Mode::inline_) {
         s += "  RoCE from the host leaves on a fabric port chosen by an ECMP hash of its 5-tuple;\n"
-             "  other traffic is forwarded untouched; malformed RoCE is dropped and counted;\n"
-             "  PSP frames (UDP 1000) from the fabric are dropped and counted (no keys)\n";
+             "  other traffic is forwarded untouched; malformed RoCE is dropped and counted;\n";
+        if (!c.psp.enabled()) {
+            s +=
+                "  PSP frames (UDP 1000) from the fabric are dropped and counted (no [psp] keys)\n";
+        } else {
+            s += fmt::format(
+                "  PSP ({}, {} mode): RoCE to {} peer(s) sealed, PSP for receive SPI {:08x} "
+                "(either generation) opened, the rest of PSP and plaintext RoCE from a protected "
+                "peer dropped and counted; keys rotated {}\n",
+                c.psp.version ? "AES-GCM-256" : "AES-GCM-128",
+                c.psp.tunnel ? "tunnel" : "transport", c.psp.peers.size(), c.psp.rx_spi,
+                c.psp.rotate_interval_s ? fmt::format("every {} s", c.psp.rotate_interval_s)
+                                        : std::string("by weftctl keys rotate"));
+            for (const PspPeerConfig& p : c.psp.peers) {
+                std::vector<std::string> hosts, local;
+                for (const auto& h : p.hosts) hosts.push_back(h.to_string());
+                for (const auto& h : p.local_hosts) local.push_back(h.to_string());
+                s += fmt::format(
+                    "    peer {}: SPI {:08x}, hosts {}{}\n", p.name, p.spi, fmt::join(hosts, " "),
+                    local.empty() ? std::string()
+                                  : fmt::format(", local hosts {}", fmt::join(local, " ")));
+            }
+        }
+    }
     return s;
 }
 

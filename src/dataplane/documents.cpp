@@ -294,9 +294,12 @@ json keys_document(const Instance& instance, const PspRotation* rotation) {
     for (const PspPeerConfig& p : c.peers) {
         json hosts = json::array();
         for (const roce::IpPrefix& h : p.hosts) hosts.push_back(h.to_string());
+        json local = json::array();
+        for (const roce::IpPrefix& h : p.local_hosts) local.push_back(h.to_string());
         peers.push_back(
             {{"name", p.name},
              {"hosts", hosts},
+             {"local_hosts", local},
              {"tx_spi", fmt::format("{:08x}", roce::psp::spi_in_generation(p.spi, sending))}});
     }
     json sas = json::array();

@@ -174,14 +174,13 @@ void PspStage::seal(Burst& b, CryptCounters& counters) {
         if (s.dropped || !s.is_roce()) continue;
         size_t peer_index = 0;
         Peer* peer = nullptr;
-        for (size_t i = 0; i < peers_.size() && !peer; ++i)
-            for (const roce::IpPrefix& h : peers_[i].hosts)
-                if (h.contains(s.packet.dst)) {
-                    peer = &peers_[i];
-                    peer_index = i;
-                    break;
-                }
-        if (!peer) continue;  // not a protected destination: sent as it is
+        for (size_t i = 0; i < peers_.size(); ++i)
+            if (config_.peers[i].protects(s.packet.src, s.packet.dst)) {
+                peer = &peers_[i];
+                peer_index = i;
+                break;
+            }
+        if (!peer) continue;  // not a protected pair: sent as it is
         SaCounters& sa = sa_counters_[2 + peer_index];
         const uint32_t bytes = s.mbuf->pkt_len;
         crypt::FrameBuffer f = frame_of(s.mbuf);
@@ -294,13 +293,11 @@ void drop_plaintext_from_peers(Burst& b, const PspConfig& config, CryptCounters&
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce() || s.opened) continue;
         for (const PspPeerConfig& p : config.peers)
-            for (const roce::IpPrefix& h : p.hosts)
-                if (h.contains(s.packet.src)) {
-                    ++counters.rx_plaintext_dropped;
-                    s.dropped = true;
-                    goto next;
-                }
-    next:;
+            if (p.protects(s.packet.dst, s.packet.src)) {
+                ++counters.rx_plaintext_dropped;
+                s.dropped = true;
+                break;
+            }
     }
 }
 
@@ -311,10 +308,19 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
         "master_keys",          "rx_spi", "version", "mode", "crypt_offset", "rotate_interval_s",
         "rotate_send_delay_ms", "peers"};
     config::refuse_unknown_keys(*t, "psp", kKeys, problems);
-    config::read_string(*t, "psp", "master_keys", c.psp.master_keys, problems);
+    // A [psp] section without keys would leave everything in the clear without a word.
+    if (!config::read_string(*t, "psp", "master_keys", c.psp.master_keys, problems) ||
+        c.psp.master_keys.empty())
+        problems.add("psp.master_keys",
+                     "is required with [psp]: the file of the two master keys (without it "
+                     "nothing would be encrypted)");
     uint32_t spi = 0;
+    const bool has_rx_spi = t->contains("rx_spi");
     if (config::read_uint(*t, "psp", "rx_spi", 1u, 0xffffffffu, spi, problems)) {
-        if ((spi & ~psp::kSpiKeySelector) == 0)
+        if (spi & psp::kSpiKeySelector)
+            problems.add("psp.rx_spi",
+                         "bit 31 must be clear: it names the key generation, which weftd sets");
+        else if (spi == 0)
             problems.add("psp.rx_spi", "its low 31 bits must not be 0");
         c.psp.rx_spi = spi;
     }
@@ -337,7 +343,7 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
         problems.add("psp.rotate_interval_s", "must be 0 (no timer) or at least 10 seconds");
     config::read_uint(*t, "psp", "rotate_send_delay_ms", 0u, 600'000u, c.psp.rotate_send_delay_ms,
                       problems);
-    if (c.psp.rotate_interval_s &&
+    if (c.psp.rotate_interval_s >= 10 &&
         uint64_t(c.psp.rotate_send_delay_ms) * 2 > uint64_t(c.psp.rotate_interval_s) * 1000)
         problems.add("psp.rotate_send_delay_ms",
                      fmt::format("must be at most half of rotate_interval_s ({} ms): senders "
@@ -353,7 +359,7 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
             problems.add("psp.peers",
                          fmt::format("at most {} peers (there are {})", kMaxPspPeers, arr->size()));
         size_t i = 0;
-        static constexpr std::string_view kPeerKeys[] = {"name", "hosts", "spi"};
+        static constexpr std::string_view kPeerKeys[] = {"name", "hosts", "local_hosts", "spi"};
         for (const toml::node& item : *arr) {
             const std::string key = fmt::format("psp.peers[{}]", i++);
             const toml::table* p = item.as_table();
@@ -364,32 +370,68 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
             config::refuse_unknown_keys(*p, key, kPeerKeys, problems);
             PspPeerConfig peer;
             config::read_string(*p, key, "name", peer.name, problems);
-            if (config::read_uint(*p, key, "spi", 1u, 0xffffffffu, peer.spi, problems) &&
-                (peer.spi & ~psp::kSpiKeySelector) == 0)
-                problems.add(key + ".spi", "its low 31 bits must not be 0");
-            if (peer.spi == 0) problems.add(key + ".spi", "is required (the peer's rx_spi)");
-            const toml::array* hosts = p->get_as<toml::array>("hosts");
-            if (!hosts || hosts->empty()) {
-                problems.add(key + ".hosts",
-                             "is required: the addresses or prefixes behind the peer");
-            } else {
-                for (const toml::node& h : *hosts) {
+            const bool has_spi = p->contains("spi");
+            if (config::read_uint(*p, key, "spi", 1u, 0xffffffffu, peer.spi, problems)) {
+                if (peer.spi & psp::kSpiKeySelector)
+                    problems.add(key + ".spi",
+                                 "bit 31 must be clear: it names the key "
+                                 "generation, which weftd sets");
+                else if (peer.spi == 0)
+                    problems.add(key + ".spi", "its low 31 bits must not be 0");
+            }
+            if (!has_spi) problems.add(key + ".spi", "is required (the peer's rx_spi)");
+            auto read_prefixes = [&](const char* name, std::vector<roce::IpPrefix>& out) {
+                const toml::node* node = p->get(name);
+                if (!node) return false;
+                const toml::array* list = node->as_array();
+                if (!list || list->empty()) {
+                    problems.add(key + "." + name, "must be a non-empty list of strings");
+                    return true;
+                }
+                for (const toml::node& h : *list) {
                     const auto text = h.value<std::string>();
                     auto prefix = text ? roce::IpPrefix::parse(*text) : std::nullopt;
                     if (!prefix)
-                        problems.add(key + ".hosts",
+                        problems.add(key + "." + name,
                                      fmt::format("{} is not an address or prefix (10.0.0.0/24, "
                                                  "fd00::/64; no host bits set)",
                                                  text ? *text : std::string("a non-string")));
                     else
-                        peer.hosts.push_back(*prefix);
+                        out.push_back(*prefix);
                 }
-            }
+                return true;
+            };
+            if (!read_prefixes("hosts", peer.hosts))
+                problems.add(key + ".hosts",
+                             "is required: the addresses or prefixes behind the peer");
+            read_prefixes("local_hosts", peer.local_hosts);
             c.psp.peers.push_back(std::move(peer));
         }
     }
-    if (!c.psp.master_keys.empty() && c.psp.rx_spi == 0)
-        problems.add("psp.rx_spi", "is required with master_keys: this weftd's receive SPI");
+    if (!has_rx_spi) problems.add("psp.rx_spi", "is required with [psp]: this weftd's receive SPI");
+    // Two SAs under one key would seal with clock-started IVs that can meet; two peers
+    // claiming one host would make which one seals for it a matter of order.
+    for (size_t i = 0; i < c.psp.peers.size(); ++i) {
+        const PspPeerConfig& p = c.psp.peers[i];
+        const std::string key = fmt::format("psp.peers[{}]", i);
+        if (p.spi && p.spi == c.psp.rx_spi)
+            problems.add(key + ".spi",
+                         "is this weftd's own rx_spi: every weftd needs an SPI of its own");
+        for (size_t j = 0; j < i; ++j) {
+            const PspPeerConfig& q = c.psp.peers[j];
+            if (!p.name.empty() && p.name == q.name)
+                problems.add(key + ".name", fmt::format("'{}' names psp.peers[{}] too", p.name, j));
+            if (p.spi && p.spi == q.spi)
+                problems.add(key + ".spi", fmt::format("{:#x} is psp.peers[{}]'s too", p.spi, j));
+            for (const roce::IpPrefix& a : p.hosts)
+                for (const roce::IpPrefix& b : q.hosts)
+                    if (a.contains(b.base) || b.contains(a.base))
+                        problems.add(key + ".hosts",
+                                     fmt::format("{} overlaps psp.peers[{}]'s {}: a host is "
+                                                 "behind one peer",
+                                                 a.to_string(), j, b.to_string()));
+        }
+    }
 }
 
 }  // namespace weft::dataplane

@@ -151,7 +151,17 @@ PSP_PEER = '\n[[psp.peers]]\nname = "b"\nhosts = ["10.0.0.2/32"]\nspi = 0x222222
 
 
 @pytest.mark.parametrize("changes,peer,words", [
-    ({"rx_spi": "0x80000000"}, PSP_PEER, "psp.rx_spi: its low 31 bits must not be 0"),
+    ({"rx_spi": "0x80000000"}, PSP_PEER, "psp.rx_spi: bit 31 must be clear: it names the key generation"),
+    ({"rx_spi": "0x91111111"}, PSP_PEER, "psp.rx_spi: bit 31 must be clear"),
+    ({}, PSP_PEER.replace("0x22222222", "0xA2222222"), "psp.peers[0].spi: bit 31 must be clear"),
+    ({"rx_spi": "0x22222222"}, PSP_PEER, "psp.peers[0].spi: is this weftd's own rx_spi"),
+    ({"master_keys": None}, PSP_PEER, "psp.master_keys: is required with [psp]"),
+    ({"master_keys": '""'}, PSP_PEER, "psp.master_keys: is required with [psp]"),
+    ({}, PSP_PEER + PSP_PEER.replace("0x22222222", "0x33333333"),
+     "psp.peers[1].name: 'b' names psp.peers[0] too"),
+    ({}, PSP_PEER + PSP_PEER.replace('"b"', '"c"').replace("10.0.0.2/32", "10.0.0.0/24"),
+     "psp.peers[1].hosts: 10.0.0.0/24 overlaps psp.peers[0]'s 10.0.0.2/32"),
+    ({}, "", "psp.peers: at least one [[psp.peers]] is required"),
     ({"rx_spi": "0x100000000"}, PSP_PEER, "psp.rx_spi: must be an integer from 1 to 4294967295"),
     ({"version": "2"}, PSP_PEER, "psp.version: must be an integer from 0 to 1"),
     ({"mode": '"esp"'}, PSP_PEER, 'psp.mode: must be "transport" or "tunnel"'),
@@ -162,7 +172,7 @@ PSP_PEER = '\n[[psp.peers]]\nname = "b"\nhosts = ["10.0.0.2/32"]\nspi = 0x222222
      "psp.rotate_send_delay_ms: must be at most half of rotate_interval_s (30000 ms)"),
     ({"rotate_send_delay_ms": "600001"}, PSP_PEER, "psp.rotate_send_delay_ms: must be an integer from 0 to 600000"),
     ({"rotate_every": "60"}, PSP_PEER, "psp.rotate_every: unknown key; known: master_keys, rx_spi"),
-    ({"rx_spi": None}, PSP_PEER, "psp.rx_spi: is required with master_keys"),
+    ({"rx_spi": None}, PSP_PEER, "psp.rx_spi: is required with [psp]"),
     ({}, PSP_PEER.replace("spi = 0x22222222\n", ""), "psp.peers[0].spi: is required"),
     ({}, PSP_PEER.replace("10.0.0.2/32", "10.0.0.2/24"), "psp.peers[0].hosts: 10.0.0.2/24 is not an address or prefix"),
 ])

@@ -116,9 +116,22 @@ def test_open_writes_only_frames_that_authenticate(tools, ref, key_file, work_di
     pcap.write(path, [bytes(f) for f in bad])
     out = os.path.join(work_dir, "tampered-opened.pcap")
     r = sh(tools.weftctl, "psp", "open", path, out, "--master-keys", key_file)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # some frames not opened: said in the exit status too
     assert len(frames(out)) == 7
     assert "auth_failed 3" in r.stderr, r.stderr
+
+
+def test_a_truncated_capture_is_said_and_its_whole_frames_sealed(tools, ref, key_file, work_dir):
+    src = os.path.join(ref, "roce-v4.pcap")
+    data = open(src, "rb").read()
+    cut = os.path.join(work_dir, "cut.pcap")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) - 10])
+    out = os.path.join(work_dir, "cut-sealed.pcap")
+    r = sh(tools.weftctl, "psp", "seal", cut, out, "--master-keys", key_file, "--spi", "12345678")
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and "last record truncated" in r.stderr, r.stderr
+    assert len(frames(out)) == len(frames(src)) - 1
 
 
 def test_a_key_file_others_can_read_is_refused_without_a_key_byte_said(tools, ref, work_dir):

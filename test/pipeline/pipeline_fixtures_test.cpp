@@ -762,6 +762,38 @@ TEST(PipelineFixtures, PspSealedByOneWeftdOpensOnTheOtherAndNothingElseDoes) {
     EXPECT_EQ(plain.counters.at("crypt.tx_packets"), 0u);
 }
 
+TEST(PipelineFixtures, PspProtectsPrefixPairsAndOnlyThose) {
+    using namespace psp_fixture;
+    // A protects 10.0.0.1 <-> 10.0.0.2 only; B the same pair from its side
+    Config a = side(kSpiA, "10.0.0.2/32", kSpiB), b = side(kSpiB, "10.0.0.1/32", kSpiA);
+    a.psp.peers[0].local_hosts = {*roce::IpPrefix::parse("10.0.0.1/32")};
+    b.psp.peers[0].local_hosts = {*roce::IpPrefix::parse("10.0.0.2/32")};
+    auto frame = [](const char* src, const char* dst) {
+        roce::FrameSpec f = test::spec_for(opcode::kRcWriteMiddle, 256);
+        f.src = test::ip(src);
+        f.dst = test::ip(dst);
+        return test::build(f);
+    };
+    // A: the pair is sealed; another local host's traffic to the same peer host is not
+    const Outcome pair = run(a, "host", {frame("10.0.0.1", "10.0.0.2")});
+    ASSERT_EQ(all_out(pair).size(), 1u);
+    EXPECT_TRUE(roce::is_psp(roce::locate(all_out(pair)[0])));
+    const Bytes other = frame("10.0.0.5", "10.0.0.2");
+    const Outcome outside = run(a, "host", {other});
+    ASSERT_EQ(all_out(outside).size(), 1u);
+    EXPECT_EQ(all_out(outside)[0], other);
+    // B: plaintext of the protected pair is dropped; of another pair, delivered
+    const Outcome clear_pair = run(b, "up0", {frame("10.0.0.1", "10.0.0.2")});
+    EXPECT_TRUE(all_out(clear_pair).empty());
+    EXPECT_EQ(clear_pair.counters.at("crypt.rx_plaintext_dropped"), 1u);
+    const Outcome clear_other = run(b, "up0", {frame("10.0.0.1", "10.0.0.3")});
+    EXPECT_EQ(all_out(clear_other).size(), 1u);
+    EXPECT_EQ(clear_other.counters.at("crypt.rx_plaintext_dropped"), 0u);
+    // and what A sealed opens at B
+    const Outcome opened = run(b, "up0", {all_out(pair)[0]});
+    EXPECT_EQ(opened.counters.at("crypt.rx_packets"), 1u);
+}
+
 TEST(PipelineFixtures, PspNeverSendsAFrameTheFabricMtuCannotTake) {
     using namespace psp_fixture;
     const Config a = side(kSpiA, "10.0.0.2/32", kSpiB);

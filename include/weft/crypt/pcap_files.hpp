@@ -18,6 +18,7 @@ struct FileCounters {
     uint64_t written = 0;                     // sealed, or opened and authenticated
     std::map<std::string, uint64_t> refused;  // by reason (to_string of the status)
     std::map<uint32_t, uint64_t> by_spi;      // open: frames opened per SPI
+    std::string truncation;  // non-empty: the capture ends inside a record (the reader's words)
 };
 
 // Reads `in`, writes `out` (io::OutputFile rules: no symlink, 0600, renamed into place).

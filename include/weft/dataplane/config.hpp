@@ -59,9 +59,22 @@ struct MetricsConfig {
 // [psp] and [[psp.peers]]: encryption of back-end RoCE between weftd peers (stage_crypt.cpp
 // parses it). Off unless master_keys is set.
 struct PspPeerConfig {
+    // Whether traffic between a local address and one behind this peer is protected.
+    bool protects(const roce::IpAddress& local, const roce::IpAddress& remote) const {
+        bool remote_in = false;
+        for (const roce::IpPrefix& h : hosts) remote_in = remote_in || h.contains(remote);
+        if (!remote_in) return false;
+        if (local_hosts.empty()) return true;
+        for (const roce::IpPrefix& h : local_hosts)
+            if (h.contains(local)) return true;
+        return false;
+    }
     std::string name;
     std::vector<roce::IpPrefix> hosts;  // inner addresses behind the peer weftd
     uint32_t spi = 0;                   // the peer's receive SPI (its rx_spi)
+    // The addresses on this side whose traffic with `hosts` is protected (prefix pairs);
+    // empty: every host behind this weftd.
+    std::vector<roce::IpPrefix> local_hosts;
 };
 inline constexpr size_t kMaxPspPeers = 1024;
 struct PspConfig {
