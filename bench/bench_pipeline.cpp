@@ -125,23 +125,9 @@ void BM_Pipeline(benchmark::State& state, const char* scenario) {
 
 // ---- the pipeline with crypt: PSP sealing host->fabric and opening fabric->host ------------
 
-// The spec's master keys in a 0600 file of this run's own (weftd reads keys from a file).
-std::string psp_key_file() {
-    static const std::string path = [] {
-        char tmpl[] = "/tmp/weft-bench-psp-XXXXXX";
-        const std::string p = std::string(::mkdtemp(tmpl)) + "/master.keys";
-        FILE* f = std::fopen(p.c_str(), "w");
-        std::fputs(weft::test::kSpecMasterKeys, f);
-        std::fclose(f);
-        ::chmod(p.c_str(), 0600);
-        return p;
-    }();
-    return path;
-}
-
 Config psp_config(const Config& base, uint32_t rx_spi, uint32_t peer_spi) {
     Config c = base;
-    c.psp.master_keys = psp_key_file();
+    c.psp.master_keys = weft::test::spec_master_key_file();
     c.psp.rx_spi = rx_spi;
     c.psp.peers = {{"peer", {*roce::IpPrefix::parse("0.0.0.0/0")}, peer_spi}};
     return c;

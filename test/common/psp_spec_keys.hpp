@@ -3,6 +3,12 @@
 // so their keys are the spec's, whose derived-key vectors the unit tests check.
 #pragma once
 
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+
 #include "weft/crypt/keys.hpp"
 
 namespace weft::test {
@@ -15,6 +21,24 @@ inline constexpr const char* kSpecMasterKeys =
 inline const crypt::MasterKeys& spec_master_keys() {
     static const crypt::MasterKeys keys = crypt::parse_master_keys(kSpecMasterKeys, "spec");
     return keys;
+}
+
+// The same in a master-key file (mode 0600, in a directory of its own under /tmp made once
+// per process), for what loads keys from a file as weftd does.
+inline const std::string& spec_master_key_file() {
+    static const std::string path = [] {
+        char tmpl[] = "/tmp/weft-psp-spec-keys-XXXXXX";
+        const char* dir = ::mkdtemp(tmpl);
+        const std::string p = std::string(dir ? dir : "/tmp") + "/master.keys";
+        FILE* f = std::fopen(p.c_str(), "w");
+        if (f) {
+            std::fputs(kSpecMasterKeys, f);
+            std::fclose(f);
+        }
+        ::chmod(p.c_str(), 0600);
+        return p;
+    }();
+    return path;
 }
 
 }  // namespace weft::test

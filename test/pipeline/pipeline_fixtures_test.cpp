@@ -655,19 +655,8 @@ TEST(PipelineFixtures, BalanceApplyRewritesTheSourcePortWithAnIcrcAnIndependentC
 
 namespace psp_fixture {
 
-// The spec's example master keys, in a 0600 file of this test's own.
 std::string key_file() {
-    static const std::string path = [] {
-        char tmpl[] = "/tmp/weft-psp-fixture-XXXXXX";
-        const std::string dir = ::mkdtemp(tmpl);
-        const std::string p = dir + "/master.keys";
-        FILE* f = std::fopen(p.c_str(), "w");
-        std::fputs(weft::test::kSpecMasterKeys, f);
-        std::fclose(f);
-        ::chmod(p.c_str(), 0600);
-        return p;
-    }();
-    return path;
+    return weft::test::spec_master_key_file();
 }
 
 // weftd A serves 10.0.0.1 and seals for B, which serves 10.0.0.2; B seals for A.
