@@ -189,6 +189,40 @@ std::string metrics_text(const Instance& instance) {
                "frames the kernel dropped because an af_packet socket ring was full");
     for (size_t i = 0; i < ps.size(); ++i)
         out.sample(port(i), instance.ports().socket_ring_drops(i));
+
+    // PSP per security association (the totals are weft_crypt_*): labelled by direction,
+    // SPI and, for send SAs, the peer; an SA's counters start again when it is replaced
+    if (instance.config().psp.enabled()) {
+        const std::vector<PspSaReading> sas = instance.psp_sas();
+        auto sa_label = [](const PspSaReading& r) {
+            return fmt::format("direction=\"{}\",spi=\"{:08x}\",peer=\"{}\"",
+                               r.receive ? "receive" : "send", r.spi,
+                               telemetry::escape_label_value(r.peer));
+        };
+        struct SaCounter {
+            const char* name;
+            const char* help;
+            uint64_t PspSaReading::*field;
+            bool receive_only;
+        };
+        static const SaCounter sa_counters[] = {
+            {"weft_psp_sa_packets_total", "frames sealed (send) or opened (receive) under the SA",
+             &PspSaReading::packets, false},
+            {"weft_psp_sa_bytes_total", "their bytes, before sealing or after opening",
+             &PspSaReading::bytes, false},
+            {"weft_psp_sa_auth_fail_total", "frames whose ICV did not verify under the SA",
+             &PspSaReading::auth_fail, true},
+            {"weft_psp_sa_replay_total", "frames refused by the SA's replay window",
+             &PspSaReading::replay, true},
+            {"weft_psp_sa_errors_total", "frames the SA could not seal or open otherwise",
+             &PspSaReading::errors, false},
+        };
+        for (const auto& c : sa_counters) {
+            out.family(c.name, "counter", c.help);
+            for (const PspSaReading& r : sas)
+                if (r.receive || !c.receive_only) out.sample(sa_label(r), r.*c.field);
+        }
+    }
     return out.text();
 }
 

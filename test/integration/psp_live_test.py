@@ -60,9 +60,12 @@ spi = {peer_spi}
 """
 
 
-def start_weftd(tools, ns, config, sock, prefix):
+METRICS = "127.0.0.1:19911"  # B's, inside its own namespace
+
+
+def start_weftd(tools, ns, config, sock, prefix, *extra):
     p = subprocess.Popen(["ip", "netns", "exec", ns, tools.weftd, "--config", config, "--no-huge",
-                          "--control-socket", sock, "--file-prefix", prefix],
+                          "--control-socket", sock, "--file-prefix", prefix, *extra],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     p.start_lines = []
     while True:  # warnings first, then the line that says it runs
@@ -115,7 +118,7 @@ def run(tools, source_root, work_dir):
                                       peer_spi=peer_spi, delay=SEND_DELAY_MS))
         sock_a, sock_b = os.path.join(work_dir, "a.sock"), os.path.join(work_dir, "b.sock")
         a = start_weftd(tools, NS_MA, conf["a"], sock_a, f"{TAG}-a")
-        b = start_weftd(tools, NS_MB, conf["b"], sock_b, f"{TAG}-b")
+        b = start_weftd(tools, NS_MB, conf["b"], sock_b, f"{TAG}-b", "--metrics", METRICS)
         fabric_cap, host_cap = os.path.join(work_dir, "fabric.pcap"), os.path.join(work_dir, "host-b.pcap")
         caps = [capture(NS_MB, "fb", fabric_cap), capture(NS_B, "b0", host_cap)]
         try:
@@ -149,6 +152,9 @@ def run(tools, source_root, work_dir):
             time.sleep(1)
             r.b_keys = json.loads(must(tools.weftctl, "-s", sock_b, "keys", "--json").stdout)
             r.a_keys = json.loads(must(tools.weftctl, "-s", sock_a, "keys", "--json").stdout)
+            r.metrics = must("/usr/bin/python3", "-c", "import urllib.request, sys; sys.stdout.write("
+                             f"urllib.request.urlopen('http://{METRICS}/metrics', timeout=10).read().decode())",
+                             ns=NS_MB).stdout
         finally:
             for c in caps:
                 c.send_signal(signal.SIGINT)
@@ -222,6 +228,16 @@ def test_per_sa_counters_split_the_frames_by_key(run):
     tx = [sa for sa in run.a_keys["security_associations"] if sa["direction"] == "send"]
     assert len(tx) == 1 and tx[0]["peer"] == "peer" and tx[0]["spi"] == "a2222222", tx
     assert tx[0]["packets"] == second
+
+
+def test_prometheus_has_the_per_sa_counters(run):
+    second = len(run.frames) - run.half
+    assert (f'weft_psp_sa_packets_total{{direction="receive",spi="a2222222",peer=""}} {second}'
+            in run.metrics), run.metrics[-2000:]
+    assert 'weft_psp_sa_auth_fail_total{direction="receive",spi="a2222222",peer=""} 1' in run.metrics
+    assert 'weft_crypt_stale_events_total{worker="0"}' in run.metrics
+    pt = subprocess.run(["promtool", "check", "metrics"], input=run.metrics, capture_output=True, text=True)
+    assert pt.returncode == 0, pt.stdout + pt.stderr
 
 
 def test_the_rotation_changed_the_generation_half_way(run):
