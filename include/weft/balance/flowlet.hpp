@@ -1,0 +1,49 @@
+// Flowlet switching (LetFlow): a QP keeps its path while its packets come close together,
+// and may take another when it has been quiet for longer than `gap_ns`. A gap longer than
+// the difference in delay between any two paths means the packets of the new flowlet
+// cannot overtake the old one's still in flight, so the receiver sees them in PSN order
+// and RoCE's go-back-N never fires. The new path is a hash of the flow and its flowlet
+// count (LetFlow's random choice, made reproducible); the congestion policy (a later
+// step of the balancing issue) chooses by signals instead, at the same moments.
+//
+// Per-flow state lives in a side array beside the flow table (flow::SideArray), reset
+// when a flow index is reused. Free of DPDK types.
+#pragma once
+
+#include <cstdint>
+
+#include "weft/balance/paths.hpp"
+#include "weft/roce/packet.hpp"
+
+namespace weft::balance {
+
+struct FlowletState {
+    uint32_t path = 0;
+    uint32_t flowlets = 0;  // flowlets started; 0: the flow has no path yet
+};
+
+struct FlowletCounters {
+    uint64_t flowlets = 0;      // flowlets started (a flow's first packet starts one)
+    uint64_t path_changes = 0;  // flowlets that moved their QP to another path
+};
+
+class FlowletPolicy {
+  public:
+    static constexpr const char* kName = "flowlet";
+    FlowletPolicy(PathSet paths, uint64_t gap_ns) : paths_(paths), gap_ns_(gap_ns) {}
+
+    // The path of a RoCE packet of a flow whose state is `state` (reset by the caller for
+    // a new flow), whose previous packet was seen at `prev_last_ns` (0: none) and which
+    // arrives at `now_ns`.
+    PathChoice choose(const roce::Packet& p, FlowletState& state, uint64_t prev_last_ns,
+                      uint64_t now_ns, FlowletCounters& counters) const;
+
+    const PathSet& paths() const { return paths_; }
+    uint64_t gap_ns() const { return gap_ns_; }
+
+  private:
+    PathSet paths_;
+    uint64_t gap_ns_;
+};
+
+}  // namespace weft::balance
