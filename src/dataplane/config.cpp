@@ -133,6 +133,7 @@ constexpr config::Section<Config> kSections[] = {
     {"metrics", parse_metrics_section},
     {"ports", parse_ports},
     {"psp", parse_psp_section},
+    {"balance", parse_balance_section},
 };
 
 }  // namespace
@@ -250,6 +251,13 @@ std::vector<std::string> validate(const Config& c) {
         errors.push_back(
             "psp.peers: at least one [[psp.peers]] is required: nothing would be "
             "protected");
+    if (c.balance.policy == BalancePolicy::flowlet && c.mode == Mode::inline_ &&
+        std::max<size_t>(fabrics, 1) * std::max<uint32_t>(c.balance.source_ports, 1) < 2)
+        errors.push_back(
+            "balance.policy \"flowlet\" needs two paths at least: two fabric ports, or "
+            "balance.source_ports of 2 or more");
+    if (c.balance.policy == BalancePolicy::ecmp && c.balance.source_ports)
+        errors.push_back("balance.source_ports: only the flowlet policy writes source ports");
     if (c.firewall.drop_bad_icrc && !c.firewall.verify_icrc)
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)
@@ -350,8 +358,16 @@ std::string describe(const Config& c) {
     s += fmt::format("  control socket {}, metrics {}\n", control.empty() ? "off" : control,
                      c.metrics.listen.empty() ? "off" : c.metrics.listen);
     if (c.mode == Mode::inline_) {
-        s += "  RoCE from the host leaves on a fabric port chosen by an ECMP hash of its 5-tuple;\n"
-             "  other traffic is forwarded untouched; malformed RoCE is dropped and counted;\n";
+        s += c.balance.policy == BalancePolicy::flowlet
+                 ? fmt::format(
+                       "  RoCE from the host goes by flowlets: a QP keeps its path (uplink x "
+                       "{} source port(s)) until {} us quiet, then may take another;\n",
+                       c.balance.source_ports ? std::to_string(c.balance.source_ports)
+                                              : std::string("its own"),
+                       c.balance.flowlet_gap_us)
+                 : "  RoCE from the host leaves on a fabric port chosen by an ECMP hash of its "
+                   "5-tuple;\n";
+        s += "  other traffic is forwarded untouched; malformed RoCE is dropped and counted;\n";
         if (!c.psp.enabled()) {
             s +=
                 "  PSP frames (UDP 1000) from the fabric are dropped and counted (no [psp] keys)\n";

@@ -70,18 +70,28 @@ std::string psp_mtu_problem(const Config& c, const PortSet& ports) {
     return {};
 }
 
+balance::Policy make_balance_policy(const Config& c, size_t uplinks) {
+    if (c.balance.policy == BalancePolicy::flowlet)
+        return balance::FlowletPolicy(balance::PathSet(uint32_t(uplinks), c.balance.source_ports),
+                                      uint64_t(c.balance.flowlet_gap_us) * 1000);
+    return balance::EcmpPolicy{};
+}
+
 Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
     : ports_(ports),
       passive_mode_(c.mode == Mode::passive),
       fabric_ports_(ports.fabric()),
       firewall_{c.firewall.verify_icrc, c.firewall.drop_bad_icrc},
       classifier_(classify::Unclassified{}),
-      balance_(balance::EcmpPolicy{}),
+      balance_(make_balance_policy(c, ports.fabric().size())),
       psp_config_(c.psp),
       psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),
       table_(worker_table_config(c)),
       tx_(ports, tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
+    if (std::holds_alternative<balance::FlowletPolicy>(balance_))
+        flowlets_ =
+            std::make_unique<flow::SideArray<balance::FlowletState>>(table_.config().max_flows);
 }
 
 Direction Pipeline::direction_of(uint16_t port_index) const {
@@ -123,9 +133,11 @@ void Pipeline::host_to_fabric(Burst& b) {
     account(b, acct);
     firewall(b, firewall_, stats_.firewall);
     std::visit([&](const auto& classifier) { classify_stage(b, classifier); }, classifier_);
-    std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_); }, balance_);
+    BalanceContext balance{flowlets_.get(), stats_.balance};
+    std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_, balance); },
+               balance_);
     crypt_seal(b, psp_, stats_.crypt);
-    balance_apply(b);
+    balance_apply(b, stats_.balance);
 }
 
 void Pipeline::fabric_to_host(Burst& b) {

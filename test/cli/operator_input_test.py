@@ -196,6 +196,32 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     assert r.returncode == 0 and "valid" in r.stdout, r.stderr
 
 
+@pytest.mark.parametrize("balance,words", [
+    ('policy = "spray"', 'balance.policy: must be "ecmp" or "flowlet"'),
+    ('policy = "flowlet"\nflowlet_gap_us = 0', "balance.flowlet_gap_us: must be an integer from 1 to 10000000"),
+    ('policy = "flowlet"\nsource_ports = 16385', "balance.source_ports: must be an integer from 0 to 16384"),
+    ('policy = "flowlet"', 'balance.policy "flowlet" needs two paths at least'),
+    ("source_ports = 4", "balance.source_ports: only the flowlet policy writes source ports"),
+    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports"),
+])
+def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, words):
+    path = os.path.join(work_dir, "balance-bad.toml")
+    with open(path, "w") as f:
+        f.write(PSP_PORTS + "[balance]\n" + balance + "\n")  # one uplink
+    r = sh(tools.weftd, "--check-config", path)
+    assert r.returncode == 1, r.stdout
+    assert words in r.stderr, r.stderr
+
+
+def test_a_flowlet_configuration_is_valid_and_the_plan_says_so(tools, work_dir):
+    path = os.path.join(work_dir, "balance-good.toml")
+    with open(path, "w") as f:
+        f.write(PSP_PORTS + '[balance]\npolicy = "flowlet"\nflowlet_gap_us = 200\nsource_ports = 8\n')
+    r = sh(tools.weftd, "--check-config", path)
+    assert r.returncode == 0 and "valid" in r.stdout, r.stderr
+    assert "flowlets" in r.stdout and "200 us quiet" in r.stdout, r.stdout
+
+
 # ---- usage mistakes named ------------------------------------------------------------------------
 
 def test_an_unknown_command_is_named(tools):

@@ -632,7 +632,9 @@ TEST(PipelineFixtures, BalanceApplyRewritesTheSourcePortWithAnIcrcAnIndependentC
         ASSERT_EQ(roce::parse(f, s.packet), roce::Verdict::Ok);
         s.verdict = roce::Verdict::Ok;
         s.path.source_port = 0xd00d;
-        balance_apply(b);
+        BalanceCounters counters;
+        balance_apply(b, counters);
+        EXPECT_EQ(counters.ports_rewritten, 1u);
         const Bytes got = bytes_of(s.mbuf);
         rte_pktmbuf_free(s.mbuf);
         roce::Packet p;
@@ -647,6 +649,70 @@ TEST(PipelineFixtures, BalanceApplyRewritesTheSourcePortWithAnIcrcAnIndependentC
         rest_new.resize(p.icrc_offset);
         EXPECT_EQ(rest_old, rest_new) << "only the port and the ICRC may change";
     }
+}
+
+TEST(PipelineFixtures, FlowletKeepsAQpOnOnePathInsideAFlowletAndMovesItOnlyAtGaps) {
+    Config c = inline_config();
+    c.balance.policy = BalancePolicy::flowlet;
+    c.balance.source_ports = 4;      // 2 uplinks x 4 ports: 8 paths
+    c.balance.flowlet_gap_us = 100;  // rounds 1 ms apart: a new flowlet each round
+    const PortSet& ports = *rig().inline_ports;
+    Pipeline pipeline(c, ports, 0);
+    constexpr uint32_t kQps = 16, kRounds = 4, kPerRound = 4;
+    const uint64_t t0 = 1'000'000'000;
+    // (qp, round) -> the paths its frames took; the PSN says which round and packet
+    std::map<std::pair<uint32_t, uint32_t>, std::set<std::pair<std::string, uint16_t>>> paths;
+    size_t total = 0;
+    for (uint32_t round = 0; round < kRounds; ++round) {
+        std::vector<Bytes> frames;
+        std::vector<uint64_t> times;
+        for (uint32_t i = 0; i < kPerRound; ++i)
+            for (uint32_t qp = 0; qp < kQps; ++qp) {
+                roce::FrameSpec f =
+                    test::flow_packet("10.1.0.1", "10.2.0.1", 0x100 + qp, opcode::kRcWriteMiddle,
+                                      round * kPerRound + i, 512);
+                f.src_port = uint16_t(0xc000 | qp);
+                frames.push_back(test::build(f));
+                times.push_back(t0 + round * 1'000'000 + frames.size() * 1000);  // 1 us apart
+            }
+        for (size_t at = 0; at < frames.size(); at += kBurst) {
+            Burst b;
+            b.direction = Direction::host_to_fabric;
+            b.size = uint16_t(std::min<size_t>(kBurst, frames.size() - at));
+            for (uint16_t k = 0; k < b.size; ++k) {
+                b.packets[k].mbuf = mbuf_of(frames[at + k]);
+                b.packets[k].timestamp_ns = times[at + k];
+            }
+            pipeline.run(b);
+            pipeline.flush();
+        }
+        for (auto& [port, out] : drain_outputs(ports))
+            for (const Bytes& f : out) {
+                roce::Packet p;
+                ASSERT_EQ(roce::parse(f, p), roce::Verdict::Ok);
+                // the ICRC after the rewrite, by zlib over a masked copy (not Weft's code)
+                EXPECT_EQ(test::reference_icrc(f, p.l3_offset, p.icrc_offset), p.wire_icrc());
+                EXPECT_GE(p.src_port, 0xC000);
+                EXPECT_LT(p.src_port, 0xC000 + 4);
+                paths[{p.bth.dest_qp, p.bth.psn / kPerRound}].insert({port, p.src_port});
+                ++total;
+            }
+    }
+    EXPECT_EQ(total, size_t(kQps * kRounds * kPerRound));
+    std::set<std::pair<std::string, uint16_t>> used;
+    size_t moved = 0;
+    for (uint32_t qp = 0; qp < kQps; ++qp)
+        for (uint32_t round = 0; round < kRounds; ++round) {
+            const auto& within = paths[{0x100 + qp, round}];
+            ASSERT_EQ(within.size(), 1u) << "QP " << qp << " changed path inside a flowlet";
+            used.insert(*within.begin());
+            if (round && *within.begin() != *paths[{0x100 + qp, round - 1}].begin()) ++moved;
+        }
+    EXPECT_GE(used.size(), 6u) << "8 paths, 64 flowlets: nearly all should be used";
+    const BalanceCounters& n = pipeline.stats().balance;
+    EXPECT_EQ(n.flowlets, kQps * kRounds);
+    EXPECT_EQ(n.path_changes, moved);
+    EXPECT_GT(moved, 0u);
 }
 
 }  // namespace
@@ -781,6 +847,25 @@ TEST(PipelineFixtures, PspProtectsPrefixPairsAndOnlyThose) {
     // and what A sealed opens at B
     const Outcome opened = run(b, "up0", {all_out(pair)[0]});
     EXPECT_EQ(opened.counters.at("crypt.rx_packets"), 1u);
+}
+
+TEST(PipelineFixtures, FlowletRewritesTheOuterPortOfASealedFrameWhichStillOpens) {
+    using namespace psp_fixture;
+    Config a = side(kSpiA, "10.0.0.2/32", kSpiB);
+    a.balance.policy = BalancePolicy::flowlet;
+    a.balance.source_ports = 4;
+    const Config b = side(kSpiB, "10.0.0.1/32", kSpiA);
+    const Bytes original = roce_frame();
+    const Outcome sealed = run(a, "host", {original});
+    ASSERT_EQ(all_out(sealed).size(), 1u);
+    const Bytes wire = all_out(sealed)[0];
+    const uint16_t outer_sport = roce::load_be16(wire.data() + 14 + 20);
+    EXPECT_GE(outer_sport, 0xC000);
+    EXPECT_LT(outer_sport, 0xC000 + 4);
+    EXPECT_EQ(sealed.counters.at("balance.sealed_ports_rewritten"), 1u);
+    const Outcome opened = run(b, "up0", {wire});
+    ASSERT_EQ(opened.out.count("host"), 1u);
+    EXPECT_EQ(opened.out.at("host").at(0), original);  // the inner port untouched
 }
 
 TEST(PipelineFixtures, PspNeverSendsAFrameTheFabricMtuCannotTake) {

@@ -8,10 +8,11 @@
 #include <variant>
 
 #include "weft/balance/ecmp.hpp"
+#include "weft/balance/flowlet.hpp"
 
 namespace weft::balance {
 
-using Policy = std::variant<EcmpPolicy>;
+using Policy = std::variant<EcmpPolicy, FlowletPolicy>;
 
 inline std::string_view name(const Policy& p) {
     return std::visit([](const auto& policy) -> std::string_view { return policy.kName; }, p);

@@ -92,6 +92,18 @@ struct PspConfig {
     bool enabled() const { return !master_keys.empty(); }
 };
 
+// [balance]: how balance.decide puts host RoCE on paths (stage_balance.cpp parses it).
+enum class BalancePolicy : uint8_t { ecmp, flowlet };
+struct BalanceConfig {
+    BalancePolicy policy = BalancePolicy::ecmp;
+    // flowlet: a QP may change path after this much quiet; it must exceed the difference in
+    // delay between the fabric's paths, or packets of a new flowlet overtake the old one's
+    uint32_t flowlet_gap_us = 500;
+    // paths per uplink: UDP source ports from 0xC000 on that balance.apply writes (0: keep
+    // the RNIC's port, one path per uplink)
+    uint32_t source_ports = 0;
+};
+
 struct Config {
     Mode mode = Mode::passive;
     uint32_t workers = 1;  // worker lcores; each polls one RX queue of every port
@@ -102,6 +114,7 @@ struct Config {
     ControlConfig control;
     MetricsConfig metrics;
     PspConfig psp;
+    BalanceConfig balance;
     // Command line only.
     // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts
     // where weftd shares cores with the work it serves, such as CI's two-core VMs.

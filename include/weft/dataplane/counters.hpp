@@ -56,6 +56,18 @@ inline constexpr size_t kMaxPorts = 16;
             "RoCE frames from the fabric in the clear from a host behind a PSP peer: dropped " \
             "(zero trust)")
 
+#define WEFT_BALANCE_COUNTERS(COUNTER, ARRAY)                                                \
+    COUNTER(flowlets,                                                                        \
+            "flowlets started (policy flowlet): a QP's first packet, or one after a "        \
+            "gap longer than flowlet_gap_us")                                                \
+    COUNTER(path_changes, "flowlets that moved their QP to another path")                    \
+    COUNTER(ports_rewritten, "RoCE frames whose UDP source port was rewritten (ICRC fixed)") \
+    COUNTER(sealed_ports_rewritten,                                                          \
+            "PSP frames whose outer UDP source port was rewritten after sealing")            \
+    COUNTER(multi_segment_kept,                                                              \
+            "frames in several mbuf segments left on the RNIC's source port (the uplink "    \
+            "still follows the path)")
+
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \
     COUNTER(forwarded_roce, "RoCEv2 frames queued for transmission")                   \
     COUNTER(forwarded_other, "other frames queued for transmission, untouched")        \
@@ -68,6 +80,9 @@ inline constexpr size_t kMaxPorts = 16;
 
 struct RxCounters {
     WEFT_COUNTER_LIST(RxCounters, WEFT_RX_COUNTERS)
+};
+struct BalanceCounters {
+    WEFT_COUNTER_LIST(BalanceCounters, WEFT_BALANCE_COUNTERS)
 };
 struct CryptCounters {
     WEFT_COUNTER_LIST(CryptCounters, WEFT_CRYPT_COUNTERS)
@@ -83,6 +98,7 @@ struct WorkerStats {
     RxCounters rx;
     flow::Totals account;  // frames, bytes, verdicts, ICRC: as weftctl analyze counts them
     FirewallCounters firewall;
+    BalanceCounters balance;
     CryptCounters crypt;
     TxCounters tx;
     std::array<PortCounters, kMaxPorts> ports{};
@@ -106,6 +122,7 @@ inline constexpr auto kStageCounters = std::make_tuple(
     StageCounters<RxCounters>{"rx", "weft_rx", &WorkerStats::rx, true},
     StageCounters<flow::Totals>{"account", "weft", &WorkerStats::account, true},
     StageCounters<FirewallCounters>{"firewall", "weft_firewall", &WorkerStats::firewall, false},
+    StageCounters<BalanceCounters>{"balance", "weft_balance", &WorkerStats::balance, false},
     StageCounters<CryptCounters>{"crypt", "weft_crypt", &WorkerStats::crypt, false},
     StageCounters<TxCounters>{"tx", "weft_tx", &WorkerStats::tx, false});
 

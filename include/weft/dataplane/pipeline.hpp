@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "weft/balance/policy.hpp"
@@ -33,6 +34,9 @@ flow::TableConfig worker_table_config(const Config& c);
 // port's MTU (frames that large are dropped, never fragmented), naming the RoCE MTU that
 // fits; "" when they fit or an MTU is unknown.
 std::string psp_mtu_problem(const Config& c, const PortSet& ports);
+
+// The balancing policy [balance] names, over `uplinks` fabric ports.
+balance::Policy make_balance_policy(const Config& c, size_t uplinks);
 
 class Pipeline {
   public:
@@ -66,6 +70,8 @@ class Pipeline {
     FirewallConfig firewall_;
     classify::Classifier classifier_;
     balance::Policy balance_;
+    // flowlet state per flow (policy flowlet only)
+    std::unique_ptr<flow::SideArray<balance::FlowletState>> flowlets_;
     PspConfig psp_config_;
     PspStage psp_;
     flow::Table table_;

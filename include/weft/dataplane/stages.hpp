@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "weft/balance/policy.hpp"
 #include "weft/classify/classifier.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/counters.hpp"
+#include "weft/flow/side_array.hpp"
 #include "weft/flow/table.hpp"
 #include "weft/flow/zeroed_array.hpp"
 
@@ -52,24 +54,46 @@ void classify_stage(Burst& b, const Classifier& classifier) {
         if (!s.dropped && s.is_roce()) s.traffic_class = classifier.classify(s.packet);
 }
 
+// What balance.decide keeps between bursts: per-flow flowlet state (a side array beside
+// the flow table; null for policies that keep none) and its counters.
+struct BalanceContext {
+    flow::SideArray<balance::FlowletState>* flowlets = nullptr;
+    BalanceCounters& counters;
+};
+
 // balance.decide (host -> fabric): each RoCE frame's path (uplink, source port) by the
 // policy; the uplink becomes its out_port. Everything else keeps the first uplink.
 template <class Policy>
-void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports) {
+void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports,
+                    BalanceContext& ctx) {
     const uint32_t uplinks = uint32_t(fabric_ports.size());
+    [[maybe_unused]] balance::FlowletCounters flowlet_counters;
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
-        s.path = policy.choose(s.packet, uplinks);
+        if constexpr (std::is_same_v<Policy, balance::FlowletPolicy>) {
+            // every well-formed RoCE frame has a flow (account made it); a table full of
+            // flows gives none, and the frame keeps the RNIC's path
+            s.path = s.flow == flow::kNoIndex
+                         ? balance::PathChoice{}
+                         : policy.choose(s.packet, ctx.flowlets->at(s.flow, s.flow_created),
+                                         s.prev_last_ns, s.timestamp_ns, flowlet_counters);
+        } else {
+            s.path = policy.choose(s.packet, uplinks);
+        }
         // a policy naming an uplink that does not exist is counted by tx, never followed
         s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
+    }
+    if constexpr (std::is_same_v<Policy, balance::FlowletPolicy>) {
+        ctx.counters.flowlets += flowlet_counters.flowlets;
+        ctx.counters.path_changes += flowlet_counters.path_changes;
     }
 }
 
 // balance.apply (host -> fabric, after crypt.seal): writes the chosen UDP source port
-// and fixes the ICRC in constant time (roce::icrc_after_src_port_change). A frame in
-// several segments is left as it is (no policy rewrites ports yet; the balancing issue
-// decides how to count it).
-void balance_apply(Burst& b);
+// and fixes the ICRC in constant time (roce::icrc_after_src_port_change); on a frame
+// crypt.seal sealed, the outer UDP source port (unauthenticated, checksum 0: nothing to
+// fix). A frame in several segments keeps its port (counted), the uplink still follows.
+void balance_apply(Burst& b, BalanceCounters& counters);
 
 class PspStage;    // psp_stage.hpp
 struct PspConfig;  // config.hpp
