@@ -120,6 +120,10 @@ std::string_view to_string(SealStatus s) {
             return "ip_malformed";
         case SealStatus::ipv6_extension_header:
             return "ipv6_extension_header";
+        case SealStatus::ipv4_fragment:
+            return "ipv4_fragment";
+        case SealStatus::ip_in_ip:
+            return "ip_in_ip";
         case SealStatus::crypt_offset_too_large:
             return "crypt_offset_too_large";
         case SealStatus::no_room:
