@@ -40,7 +40,7 @@ Result analyze_file(const std::string& path, const Options& options) {
     constexpr uint32_t kRoom = 256;
     auto psp_of = [&](std::span<const uint8_t> frame) -> PspSpiCounters* {
         const roce::Located loc = roce::locate(frame);
-        if (!roce::is_psp(loc) || loc.l4_offset + 8 + 8 > frame.size()) return nullptr;
+        if (!roce::is_psp(loc) || size_t(loc.l4_offset) + 8 + 8 > frame.size()) return nullptr;
         const uint8_t* h = frame.data() + loc.l4_offset + 8;
         return &result.psp[{roce::load_be32(h + 4), uint8_t((h[3] >> 2) & 0x0f)}];
     };

@@ -421,6 +421,14 @@ TEST(PspSeal, PaddingIsNotEncryptedAndVlansStayInFront) {
     EXPECT_EQ(b.contents(), Bytes(padded.begin(), padded.begin() + long(ip_end)));
 }
 
+TEST(PspSeal, EveryStatusHasAName) {
+    // the counters of `weftctl psp seal` are keyed by these names ("?" was two of them)
+    for (int v = 0; v <= int(SealStatus::iv_exhausted); ++v)
+        EXPECT_NE(to_string(SealStatus(v)), "?") << v;
+    for (int v = 0; v <= int(OpenStatus::bad_inner); ++v)
+        EXPECT_NE(to_string(OpenStatus(v)), "?") << v;
+}
+
 TEST(PspSeal, RefusesWhatItCannotSealAndSaysWhy) {
     TxSa tx(keys(), 0x12345678, {});
     Bytes arp(60, 0);
