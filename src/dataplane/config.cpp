@@ -134,6 +134,7 @@ constexpr config::Section<Config> kSections[] = {
     {"ports", parse_ports},
     {"psp", parse_psp_section},
     {"balance", parse_balance_section},
+    {"classify", parse_classify_section},
 };
 
 }  // namespace

@@ -82,7 +82,9 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       passive_mode_(c.mode == Mode::passive),
       fabric_ports_(ports.fabric()),
       firewall_{c.firewall.verify_icrc, c.firewall.drop_bad_icrc},
-      classifier_(classify::Unclassified{}),
+      classifier_(c.classify.rules.empty()
+                      ? classify::Classifier(classify::Unclassified{})
+                      : classify::Classifier(classify::RuleClassifier(c.classify.rules))),
       balance_(make_balance_policy(c, ports.fabric().size())),
       psp_config_(c.psp),
       psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),

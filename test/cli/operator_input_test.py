@@ -213,6 +213,25 @@ def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, wor
     assert words in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("rule,words", [
+    ('class = "bulk"\ndscp = 1', "classify.rules[0].class: bulk: must be gradient, inference or control"),
+    ("dscp = 1", "classify.rules[0].class: is required"),
+    ('class = "inference"\ndscp = 64', "classify.rules[0].dscp: must be an integer from 0 to 63"),
+    ('class = "inference"\ndest_qp = [5, 1]', "classify.rules[0].dest_qp: must be [MIN, MAX]"),
+    ('class = "inference"\nsrc_ports = [1, 70000]', "classify.rules[0].src_ports: must be [MIN, MAX]"),
+    ('class = "inference"', "classify.rules[0]: matches everything"),
+    ('class = "inference"\nsources = ["10.0.0.1/24"]', "classify.rules[0].sources: 10.0.0.1/24 is not"),
+    ('class = "inference"\ndscp = 26\nqp = 1', "classify.rules[0].qp: unknown key"),
+])
+def test_a_classify_rule_that_cannot_be_right_is_refused(tools, work_dir, rule, words):
+    path = os.path.join(work_dir, "classify-bad.toml")
+    with open(path, "w") as f:
+        f.write(PSP_PORTS + "[[classify.rules]]\n" + rule + "\n")
+    r = sh(tools.weftd, "--check-config", path)
+    assert r.returncode == 1, r.stdout
+    assert words in r.stderr, r.stderr
+
+
 def test_a_flowlet_configuration_is_valid_and_the_plan_says_so(tools, work_dir):
     path = os.path.join(work_dir, "balance-good.toml")
     with open(path, "w") as f:

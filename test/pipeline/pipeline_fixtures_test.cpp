@@ -651,6 +651,39 @@ TEST(PipelineFixtures, BalanceApplyRewritesTheSourcePortWithAnIcrcAnIndependentC
     }
 }
 
+TEST(PipelineFixtures, ClassifyRulesNameEachPacketsClassFirstMatchWins) {
+    Config c = inline_config();
+    classify::ClassRule inference;
+    inference.traffic_class = classify::TrafficClass::inference;
+    inference.dscp = 26;
+    classify::ClassRule gradient;
+    gradient.traffic_class = classify::TrafficClass::gradient;
+    gradient.destinations = {*roce::IpPrefix::parse("10.0.0.0/24")};
+    c.classify.rules = {inference, gradient};
+    const PortSet& ports = *rig().inline_ports;
+    Pipeline pipeline(c, ports, 0);
+    Burst b;
+    b.direction = Direction::host_to_fabric;
+    b.size = 3;
+    roce::FrameSpec marked = test::spec_for(opcode::kRcSendOnly, 64);
+    marked.dscp = 26;
+    roce::FrameSpec plain = test::spec_for(opcode::kRcWriteMiddle, 256);  // to 10.0.0.2
+    plain.dscp = 0;  // the builder's default is 26
+    roce::FrameSpec elsewhere = plain;
+    elsewhere.dst = test::ip("10.9.0.2");
+    const Bytes frames[] = {test::build(marked), test::build(plain), test::build(elsewhere)};
+    for (uint16_t i = 0; i < 3; ++i) {
+        b.packets[i].mbuf = mbuf_of(frames[i]);
+        b.packets[i].timestamp_ns = 1'000'000 + i;
+    }
+    pipeline.run(b);
+    pipeline.flush();
+    drain_outputs(ports);
+    EXPECT_EQ(b.packets[0].traffic_class, classify::TrafficClass::inference);
+    EXPECT_EQ(b.packets[1].traffic_class, classify::TrafficClass::gradient);
+    EXPECT_EQ(b.packets[2].traffic_class, classify::TrafficClass::unknown);
+}
+
 TEST(PipelineFixtures, FlowletKeepsAQpOnOnePathInsideAFlowletAndMovesItOnlyAtGaps) {
     Config c = inline_config();
     c.balance.policy = BalancePolicy::flowlet;

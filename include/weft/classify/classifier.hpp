@@ -25,7 +25,6 @@ class Unclassified {
     TrafficClass classify(const roce::Packet&) const { return TrafficClass::unknown; }
 };
 
-// Chosen at start-up, visited once per burst (as balance::Policy).
-using Classifier = std::variant<Unclassified>;
+// The classifier variant (Unclassified or rules) is in rules.hpp.
 
 }  // namespace weft::classify

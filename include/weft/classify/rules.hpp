@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "weft/classify/classifier.hpp"
@@ -40,6 +41,9 @@ class RuleClassifier {
   private:
     std::vector<ClassRule> rules_;
 };
+
+// Chosen at start-up, visited once per burst (as balance::Policy).
+using Classifier = std::variant<Unclassified, RuleClassifier>;
 
 // "gradient", "inference", "control" or "unknown"; nullopt for anything else.
 std::optional<TrafficClass> traffic_class_named(std::string_view name);

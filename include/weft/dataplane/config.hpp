@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weft/classify/rules.hpp"
 #include "weft/dataplane/firewall.hpp"
 
 namespace weft::dataplane {
@@ -92,6 +93,12 @@ struct PspConfig {
     bool enabled() const { return !master_keys.empty(); }
 };
 
+// [classify] and [[classify.rules]]: which traffic class RoCE from the host is (the
+// classify stage; stage_classify.cpp parses it). No rules: every packet is `unknown`.
+struct ClassifyConfig {
+    std::vector<classify::ClassRule> rules;
+};
+
 // [balance]: how balance.decide puts host RoCE on paths (stage_balance.cpp parses it).
 enum class BalancePolicy : uint8_t { ecmp, flowlet };
 struct BalanceConfig {
@@ -115,6 +122,7 @@ struct Config {
     MetricsConfig metrics;
     PspConfig psp;
     BalanceConfig balance;
+    ClassifyConfig classify;
     // Command line only.
     // Sleep this long after a run of empty polls (0: busy-poll, the DPDK norm). For hosts
     // where weftd shares cores with the work it serves, such as CI's two-core VMs.

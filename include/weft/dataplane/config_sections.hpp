@@ -12,7 +12,8 @@ namespace weft::dataplane {
 
 // The sections a weftd configuration file holds, each parsed by the file that owns its
 // settings (config::Section): mode, workers, [eal], [flows], [firewall], [control],
-// [metrics], [[ports]], [psp], [balance]. The file's known top-level keys are exactly these names.
+// [metrics], [[ports]], [psp], [balance], [classify]. The file's known top-level keys are exactly
+// these names.
 std::span<const config::Section<Config>> config_sections();
 
 // The parsers of the sections, each defined beside the code its settings drive.
@@ -23,5 +24,6 @@ void parse_control_section(const toml::node& node, Config& c, config::Problems& 
 void parse_metrics_section(const toml::node& node, Config& c, config::Problems& problems);
 void parse_psp_section(const toml::node& node, Config& c, config::Problems& problems);
 void parse_balance_section(const toml::node& node, Config& c, config::Problems& problems);
+void parse_classify_section(const toml::node& node, Config& c, config::Problems& problems);
 
 }  // namespace weft::dataplane

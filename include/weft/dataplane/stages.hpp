@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "weft/balance/policy.hpp"
-#include "weft/classify/classifier.hpp"
+#include "weft/classify/rules.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/counters.hpp"
 #include "weft/flow/side_array.hpp"
