@@ -209,7 +209,7 @@ int run_devices(bool json) {
 // status, ports and flows of a running weftd, through its control socket.
 int run_live(const std::string& command, std::string socket, bool json,
              const std::optional<weft::flow::FlowFilter>& filter,
-             const weft::flow::TableStyle& style = {}) {
+             const weft::flow::TableStyle& style = {}, const nlohmann::json& extra = {}) {
     using namespace weft;
     try {
         if (socket.empty()) {
@@ -228,9 +228,10 @@ int run_live(const std::string& command, std::string socket, bool json,
             }
             socket = live[0];
         }
-        auto reply =
-            ipc::call(socket, ipc::make_request(command, !json, filter ? &*filter : nullptr,
-                                                filter ? &style : nullptr));
+        nlohmann::json request = ipc::make_request(command, !json, filter ? &*filter : nullptr,
+                                                   filter ? &style : nullptr);
+        if (extra.is_object()) request.update(extra);
+        auto reply = ipc::call(socket, request);
         if (json)
             std::cout << reply.dump(2) << '\n';
         else
@@ -392,6 +393,8 @@ int main(int argc, char** argv) {
         "`weftctl devices` lists this host's RDMA devices and their RoCE GIDs;\n"
         "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd;\n"
         "`weftctl [-s SOCKET] keys [rotate]` shows (or rotates) a running weftd's PSP keys;\n"
+        "`weftctl [-s SOCKET] paths` shows its fabric paths and their congestion signals,\n"
+        "`weftctl [-s SOCKET] balance policy NAME` changes its balancing policy;\n"
         "`weftctl psp seal|open IN OUT --master-keys F` applies PSP to a capture;\n"
         "`weftctl alerts [--follow]` reads weft-probe's alerts."};
     app.require_subcommand(1);
@@ -487,6 +490,33 @@ int main(int argc, char** argv) {
         "rotate", "re-read the master-key file and move to the next key generation");
     rotate->add_flag("--json", live_json, "emit the weft.keys/1 JSON document after the rotation");
 
+    auto* paths = app.add_subcommand(
+        "paths",
+        "A running weftd's fabric paths (uplink x UDP source port) and how it balances host\n"
+        "RoCE over them: the policy in force, each path's state (ok, or congested: moved away\n"
+        "from by the congestion policy), packets, bytes, the congestion signals charged to it\n"
+        "(RESENT: host requests resent, their PSN gone backwards; NAKS: NAK sequence errors for\n"
+        "PSNs that left on it; CNPS: CNPs for QPs whose data takes it) and flowlets moved in\n"
+        "and out. A path is congested after [balance] congested_rounds rounds of round_us in\n"
+        "a row with signals >= signal_permille of its packets, usable after clear_rounds.");
+    paths->add_flag("--json", live_json, "emit the weft.paths/1 JSON document");
+    std::string policy_name;
+    auto* balance = app.add_subcommand(
+        "balance",
+        "Change a running weftd's balancing policy: `weftctl balance policy congestion`.\n"
+        "ecmp: a hash of each QP's 5-tuple picks its uplink, as a switch would; flowlet: a QP\n"
+        "may take another path (by hash) after [balance] flowlet_gap_us of quiet; congestion:\n"
+        "a QP starts on the less loaded of two paths and leaves its path, at such a gap, only\n"
+        "when the path is congested. Flows keep their paths across a change; the workers\n"
+        "follow at their next burst. Not kept across a restart: set [balance] policy too.");
+    balance->require_subcommand(1);
+    auto* balance_policy = balance->add_subcommand("policy", "set the policy: ecmp, flowlet or congestion");
+    balance_policy->add_option("name", policy_name, "ecmp, flowlet or congestion")
+        ->required()
+        ->check(CLI::IsMember({"ecmp", "flowlet", "congestion"}));
+    balance_policy->add_flag("--json", live_json,
+                             "emit the weft.paths/1 JSON document after the change");
+
     PspArgs psp_args;
     auto* psp = app.add_subcommand(
         "psp",
@@ -534,6 +564,10 @@ int main(int argc, char** argv) {
     if (auto status = weft::tools::parse_command_line(app, argc, argv)) return *status;
     if (rotate->parsed()) return run_live("keys-rotate", socket, live_json, std::nullopt);
     if (keys->parsed()) return run_live("keys", socket, live_json, std::nullopt);
+    if (paths->parsed()) return run_live("paths", socket, live_json, std::nullopt);
+    if (balance_policy->parsed())
+        return run_live("balance-policy", socket, live_json, std::nullopt, {},
+                        {{"policy", policy_name}});
     if (seal->parsed()) return run_psp(true, psp_args);
     if (open->parsed()) return run_psp(false, psp_args);
     if (alerts->parsed()) return run_alerts(socket, alerts_follow, alerts_json);

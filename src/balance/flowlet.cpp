@@ -19,6 +19,24 @@ uint64_t flow_hash(const roce::Packet& p) {
 
 }  // namespace
 
+const char* to_string(PathReason r) {
+    switch (r) {
+        case PathReason::none:
+            return "none";
+        case PathReason::hash:
+            return "hash";
+        case PathReason::least_loaded:
+            return "least_loaded";
+        case PathReason::moved:
+            return "moved";
+        case PathReason::stayed:
+            return "stayed";
+    }
+    return "?";
+}
+
+uint64_t flowlet_hash(const roce::Packet& p) { return flow_hash(p); }
+
 PathChoice FlowletPolicy::choose(const roce::Packet& p, FlowletState& state, uint64_t prev_last_ns,
                                  uint64_t now_ns, FlowletCounters& counters) const {
     const bool first = state.flowlets == 0 || prev_last_ns == 0;
@@ -28,8 +46,14 @@ PathChoice FlowletPolicy::choose(const roce::Packet& p, FlowletState& state, uin
         const uint32_t n = paths_.size();
         const uint64_t h = flow::hash_combine(flow_hash(p), state.flowlets, 0x5bd1e995);
         const uint32_t next = uint32_t(((h >> 32) * n) >> 32);
-        if (!first && next != state.path) ++counters.path_changes;
+        if (!first && next != state.path) {
+            ++counters.path_changes;
+            state.moved_from = state.path;
+            state.last_move_ms = uint32_t(now_ns / 1'000'000);
+            if (state.moves != UINT16_MAX) ++state.moves;
+        }
         state.path = next;
+        state.reason = PathReason::hash;
         ++state.flowlets;
         ++counters.flowlets;
     }

@@ -252,13 +252,15 @@ std::vector<std::string> validate(const Config& c) {
         errors.push_back(
             "psp.peers: at least one [[psp.peers]] is required: nothing would be "
             "protected");
-    if (c.balance.policy == BalancePolicy::flowlet && c.mode == Mode::inline_ &&
+    if (c.balance.policy != BalancePolicy::ecmp && c.mode == Mode::inline_ &&
         std::max<size_t>(fabrics, 1) * std::max<uint32_t>(c.balance.source_ports, 1) < 2)
-        errors.push_back(
-            "balance.policy \"flowlet\" needs two paths at least: two fabric ports, or "
-            "balance.source_ports of 2 or more");
+        errors.push_back(fmt::format(
+            "balance.policy \"{}\" needs two paths at least: two fabric ports, or "
+            "balance.source_ports of 2 or more",
+            to_string(c.balance.policy)));
     if (c.balance.policy == BalancePolicy::ecmp && c.balance.source_ports)
-        errors.push_back("balance.source_ports: only the flowlet policy writes source ports");
+        errors.push_back(
+            "balance.source_ports: only the flowlet and congestion policies write source ports");
     if (c.firewall.drop_bad_icrc && !c.firewall.verify_icrc)
         errors.push_back("firewall.drop_bad_icrc needs firewall.verify_icrc");
     if (c.flows.max_flows < c.workers)
@@ -359,7 +361,18 @@ std::string describe(const Config& c) {
     s += fmt::format("  control socket {}, metrics {}\n", control.empty() ? "off" : control,
                      c.metrics.listen.empty() ? "off" : c.metrics.listen);
     if (c.mode == Mode::inline_) {
-        s += c.balance.policy == BalancePolicy::flowlet
+        s += c.balance.policy == BalancePolicy::congestion
+                 ? fmt::format(
+                       "  RoCE from the host goes by congestion-aware flowlets: a QP starts on "
+                       "the less loaded of two paths (uplink x {} source port(s)) and leaves "
+                       "it, after {} us quiet, only when the path is congested ({} rounds of "
+                       "{} us with NAKs, CNPs or resends >= {} per mille; usable again after "
+                       "{} clean rounds);\n",
+                       c.balance.source_ports ? std::to_string(c.balance.source_ports)
+                                              : std::string("its own"),
+                       c.balance.flowlet_gap_us, c.balance.congested_rounds, c.balance.round_us,
+                       c.balance.signal_permille, c.balance.clear_rounds)
+             : c.balance.policy == BalancePolicy::flowlet
                  ? fmt::format(
                        "  RoCE from the host goes by flowlets: a QP keeps its path (uplink x "
                        "{} source port(s)) until {} us quiet, then may take another;\n",

@@ -50,6 +50,33 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             }
             return text ? as_text(keys_text(doc)) : doc;
         }
+        if (command == "paths" || command == "balance-policy") {
+            if (instance.config().mode != Mode::inline_)
+                return ipc::error_reply("balancing needs inline mode: this weftd is passive");
+            json doc;
+            if (command == "balance-policy") {
+                auto p = request.find("policy");
+                if (p == request.end() || !p->is_string())
+                    return ipc::error_reply("balance-policy: \"policy\" (a string) is required");
+                BalancePolicy wanted;
+                if (!balance_policy_from(p->get<std::string>(), wanted))
+                    return ipc::error_reply(
+                        fmt::format("policy '{}': must be ecmp, flowlet or congestion",
+                                    p->get<std::string>()));
+                const BalancePolicy before = instance.set_balance_policy(wanted);
+                fmt::print(stderr, "weftd: balancing policy {} -> {} (weftctl)\n",
+                           to_string(before), to_string(wanted));
+                doc = paths_document(instance);
+                doc["changed"] = {{"from", to_string(before)}, {"to", to_string(wanted)}};
+                if (text)
+                    return as_text(fmt::format("policy {} -> {}\n", to_string(before),
+                                               to_string(wanted)) +
+                                   paths_text(doc));
+                return doc;
+            }
+            doc = paths_document(instance);
+            return text ? as_text(paths_text(doc)) : doc;
+        }
         if (command == "flows") {
             flow::FlowFilter filter;
             if (auto f = request.find("filter"); f != request.end())
@@ -66,7 +93,9 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
         return ipc::error_reply(e.what());
     }
     return ipc::error_reply(
-        fmt::format("unknown command '{}' (status, ports, flows, keys or keys-rotate)", command));
+        fmt::format("unknown command '{}' (status, ports, flows, paths, balance-policy, keys or "
+                    "keys-rotate)",
+                    command));
 }
 
 ControlServer::ControlServer(const Instance& instance, const std::string& path)

@@ -393,4 +393,73 @@ std::string keys_text(const json& doc) {
     return t + "\n";
 }
 
+json paths_document(const Instance& instance) {
+    const Config& c = instance.config();
+    const auto& ps = instance.ports().ports();
+    const auto& fabric = instance.ports().fabric();
+    json paths = json::array();
+    for (const balance::PathReading& r : instance.paths()) {
+        json signals = json::object();
+        for (size_t k = 0; k < balance::kSignalCount; ++k)
+            signals[balance::to_string(balance::Signal(k))] = r.signals[k];
+        paths.push_back(
+            {{"path", r.index},
+             {"uplink", r.path.uplink < fabric.size() ? ps[fabric[r.path.uplink]].config.name
+                                                      : std::to_string(r.path.uplink)},
+             {"source_port", r.path.source_port == balance::kKeepSourcePort
+                                 ? json(nullptr)
+                                 : json(r.path.source_port)},
+             {"state", r.state == balance::PathState::congested ? "congested" : "ok"},
+             {"streak_rounds", r.streak},
+             {"packets", r.packets},
+             {"bytes", r.bytes},
+             {"signals", signals},
+             {"moved_in", r.moved_in},
+             {"moved_out", r.moved_out},
+             {"congested_rounds", r.congested_rounds},
+             {"times_congested", r.times_congested},
+             {"load_packets_per_round", r.load_per_round},
+             {"last_round", {{"packets", r.last_round_packets}, {"signals", r.last_round_signals}}}});
+    }
+    return {{"schema", "weft.paths/1"},
+            {"policy", to_string(instance.balance_policy())},
+            {"flowlet_gap_us", c.balance.flowlet_gap_us},
+            {"round_us", c.balance.round_us},
+            {"congested_rounds", c.balance.congested_rounds},
+            {"clear_rounds", c.balance.clear_rounds},
+            {"signal_permille", c.balance.signal_permille},
+            {"rounds", instance.path_rounds()},
+            {"paths", paths},
+            {"counters", telemetry::to_json(instance.read_workers().stats.balance)}};
+}
+
+std::string paths_text(const json& doc) {
+    std::string t = fmt::format(
+        "policy {}: flowlet gap {} us; a path is congested after {} rounds of {} us with "
+        "signals >= {} per mille of its packets, usable again after {} clean rounds ({} "
+        "rounds so far)\n",
+        doc["policy"].get<std::string>(), doc["flowlet_gap_us"].get<uint32_t>(),
+        doc["congested_rounds"].get<uint32_t>(), doc["round_us"].get<uint32_t>(),
+        doc["signal_permille"].get<uint32_t>(), doc["clear_rounds"].get<uint32_t>(),
+        doc["rounds"].get<uint64_t>());
+    t += fmt::format("{:>4} {:<10} {:>6} {:<9} {:>12} {:>14} {:>8} {:>8} {:>8} {:>7} {:>7}\n",
+                     "PATH", "UPLINK", "SPORT", "STATE", "PACKETS", "BYTES", "RESENT", "NAKS",
+                     "CNPS", "MOVEDIN", "MOVEDOUT");
+    for (const auto& p : doc["paths"]) {
+        const json& sig = p["signals"];
+        t += fmt::format("{:>4} {:<10} {:>6} {:<9} {:>12} {:>14} {:>8} {:>8} {:>8} {:>7} {:>7}\n",
+                         p["path"].get<uint32_t>(), p["uplink"].get<std::string>(),
+                         p["source_port"].is_null() ? std::string("rnic")
+                                                    : std::to_string(p["source_port"].get<uint32_t>()),
+                         p["state"].get<std::string>(), p["packets"].get<uint64_t>(),
+                         p["bytes"].get<uint64_t>(), sig["retransmit"].get<uint64_t>(),
+                         sig["nak"].get<uint64_t>(), sig["cnp"].get<uint64_t>(),
+                         p["moved_in"].get<uint64_t>(), p["moved_out"].get<uint64_t>());
+    }
+    t += "counters:";
+    for (const auto& [name, value] : doc["counters"].items())
+        t += fmt::format(" {} {}", name, value.dump());
+    return t + "\n";
+}
+
 }  // namespace weft::dataplane

@@ -51,9 +51,11 @@ Instance::Instance(const Config& c, const Plan& p) : config_(c), plan_(p) {
         if (std::string w = psp_mtu_problem(config_, *ports_); !w.empty())
             fmt::print(stderr, "weftd: warning: {}\n", w);
     }
+    balance_ = std::make_unique<BalanceShared>(config_, ports_->fabric().size());
     for (unsigned i = 0; i < c.workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, config_, *ports_));
         workers_.back()->pipeline().psp().follow(psp_keys_.get());
+        workers_.back()->pipeline().share_balance(balance_.get(), i);
     }
     // A port with fewer RX queues than workers is read by the workers that have a queue,
     // and each frame handed to its flow's owner through that worker's inbox (dispatch.hpp).
@@ -94,6 +96,17 @@ PspRotation Instance::rotate_psp_keys() const {
 PspEpoch Instance::psp_epoch() const {
     if (!psp_keys_) throw DataplaneError("PSP is not configured ([psp] in the config)");
     return psp_keys_->epoch();
+}
+
+BalancePolicy Instance::set_balance_policy(BalancePolicy p) const {
+    if (config_.mode != Mode::inline_)
+        throw DataplaneError("balancing needs inline mode: this weftd is passive");
+    if (p != BalancePolicy::ecmp && balance_->monitor.paths().size() < 2)
+        throw DataplaneError(fmt::format(
+            "policy {} needs two paths at least: two fabric ports, or balance.source_ports "
+            "of 2 or more in the config",
+            to_string(p)));
+    return balance_->policy.exchange(p, std::memory_order_relaxed);
 }
 
 std::vector<PspSaReading> Instance::psp_sas() const {

@@ -70,10 +70,36 @@ std::string psp_mtu_problem(const Config& c, const PortSet& ports) {
     return {};
 }
 
-balance::Policy make_balance_policy(const Config& c, size_t uplinks) {
-    if (c.balance.policy == BalancePolicy::flowlet)
-        return balance::FlowletPolicy(balance::PathSet(uint32_t(uplinks), c.balance.source_ports),
-                                      uint64_t(c.balance.flowlet_gap_us) * 1000);
+balance::PathSet balance_paths(const Config& c, size_t uplinks) {
+    return balance::PathSet(uint32_t(std::max<size_t>(uplinks, 1)), c.balance.source_ports);
+}
+
+namespace {
+balance::CongestionSettings congestion_settings(const Config& c) {
+    balance::CongestionSettings s;
+    s.round_ns = uint64_t(c.balance.round_us) * 1000;
+    s.congested_rounds = c.balance.congested_rounds;
+    s.clear_rounds = c.balance.clear_rounds;
+    s.signal_permille = c.balance.signal_permille;
+    return s;
+}
+}  // namespace
+
+BalanceShared::BalanceShared(const Config& c, size_t uplinks)
+    : monitor(balance_paths(c, uplinks), c.workers, congestion_settings(c)),
+      policy(c.balance.policy) {}
+
+balance::Policy make_balance_policy(const Config& c, BalancePolicy policy, size_t uplinks,
+                                    balance::PathMonitor* monitor, uint32_t worker) {
+    const uint64_t gap_ns = uint64_t(c.balance.flowlet_gap_us) * 1000;
+    switch (policy) {
+        case BalancePolicy::flowlet:
+            return balance::FlowletPolicy(balance_paths(c, uplinks), gap_ns);
+        case BalancePolicy::congestion:
+            return balance::CongestionPolicy(balance_paths(c, uplinks), gap_ns, monitor, worker);
+        case BalancePolicy::ecmp:
+            break;
+    }
     return balance::EcmpPolicy{};
 }
 
@@ -85,15 +111,41 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       classifier_(c.classify.rules.empty()
                       ? classify::Classifier(classify::Unclassified{})
                       : classify::Classifier(classify::RuleClassifier(c.classify.rules))),
-      balance_(make_balance_policy(c, ports.fabric().size())),
+      config_(c),
+      own_balance_(std::make_unique<BalanceShared>(c, ports.fabric().size())),
+      balance_shared_(own_balance_.get()),
+      policy_in_force_(c.balance.policy),
+      balance_(make_balance_policy(c, policy_in_force_, ports.fabric().size(),
+                                   &balance_shared_->monitor, 0)),
       psp_config_(c.psp),
       psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),
       table_(worker_table_config(c)),
       tx_(ports, tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
-    if (std::holds_alternative<balance::FlowletPolicy>(balance_))
+    if (!passive_mode_) {
         flowlets_ =
             std::make_unique<flow::SideArray<balance::FlowletState>>(table_.config().max_flows);
+        paired_ = std::make_unique<flow::SideArray<uint32_t>>(table_.config().max_flows);
+    }
+}
+
+void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
+    balance_shared_ = shared;
+    balance_worker_ = worker;
+    own_balance_.reset();
+    policy_in_force_ = shared->policy.load(std::memory_order_relaxed);
+    balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(),
+                                   &shared->monitor, worker);
+}
+
+void Pipeline::follow_balance_policy() {
+    const BalancePolicy wanted = balance_shared_->policy.load(std::memory_order_relaxed);
+    if (wanted == policy_in_force_) return;
+    // flows keep their paths: every policy reads the same per-flow state, and a flowlet
+    // policy moves a flow only at its next gap
+    policy_in_force_ = wanted;
+    balance_ = make_balance_policy(config_, wanted, fabric_ports_.size(),
+                                   &balance_shared_->monitor, balance_worker_);
 }
 
 Direction Pipeline::direction_of(uint16_t port_index) const {
@@ -135,7 +187,10 @@ void Pipeline::host_to_fabric(Burst& b) {
     account(b, acct);
     firewall(b, firewall_, stats_.firewall);
     std::visit([&](const auto& classifier) { classify_stage(b, classifier); }, classifier_);
-    BalanceContext balance{flowlets_.get(), stats_.balance};
+    follow_balance_policy();
+    balance_shared_->monitor.tick(b.now_ns);
+    BalanceContext balance{flowlets_.get(), stats_.balance, &balance_shared_->monitor,
+                           &balance_shared_->owners, balance_worker_};
     std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_, balance); },
                balance_);
     crypt_seal(b, psp_, stats_.crypt);
@@ -148,6 +203,10 @@ void Pipeline::fabric_to_host(Burst& b) {
     account(b, acct);
     firewall(b, firewall_, stats_.firewall);
     if (psp_.enabled()) drop_plaintext_from_peers(b, psp_config_, stats_.crypt);
+    balance_shared_->monitor.tick(b.now_ns);
+    FeedbackContext feedback{paired_.get(), stats_.balance, &balance_shared_->monitor,
+                             &balance_shared_->owners, balance_worker_};
+    path_feedback(b, feedback);
     reorder(b);
 }
 

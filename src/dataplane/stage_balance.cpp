@@ -39,25 +39,51 @@ void balance_apply(Burst& b, BalanceCounters& counters) {
     }
 }
 
+const char* to_string(BalancePolicy p) {
+    switch (p) {
+        case BalancePolicy::ecmp:
+            return "ecmp";
+        case BalancePolicy::flowlet:
+            return "flowlet";
+        case BalancePolicy::congestion:
+            return "congestion";
+    }
+    return "?";
+}
+
+bool balance_policy_from(std::string_view name, BalancePolicy& out) {
+    for (BalancePolicy p : {BalancePolicy::ecmp, BalancePolicy::flowlet, BalancePolicy::congestion})
+        if (name == to_string(p)) {
+            out = p;
+            return true;
+        }
+    return false;
+}
+
 void parse_balance_section(const toml::node& node, Config& c, config::Problems& problems) {
     const toml::table* t = config::as_table(node, "balance", problems);
     if (!t) return;
-    static constexpr std::string_view kKeys[] = {"policy", "flowlet_gap_us", "source_ports"};
+    static constexpr std::string_view kKeys[] = {
+        "policy",       "flowlet_gap_us",   "source_ports",   "round_us", "congested_rounds",
+        "clear_rounds", "signal_permille"};
     config::refuse_unknown_keys(*t, "balance", kKeys, problems);
     std::string policy;
     if (config::read_string(*t, "balance", "policy", policy, problems)) {
-        if (policy == "ecmp")
-            c.balance.policy = BalancePolicy::ecmp;
-        else if (policy == "flowlet")
-            c.balance.policy = BalancePolicy::flowlet;
-        else
-            problems.add("balance.policy", "must be \"ecmp\" or \"flowlet\"");
+        if (!balance_policy_from(policy, c.balance.policy))
+            problems.add("balance.policy", "must be \"ecmp\", \"flowlet\" or \"congestion\"");
     }
     // 1 us .. 10 s: below a microsecond every packet would start a flowlet
     config::read_uint(*t, "balance", "flowlet_gap_us", 1u, 10'000'000u, c.balance.flowlet_gap_us,
                       problems);
     // ports 0xC000 .. 0xFFFF: the range RoCE senders use
     config::read_uint(*t, "balance", "source_ports", 0u, 16384u, c.balance.source_ports, problems);
+    // a round: 100 us (a few RTTs in a data centre) .. 10 s
+    config::read_uint(*t, "balance", "round_us", 100u, 10'000'000u, c.balance.round_us, problems);
+    config::read_uint(*t, "balance", "congested_rounds", 1u, 1000u, c.balance.congested_rounds,
+                      problems);
+    config::read_uint(*t, "balance", "clear_rounds", 1u, 100'000u, c.balance.clear_rounds, problems);
+    config::read_uint(*t, "balance", "signal_permille", 1u, 1000u, c.balance.signal_permille,
+                      problems);
 }
 
 }  // namespace weft::dataplane

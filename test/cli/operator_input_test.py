@@ -197,12 +197,17 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
 
 
 @pytest.mark.parametrize("balance,words", [
-    ('policy = "spray"', 'balance.policy: must be "ecmp" or "flowlet"'),
+    ('policy = "spray"', 'balance.policy: must be "ecmp", "flowlet" or "congestion"'),
+    ('policy = "congestion"', 'balance.policy "congestion" needs two paths at least'),
+    ('policy = "congestion"\nsource_ports = 2\nround_us = 99', "balance.round_us: must be an integer from 100 to 10000000"),
+    ('policy = "congestion"\nsource_ports = 2\ncongested_rounds = 0', "balance.congested_rounds: must be an integer from 1 to 1000"),
+    ('policy = "congestion"\nsource_ports = 2\nclear_rounds = 100001', "balance.clear_rounds: must be an integer from 1 to 100000"),
+    ('policy = "congestion"\nsource_ports = 2\nsignal_permille = 1001', "balance.signal_permille: must be an integer from 1 to 1000"),
     ('policy = "flowlet"\nflowlet_gap_us = 0', "balance.flowlet_gap_us: must be an integer from 1 to 10000000"),
     ('policy = "flowlet"\nsource_ports = 16385', "balance.source_ports: must be an integer from 0 to 16384"),
     ('policy = "flowlet"', 'balance.policy "flowlet" needs two paths at least'),
-    ("source_ports = 4", "balance.source_ports: only the flowlet policy writes source ports"),
-    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports"),
+    ("source_ports = 4", "balance.source_ports: only the flowlet and congestion policies write source ports"),
+    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille"),
 ])
 def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, words):
     path = os.path.join(work_dir, "balance-bad.toml")

@@ -100,7 +100,10 @@ struct ClassifyConfig {
 };
 
 // [balance]: how balance.decide puts host RoCE on paths (stage_balance.cpp parses it).
-enum class BalancePolicy : uint8_t { ecmp, flowlet };
+enum class BalancePolicy : uint8_t { ecmp, flowlet, congestion };
+const char* to_string(BalancePolicy p);
+// "ecmp", "flowlet", "congestion"; false for anything else
+bool balance_policy_from(std::string_view name, BalancePolicy& out);
 struct BalanceConfig {
     BalancePolicy policy = BalancePolicy::ecmp;
     // flowlet: a QP may change path after this much quiet; it must exceed the difference in
@@ -109,6 +112,11 @@ struct BalanceConfig {
     // paths per uplink: UDP source ports from 0xC000 on that balance.apply writes (0: keep
     // the RNIC's port, one path per uplink)
     uint32_t source_ports = 0;
+    // congestion: a round's length, and PLB's rule (balance/signals.hpp)
+    uint32_t round_us = 10'000;
+    uint32_t congested_rounds = 3;
+    uint32_t clear_rounds = 20;
+    uint32_t signal_permille = 5;
 };
 
 struct Config {

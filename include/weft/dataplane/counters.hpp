@@ -66,7 +66,15 @@ inline constexpr size_t kMaxPorts = 16;
             "PSP frames whose outer UDP source port was rewritten after sealing")            \
     COUNTER(multi_segment_kept,                                                              \
             "frames in several mbuf segments left on the RNIC's source port (the uplink "    \
-            "still follows the path)")
+            "still follows the path)")                                                       \
+    COUNTER(retransmits_seen,                                                                \
+            "host requests whose PSN went backwards (resent): charged to their path")        \
+    COUNTER(naks_charged,                                                                    \
+            "NAK sequence errors from the fabric charged to the path their PSN left on")     \
+    COUNTER(cnps_charged, "CNPs from the fabric charged to their QP's path (paired by ACKs)") \
+    COUNTER(feedback_unmatched,                                                              \
+            "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "        \
+            "overwritten, QP not paired yet)")
 
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \
     COUNTER(forwarded_roce, "RoCEv2 frames queued for transmission")                   \

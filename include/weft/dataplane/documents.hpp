@@ -33,6 +33,10 @@ void write_flows_document(const Instance& instance, const flow::TextSink& sink);
 
 // weft.keys/1: PSP's generations, keys' ages, SPIs and counters in total and per SA, never
 // a key byte; `rotation` (when given) is what `weftctl keys rotate` just did.
+// weft.paths/1: the balancing policy in force and every path's state and signals.
+nlohmann::json paths_document(const Instance& instance);
+std::string paths_text(const nlohmann::json& paths_document);
+
 nlohmann::json keys_document(const Instance& instance, const PspRotation* rotation = nullptr);
 std::string keys_text(const nlohmann::json& keys_document);
 

@@ -80,6 +80,15 @@ class Instance {
     PspEpoch psp_epoch() const;
     // Per-SA counters summed over the workers (psp_stage.hpp).
     std::vector<PspSaReading> psp_sas() const;
+    // Balancing (pipeline.hpp): the paths' signals and states, and the policy in force.
+    std::vector<balance::PathReading> paths() const { return balance_->monitor.readings(); }
+    uint64_t path_rounds() const { return balance_->monitor.rounds(); }
+    BalancePolicy balance_policy() const {
+        return balance_->policy.load(std::memory_order_relaxed);
+    }
+    // Changes the policy (every worker follows at its next host burst); throws
+    // DataplaneError for a policy these uplinks cannot run. Returns the one it replaced.
+    BalancePolicy set_balance_policy(BalancePolicy p) const;
     // The capture files replayed (pcap ports), as named in the configuration.
     const std::vector<std::string>& capture_files() const { return replays_->files(); }
 
@@ -94,6 +103,7 @@ class Instance {
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
     std::unique_ptr<PspKeyState> psp_keys_;       // null without [psp]
+    std::unique_ptr<BalanceShared> balance_;
     static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
     std::vector<rte_ring*> inboxes_;              // software dispatch, when needed
     std::chrono::system_clock::time_point started_;

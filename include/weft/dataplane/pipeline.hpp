@@ -3,7 +3,7 @@
 //
 //   host -> fabric:  account -> firewall -> classify -> balance.decide -> crypt.seal
 //                    -> balance.apply -> tx
-//   fabric -> host:  crypt.open -> account -> firewall -> reorder -> tx
+//   fabric -> host:  crypt.open -> account -> firewall -> path_feedback -> reorder -> tx
 //   passive:         account (then every frame goes back to its pool)
 //
 // A Pipeline belongs to one worker: its flow table, counters and TX queues are that
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -35,8 +36,23 @@ flow::TableConfig worker_table_config(const Config& c);
 // fits; "" when they fit or an MTU is unknown.
 std::string psp_mtu_problem(const Config& c, const PortSet& ports);
 
-// The balancing policy [balance] names, over `uplinks` fabric ports.
-balance::Policy make_balance_policy(const Config& c, size_t uplinks);
+// What the workers of one weftd share for balancing: the per-path signals and their
+// rounds, the PSN owner table, and the policy in force, which `weftctl balance policy`
+// changes while weftd runs (each worker picks it up at its next host burst).
+struct BalanceShared {
+    BalanceShared(const Config& c, size_t uplinks);
+    balance::PathMonitor monitor;
+    balance::PsnOwners owners;
+    std::atomic<BalancePolicy> policy;
+};
+
+// The paths [balance] describes over `uplinks` fabric ports.
+balance::PathSet balance_paths(const Config& c, size_t uplinks);
+
+// `policy` over `uplinks` fabric ports, with [balance]'s settings; congestion reads
+// `monitor` and counts its moves in block `worker`.
+balance::Policy make_balance_policy(const Config& c, BalancePolicy policy, size_t uplinks,
+                                    balance::PathMonitor* monitor, uint32_t worker);
 
 class Pipeline {
   public:
@@ -56,6 +72,10 @@ class Pipeline {
     const flow::Table& table() const { return table_; }
     WorkerStats& stats() { return stats_; }
     PspStage& psp() { return psp_; }
+    // Balance with the instance's shared signals and policy (a pipeline alone has its
+    // own); `worker` is this pipeline's block in them.
+    void share_balance(BalanceShared* shared, uint32_t worker);
+    const BalanceShared& balance_shared() const { return *balance_shared_; }
     const WorkerStats& stats() const { return stats_; }
 
   private:
@@ -69,9 +89,18 @@ class Pipeline {
     std::vector<uint16_t> fabric_ports_;
     FirewallConfig firewall_;
     classify::Classifier classifier_;
+    void follow_balance_policy();
+
+    const Config& config_;
+    std::unique_ptr<BalanceShared> own_balance_;
+    BalanceShared* balance_shared_;
+    uint32_t balance_worker_ = 0;
+    BalancePolicy policy_in_force_;
     balance::Policy balance_;
-    // flowlet state per flow (policy flowlet only)
+    // per host->fabric flow: path, flowlet clock, request PSN (inline mode)
     std::unique_ptr<flow::SideArray<balance::FlowletState>> flowlets_;
+    // per fabric->host flow: the path its ACKs paired it with (inline mode)
+    std::unique_ptr<flow::SideArray<uint32_t>> paired_;
     PspConfig psp_config_;
     PspStage psp_;
     flow::Table table_;

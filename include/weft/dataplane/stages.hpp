@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "weft/balance/policy.hpp"
+#include "weft/balance/signals.hpp"
 #include "weft/classify/rules.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/counters.hpp"
@@ -54,40 +55,95 @@ void classify_stage(Burst& b, const Classifier& classifier) {
         if (!s.dropped && s.is_roce()) s.traffic_class = classifier.classify(s.packet);
 }
 
-// What balance.decide keeps between bursts: per-flow flowlet state (a side array beside
-// the flow table; null for policies that keep none) and its counters.
+// What balance.decide keeps between bursts: per-flow state (a side array beside the flow
+// table: path, flowlet clock, the highest request PSN seen), its counters, and what it
+// shares with the other workers (the path signals and the PSN owners, balance/signals.hpp).
 struct BalanceContext {
     flow::SideArray<balance::FlowletState>* flowlets = nullptr;
     BalanceCounters& counters;
+    balance::PathMonitor* monitor = nullptr;
+    balance::PsnOwners* owners = nullptr;
+    uint32_t worker = 0;  // this worker's counter block in the monitor
 };
+
+// A request (not a response, not a CNP): its PSN is the sender's own sequence.
+inline bool is_request(const roce::Packet& p) {
+    return p.op && !p.op->response && p.op->transport != roce::Transport::CNP;
+}
+
+// What every policy does with a frame once its path is chosen: count it on the path, note
+// which path its PSN left on (for the NAKs and ACKs coming back), and charge a request
+// PSN that went backwards (go-back-N resending what was lost) to the path.
+inline void balance_observe(const PacketState& s, balance::FlowletState* state, uint32_t path,
+                            BalanceContext& ctx) {
+    ctx.monitor->sent(ctx.worker, path, uint32_t(s.packet.frame.size()));
+    if (!state || !is_request(s.packet)) return;
+    const uint32_t psn = s.packet.bth.psn & 0xffffff;
+    ctx.owners->record(s.packet.src, s.packet.dst, psn, path);
+    // 24-bit serial arithmetic: ahead (or equal) within half the space, else behind
+    if (!state->psn_valid || ((psn - state->psn_next) & 0xffffff) < 0x800000) {
+        state->psn_next = (psn + 1) & 0xffffff;
+        state->psn_valid = true;
+    } else {
+        ctx.monitor->signal(ctx.worker, path, balance::Signal::retransmit);
+        ++ctx.counters.retransmits_seen;
+    }
+}
 
 // balance.decide (host -> fabric): each RoCE frame's path (uplink, source port) by the
 // policy; the uplink becomes its out_port. Everything else keeps the first uplink.
 template <class Policy>
 void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports,
                     BalanceContext& ctx) {
+    constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy>;
     const uint32_t uplinks = uint32_t(fabric_ports.size());
     [[maybe_unused]] balance::FlowletCounters flowlet_counters;
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
-        if constexpr (std::is_same_v<Policy, balance::FlowletPolicy>) {
-            // every well-formed RoCE frame has a flow (account made it); a table full of
-            // flows gives none, and the frame keeps the RNIC's path
-            s.path = s.flow == flow::kNoIndex
-                         ? balance::PathChoice{}
-                         : policy.choose(s.packet, ctx.flowlets->at(s.flow, s.flow_created),
-                                         s.prev_last_ns, s.timestamp_ns, flowlet_counters);
+        // every well-formed RoCE frame has a flow (account made it); a table full of flows
+        // gives none, and the frame keeps the RNIC's path
+        balance::FlowletState* state = s.flow != flow::kNoIndex && ctx.flowlets
+                                           ? &ctx.flowlets->at(s.flow, s.flow_created)
+                                           : nullptr;
+        uint32_t path = 0;
+        if constexpr (kFlowlets) {
+            if (state) {
+                s.path = policy.choose(s.packet, *state, s.prev_last_ns, s.timestamp_ns,
+                                       flowlet_counters);
+                path = state->path;
+            } else {
+                s.path = balance::PathChoice{};
+            }
         } else {
             s.path = policy.choose(s.packet, uplinks);
+            path = s.path.uplink;
+            if (state) {
+                state->path = path;
+                state->reason = balance::PathReason::hash;
+            }
         }
+        if (ctx.monitor) balance_observe(s, state, path, ctx);
         // a policy naming an uplink that does not exist is counted by tx, never followed
         s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
     }
-    if constexpr (std::is_same_v<Policy, balance::FlowletPolicy>) {
+    if constexpr (kFlowlets) {
         ctx.counters.flowlets += flowlet_counters.flowlets;
         ctx.counters.path_changes += flowlet_counters.path_changes;
     }
 }
+
+// What comes back from the fabric about the paths (fabric -> host, after account): a NAK
+// sequence error is charged to the path its PSN left on; an ACK pairs its flow (the
+// requester's QP) with that path, so a CNP on the flow, whose PSN names nothing, is
+// charged to the path the requester's data takes. Pairings live in a side array.
+struct FeedbackContext {
+    flow::SideArray<uint32_t>* paired = nullptr;  // path + 1; 0: not paired yet
+    BalanceCounters& counters;
+    balance::PathMonitor* monitor = nullptr;
+    balance::PsnOwners* owners = nullptr;
+    uint32_t worker = 0;
+};
+void path_feedback(Burst& b, FeedbackContext& ctx);
 
 // balance.apply (host -> fabric, after crypt.seal): writes the chosen UDP source port
 // and fixes the ICRC in constant time (roce::icrc_after_src_port_change); on a frame

@@ -1,0 +1,58 @@
+#include "weft/balance/congestion.hpp"
+
+#include "weft/flow/hash.hpp"
+
+namespace weft::balance {
+
+namespace {
+constexpr uint32_t kNoPath = 0xffffffffu;
+}
+
+uint32_t CongestionPolicy::pick(uint64_t h, uint32_t avoid) const {
+    const uint32_t n = paths_.size();
+    auto usable = [&](uint32_t p) { return p != avoid && !monitor_->congested(p); };
+    const uint32_t a = uint32_t(((h >> 32) * n) >> 32);
+    const uint32_t b = uint32_t(((h & 0xffffffffu) * n) >> 32);
+    uint32_t best = kNoPath;
+    for (uint32_t c : {a, b})
+        if (usable(c) && (best == kNoPath || monitor_->load(c) < monitor_->load(best))) best = c;
+    if (best != kNoPath) return best;
+    for (uint32_t c = 0; c < n; ++c)
+        if (usable(c) && (best == kNoPath || monitor_->load(c) < monitor_->load(best))) best = c;
+    if (best != kNoPath) return best;
+    return avoid == kNoPath ? a : avoid;
+}
+
+PathChoice CongestionPolicy::choose(const roce::Packet& p, FlowletState& state,
+                                    uint64_t prev_last_ns, uint64_t now_ns,
+                                    FlowletCounters& counters) const {
+    const bool first = state.flowlets == 0 || prev_last_ns == 0;
+    const bool gap = !first && now_ns > prev_last_ns && now_ns - prev_last_ns > gap_ns_;
+    if (first) {
+        state.path = pick(flow::hash_combine(flowlet_hash(p), 0, 0x2545f491), kNoPath);
+        state.reason = PathReason::least_loaded;
+        ++state.flowlets;
+        ++counters.flowlets;
+    } else if (gap) {
+        ++state.flowlets;
+        ++counters.flowlets;
+        if (monitor_->congested(state.path)) {
+            const uint32_t next =
+                pick(flow::hash_combine(flowlet_hash(p), state.flowlets, 0x2545f491), state.path);
+            if (next != state.path) {
+                monitor_->moved(worker_, state.path, next);
+                ++counters.path_changes;
+                state.moved_from = state.path;
+                state.last_move_ms = uint32_t(now_ns / 1'000'000);
+                if (state.moves != UINT16_MAX) ++state.moves;
+                state.path = next;
+                state.reason = PathReason::moved;
+            } else {
+                state.reason = PathReason::stayed;
+            }
+        }
+    }
+    return paths_.path(state.path);
+}
+
+}  // namespace weft::balance
