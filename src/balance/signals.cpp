@@ -16,6 +16,8 @@ const char* to_string(Signal s) {
             return "cnp";
         case Signal::ecn_ce:
             return "ecn_ce";
+        case Signal::tx_drop:
+            return "tx_drop";
     }
     return "?";
 }

@@ -442,19 +442,19 @@ std::string paths_text(const json& doc) {
         doc["congested_rounds"].get<uint32_t>(), doc["round_us"].get<uint32_t>(),
         doc["signal_permille"].get<uint32_t>(), doc["clear_rounds"].get<uint32_t>(),
         doc["rounds"].get<uint64_t>());
-    t += fmt::format("{:>4} {:<10} {:>6} {:<9} {:>12} {:>14} {:>8} {:>8} {:>8} {:>7} {:>7}\n",
-                     "PATH", "UPLINK", "SPORT", "STATE", "PACKETS", "BYTES", "RESENT", "NAKS",
-                     "CNPS", "MOVEDIN", "MOVEDOUT");
+    t += fmt::format("{:>4} {:<8} {:>5} {:<9} {:>11} {:>8} {:>7} {:>6} {:>8} {:>6} {:>6}\n",
+                     "PATH", "UPLINK", "SPORT", "STATE", "PACKETS", "RESENT", "NAKS", "CNPS",
+                     "TXDROPS", "IN", "OUT");
     for (const auto& p : doc["paths"]) {
         const json& sig = p["signals"];
-        t += fmt::format("{:>4} {:<10} {:>6} {:<9} {:>12} {:>14} {:>8} {:>8} {:>8} {:>7} {:>7}\n",
+        t += fmt::format("{:>4} {:<8} {:>5} {:<9} {:>11} {:>8} {:>7} {:>6} {:>8} {:>6} {:>6}\n",
                          p["path"].get<uint32_t>(), p["uplink"].get<std::string>(),
                          p["source_port"].is_null() ? std::string("rnic")
                                                     : std::to_string(p["source_port"].get<uint32_t>()),
                          p["state"].get<std::string>(), p["packets"].get<uint64_t>(),
-                         p["bytes"].get<uint64_t>(), sig["retransmit"].get<uint64_t>(),
+                         sig["retransmit"].get<uint64_t>(),
                          sig["nak"].get<uint64_t>(), sig["cnp"].get<uint64_t>(),
-                         p["moved_in"].get<uint64_t>(), p["moved_out"].get<uint64_t>());
+                         sig["tx_drop"].get<uint64_t>(), p["moved_in"].get<uint64_t>(), p["moved_out"].get<uint64_t>());
     }
     t += "counters:";
     for (const auto& [name, value] : doc["counters"].items())

@@ -122,6 +122,7 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       table_(worker_table_config(c)),
       tx_(ports, tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
+    uplink_drops_seen_.assign(fabric_ports_.size(), 0);
     if (!passive_mode_) {
         flowlets_ =
             std::make_unique<flow::SideArray<balance::FlowletState>>(table_.config().max_flows);
@@ -136,6 +137,17 @@ void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
     policy_in_force_ = shared->policy.load(std::memory_order_relaxed);
     balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(),
                                    &shared->monitor, worker);
+}
+
+void Pipeline::charge_tx_drops() {
+    for (size_t u = 0; u < fabric_ports_.size(); ++u) {
+        const uint64_t dropped = tx_.dropped(fabric_ports_[u]);
+        if (dropped == uplink_drops_seen_[u]) continue;
+        balance_shared_->monitor.uplink_signal(balance_worker_, uint32_t(u),
+                                               balance::Signal::tx_drop,
+                                               dropped - uplink_drops_seen_[u]);
+        uplink_drops_seen_[u] = dropped;
+    }
 }
 
 void Pipeline::follow_balance_policy() {
@@ -180,6 +192,7 @@ void Pipeline::run(Burst& b) {
             break;
     }
     tx_.send(b, stats_.tx, stats_.ports);
+    if (b.direction == Direction::host_to_fabric) charge_tx_drops();
 }
 
 void Pipeline::host_to_fabric(Burst& b) {

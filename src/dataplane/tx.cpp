@@ -45,6 +45,7 @@ void TxQueues::drain(uint16_t port_index, TxCounters& tx,
     ports[port_index].tx_packets += sent;
     if (sent < q.n) {
         tx.dropped_tx_full += q.n - sent;
+        q.dropped += q.n - sent;
         rte_pktmbuf_free_bulk(q.mbufs.data() + sent, q.n - sent);
     }
     q.n = 0;

@@ -15,6 +15,8 @@
 //   cnp         a CNP came back for a QP whose requests take the path (its pairing is
 //               learnt from the ACKs' PSNs, since a CNP's own PSN names nothing)
 //   ecn_ce      reserved for CE marks a peer reports (not yet counted: see README)
+//   tx_drop     frames the uplink's TX queue refused, full (a local TX backlog): charged
+//               to every path of that uplink
 // A NAK or a CNP travels the reverse direction, which may sit on another worker: the PSN
 // owner table below lets any worker find the path a PSN left on.
 //
@@ -31,8 +33,8 @@
 
 namespace weft::balance {
 
-enum class Signal : uint8_t { retransmit, nak, cnp, ecn_ce };
-inline constexpr size_t kSignalCount = 4;
+enum class Signal : uint8_t { retransmit, nak, cnp, ecn_ce, tx_drop };
+inline constexpr size_t kSignalCount = 5;
 const char* to_string(Signal s);
 
 struct CongestionSettings {
@@ -81,6 +83,11 @@ class PathMonitor {
     }
     void signal(uint32_t worker, uint32_t path, Signal kind) {
         if (path < paths_.size()) bump(slot(worker, path).signals[size_t(kind)], 1);
+    }
+    // `n` signals on every path of uplink `uplink`
+    void uplink_signal(uint32_t worker, uint32_t uplink, Signal kind, uint64_t n) {
+        for (uint32_t p = uplink; p < paths_.size(); p += paths_.uplinks())
+            bump(slot(worker, p).signals[size_t(kind)], n);
     }
     void moved(uint32_t worker, uint32_t from, uint32_t to) {
         bump(slot(worker, from).moved_out, 1);

@@ -66,7 +66,10 @@ class Pipeline {
     // Runs the burst through its path. Every frame ends in a TX queue or back in its pool.
     void run(Burst& b);
     // Sends what the TX queues hold.
-    void flush() { tx_.flush(stats_.tx, stats_.ports); }
+    void flush() {
+        tx_.flush(stats_.tx, stats_.ports);
+        charge_tx_drops();
+    }
 
     flow::Table& table() { return table_; }
     const flow::Table& table() const { return table_; }
@@ -76,6 +79,10 @@ class Pipeline {
     // own); `worker` is this pipeline's block in them.
     void share_balance(BalanceShared* shared, uint32_t worker);
     const BalanceShared& balance_shared() const { return *balance_shared_; }
+    // Closes the paths' round when it is due (every burst does too): a worker calls it
+    // once per poll, so rounds go on while no traffic comes (and a congested path that
+    // carries nothing is cleared after clear_rounds, as designed).
+    void balance_tick(uint64_t now_ns) { balance_shared_->monitor.tick(now_ns); }
     const WorkerStats& stats() const { return stats_; }
 
   private:
@@ -90,6 +97,9 @@ class Pipeline {
     FirewallConfig firewall_;
     classify::Classifier classifier_;
     void follow_balance_policy();
+    // TX-full drops on each uplink since the last call, charged to its paths
+    void charge_tx_drops();
+    std::vector<uint64_t> uplink_drops_seen_;
 
     const Config& config_;
     std::unique_ptr<BalanceShared> own_balance_;

@@ -23,11 +23,15 @@ class TxQueues {
     // Hands every queued frame to its port; what a full queue refuses twice is freed and
     // counted (dropped_tx_full).
     void flush(TxCounters& tx, std::array<PortCounters, kMaxPorts>& ports);
+    // Frames port `port_index`'s TX queue refused so far (a full queue is a local TX
+    // backlog: the balancer charges it to the uplink's paths).
+    uint64_t dropped(uint16_t port_index) const { return queues_[port_index].dropped; }
 
   private:
     struct Queue {
         uint16_t port_id = 0;
         uint16_t n = 0;
+        uint64_t dropped = 0;
         std::array<rte_mbuf*, kBurst * 2> mbufs{};
     };
     void drain(uint16_t port_index, TxCounters& tx, std::array<PortCounters, kMaxPorts>& ports);
