@@ -507,15 +507,29 @@ int main(int argc, char** argv) {
         "ecmp: a hash of each QP's 5-tuple picks its uplink, as a switch would; flowlet: a QP\n"
         "may take another path (by hash) after [balance] flowlet_gap_us of quiet; congestion:\n"
         "a QP starts on the less loaded of two paths and leaves its path, at such a gap, only\n"
-        "when the path is congested. Flows keep their paths across a change; the workers\n"
+        "when the path is congested; spray: as congestion, and each request to a host that a\n"
+        "weftd across the fabric offered to reorder for ([balance] reorder there) takes the\n"
+        "next good path in turn. Flows keep their paths across a change; the workers\n"
         "follow at their next burst. Not kept across a restart: set [balance] policy too.");
     balance->require_subcommand(1);
-    auto* balance_policy = balance->add_subcommand("policy", "set the policy: ecmp, flowlet or congestion");
-    balance_policy->add_option("name", policy_name, "ecmp, flowlet or congestion")
+    auto* balance_policy =
+        balance->add_subcommand("policy", "set the policy: ecmp, flowlet, congestion or spray");
+    balance_policy->add_option("name", policy_name, "ecmp, flowlet, congestion or spray")
         ->required()
-        ->check(CLI::IsMember({"ecmp", "flowlet", "congestion"}));
+        ->check(CLI::IsMember({"ecmp", "flowlet", "congestion", "spray"}));
     balance_policy->add_flag("--json", live_json,
                              "emit the weft.paths/1 JSON document after the change");
+    std::string reorder_action;
+    auto* balance_reorder = balance->add_subcommand(
+        "reorder",
+        "pause: frames from the fabric pass unordered while this weftd's reorder offer still\n"
+        "stands, so peers keep spraying to it and its hosts see sprayed QPs out of order (the\n"
+        "control experiment that shows what the buffer does: it breaks those QPs with\n"
+        "go-back-N); resume: reorder again");
+    balance_reorder->add_option("action", reorder_action, "pause or resume")
+        ->required()
+        ->check(CLI::IsMember({"pause", "resume"}));
+    balance_reorder->add_flag("--json", live_json, "emit the weft.paths/1 JSON document");
 
     PspArgs psp_args;
     auto* psp = app.add_subcommand(
@@ -565,6 +579,9 @@ int main(int argc, char** argv) {
     if (rotate->parsed()) return run_live("keys-rotate", socket, live_json, std::nullopt);
     if (keys->parsed()) return run_live("keys", socket, live_json, std::nullopt);
     if (paths->parsed()) return run_live("paths", socket, live_json, std::nullopt);
+    if (balance_reorder->parsed())
+        return run_live("balance-reorder", socket, live_json, std::nullopt, {},
+                        {{"action", reorder_action}});
     if (balance_policy->parsed())
         return run_live("balance-policy", socket, live_json, std::nullopt, {},
                         {{"policy", policy_name}});

@@ -258,6 +258,12 @@ std::vector<std::string> validate(const Config& c) {
             "balance.policy \"{}\" needs two paths at least: two fabric ports, or "
             "balance.source_ports of 2 or more",
             to_string(c.balance.policy)));
+    if (c.balance.reorder && c.balance.reorder_hosts.empty())
+        errors.push_back(
+            "balance.reorder needs balance.reorder_hosts: the hosts behind this weftd that the "
+            "weftds across the fabric may spray to");
+    if (c.balance.reorder && c.mode != Mode::inline_)
+        errors.push_back("balance.reorder holds frames from the fabric: it needs inline mode");
     if (c.balance.policy == BalancePolicy::ecmp && c.balance.source_ports)
         errors.push_back(
             "balance.source_ports: only the flowlet and congestion policies write source ports");

@@ -50,6 +50,16 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             }
             return text ? as_text(keys_text(doc)) : doc;
         }
+        if (command == "balance-reorder") {
+            const std::string action = request.value("action", "");
+            if (action != "pause" && action != "resume")
+                return ipc::error_reply("balance-reorder: \"action\" must be pause or resume");
+            instance.set_reorder_paused(action == "pause");
+            fmt::print(stderr, "weftd: reorder {} (weftctl)\n",
+                       action == "pause" ? "paused: sprayed frames pass unordered" : "resumed");
+            json doc = paths_document(instance);
+            return text ? as_text(paths_text(doc)) : doc;
+        }
         if (command == "paths" || command == "balance-policy") {
             if (instance.config().mode != Mode::inline_)
                 return ipc::error_reply("balancing needs inline mode: this weftd is passive");
@@ -61,7 +71,7 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
                 BalancePolicy wanted;
                 if (!balance_policy_from(p->get<std::string>(), wanted))
                     return ipc::error_reply(
-                        fmt::format("policy '{}': must be ecmp, flowlet or congestion",
+                        fmt::format("policy '{}': must be ecmp, flowlet, congestion or spray",
                                     p->get<std::string>()));
                 const BalancePolicy before = instance.set_balance_policy(wanted);
                 fmt::print(stderr, "weftd: balancing policy {} -> {} (weftctl)\n",

@@ -395,6 +395,18 @@ std::string keys_text(const json& doc) {
 
 json paths_document(const Instance& instance) {
     const Config& c = instance.config();
+    const Instance::Reading reading = instance.read_workers();
+    const WorkerStats& stats = reading.stats;
+    json reorder_hosts = json::array();
+    for (const roce::IpPrefix& h : c.balance.reorder_hosts) reorder_hosts.push_back(h.to_string());
+    // offers learnt from weftds across the fabric, and whether each still stands
+    json peers = json::array();
+    uint64_t now = 0;  // the workers' clock, as of their last publication (<= 1 ms old)
+    for (const WorkerPublication& w : reading.workers) now = std::max(now, w.tsc_ns);
+    for (const auto& r : instance.reorder_peers())
+        peers.push_back({{"hosts", r.prefix.to_string()},
+                         {"live", r.expires_ns > now},
+                         {"expires_in_ms", r.expires_ns > now ? (r.expires_ns - now) / 1'000'000 : 0}});
     const auto& ps = instance.ports().ports();
     const auto& fabric = instance.ports().fabric();
     json paths = json::array();
@@ -430,7 +442,19 @@ json paths_document(const Instance& instance) {
             {"signal_permille", c.balance.signal_permille},
             {"rounds", instance.path_rounds()},
             {"paths", paths},
-            {"counters", telemetry::to_json(instance.read_workers().stats.balance)}};
+            {"reorder",
+             {{"enabled", c.balance.reorder},
+              {"paused", instance.reorder_paused()},
+              {"hosts", reorder_hosts},
+              {"depth", c.balance.reorder_depth},
+              {"timeout_us", c.balance.reorder_timeout_us},
+              // every held frame leaves by one of the three releases
+              {"frames_held", stats.reorder.held - stats.reorder.released_in_order -
+                                  stats.reorder.released_on_timeout -
+                                  stats.reorder.released_on_overflow},
+              {"counters", telemetry::to_json(stats.reorder)}}},
+            {"spray_peers", peers},
+            {"counters", telemetry::to_json(stats.balance)}};
 }
 
 std::string paths_text(const json& doc) {
@@ -459,7 +483,22 @@ std::string paths_text(const json& doc) {
     t += "counters:";
     for (const auto& [name, value] : doc["counters"].items())
         t += fmt::format(" {} {}", name, value.dump());
-    return t + "\n";
+    t += "\n";
+    const json& r = doc["reorder"];
+    if (r["enabled"].get<bool>()) {
+        t += fmt::format("reorder{} for {}: depth {}, timeout {} us;", r["paused"].get<bool>() ? " (PAUSED)" : "",
+                         r["hosts"].dump(), r["depth"].get<uint32_t>(),
+                         r["timeout_us"].get<uint32_t>());
+        for (const auto& [name, value] : r["counters"].items())
+            t += fmt::format(" {} {}", name, value.dump());
+        t += "\n";
+    }
+    for (const auto& p : doc["spray_peers"])
+        t += fmt::format("spray to {}: offered by a weftd across the fabric{}\n",
+                         p["hosts"].get<std::string>(),
+                         p["live"].get<bool>() ? fmt::format(" (good for {} ms)", p["expires_in_ms"].get<uint64_t>())
+                                               : std::string(" (expired: not sprayed)"));
+    return t;
 }
 
 }  // namespace weft::dataplane

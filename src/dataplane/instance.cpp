@@ -109,6 +109,12 @@ BalancePolicy Instance::set_balance_policy(BalancePolicy p) const {
     return balance_->policy.exchange(p, std::memory_order_relaxed);
 }
 
+void Instance::set_reorder_paused(bool paused) const {
+    if (!config_.balance.reorder)
+        throw DataplaneError("this weftd does not reorder ([balance] reorder = true)");
+    balance_->reorder_paused.store(paused);
+}
+
 std::vector<PspSaReading> Instance::psp_sas() const {
     std::vector<PspSaReading> out;
     for (const auto& w : workers_) w->pipeline().psp().add_sa_counters(out);

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "weft/balance/reorder_offer.hpp"
 
 #include <algorithm>
 
@@ -90,13 +93,17 @@ BalanceShared::BalanceShared(const Config& c, size_t uplinks)
       policy(c.balance.policy) {}
 
 balance::Policy make_balance_policy(const Config& c, BalancePolicy policy, size_t uplinks,
-                                    balance::PathMonitor* monitor, uint32_t worker) {
+                                    BalanceShared* shared, uint32_t worker) {
     const uint64_t gap_ns = uint64_t(c.balance.flowlet_gap_us) * 1000;
     switch (policy) {
         case BalancePolicy::flowlet:
             return balance::FlowletPolicy(balance_paths(c, uplinks), gap_ns);
         case BalancePolicy::congestion:
-            return balance::CongestionPolicy(balance_paths(c, uplinks), gap_ns, monitor, worker);
+            return balance::CongestionPolicy(balance_paths(c, uplinks), gap_ns, &shared->monitor,
+                                             worker);
+        case BalancePolicy::spray:
+            return balance::SprayPolicy(balance_paths(c, uplinks), gap_ns, &shared->monitor,
+                                        worker, &shared->peers);
         case BalancePolicy::ecmp:
             break;
     }
@@ -115,12 +122,13 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       own_balance_(std::make_unique<BalanceShared>(c, ports.fabric().size())),
       balance_shared_(own_balance_.get()),
       policy_in_force_(c.balance.policy),
-      balance_(make_balance_policy(c, policy_in_force_, ports.fabric().size(),
-                                   &balance_shared_->monitor, 0)),
+      balance_(make_balance_policy(c, policy_in_force_, ports.fabric().size(), balance_shared_,
+                                   0)),
       psp_config_(c.psp),
       psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),
       table_(worker_table_config(c)),
-      tx_(ports, tx_queue) {
+      tx_(ports, tx_queue),
+      tx_queue_(tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
     uplink_drops_seen_.assign(fabric_ports_.size(), 0);
     if (!passive_mode_) {
@@ -128,6 +136,71 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
             std::make_unique<flow::SideArray<balance::FlowletState>>(table_.config().max_flows);
         paired_ = std::make_unique<flow::SideArray<uint32_t>>(table_.config().max_flows);
     }
+    if (c.balance.reorder && !passive_mode_) {
+        balance::ReorderSettings r;
+        r.depth = c.balance.reorder_depth;
+        r.flows = c.balance.reorder_flows;
+        r.timeout_ns = uint64_t(c.balance.reorder_timeout_us) * 1000;
+        reorderer_ = std::make_unique<balance::Reorderer>(r, table_.config().max_flows);
+    }
+}
+
+void Pipeline::housekeeping(uint64_t now_ns) {
+    balance_shared_->monitor.tick(now_ns);
+    if (!reorderer_) return;
+    if (reorderer_->frames_held()) {
+        reorderer_->expire(now_ns, [&](void* m) {
+            tx_.enqueue(host_port_, static_cast<rte_mbuf*>(m), true, stats_.tx, stats_.ports);
+        });
+        copy_reorder_counters();
+    }
+    if (tx_queue_ == 0 && now_ns >= next_offer_ns_) {
+        send_offers(now_ns);
+        next_offer_ns_ = now_ns + uint64_t(config_.balance.offer_interval_ms) * 1'000'000;
+    }
+}
+
+void Pipeline::copy_reorder_counters() {
+    const balance::ReorderCounters& r = reorderer_->counters();
+    ReorderStageCounters& out = stats_.reorder;
+    out.in_order = r.in_order;
+    out.held = r.held;
+    out.released_in_order = r.released_in_order;
+    out.timeouts = r.timeouts;
+    out.released_on_timeout = r.released_on_timeout;
+    out.overflows = r.overflows;
+    out.released_on_overflow = r.released_on_overflow;
+    out.behind = r.behind;
+    out.no_slot = r.no_slot;
+}
+
+void Pipeline::send_offers(uint64_t) {
+    balance::ReorderOffer offer;
+    offer.interval_ms = config_.balance.offer_interval_ms;
+    offer.timeout_us = config_.balance.reorder_timeout_us;
+    offer.depth = uint16_t(config_.balance.reorder_depth);
+    offer.hosts = config_.balance.reorder_hosts;
+    const size_t bytes = balance::offer_bytes(offer);
+    for (size_t u = 0; u < fabric_ports_.size(); ++u) {
+        const Port& port = ports_.ports()[fabric_ports_[u]];
+        rte_mbuf* m = port.pool ? rte_pktmbuf_alloc(port.pool) : nullptr;
+        if (!m) continue;  // the pool is empty: the next interval tries again
+        uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(bytes)));
+        if (!p || balance::encode_offer(offer, uint8_t(u), {p, bytes}) != bytes) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        tx_.enqueue(fabric_ports_[u], m, false, stats_.tx, stats_.ports);
+        ++stats_.balance.offers_sent;
+    }
+}
+
+void Pipeline::release_held() {
+    if (!reorderer_) return;
+    reorderer_->release_all([&](void* m) {
+        tx_.enqueue(host_port_, static_cast<rte_mbuf*>(m), true, stats_.tx, stats_.ports);
+    });
+    copy_reorder_counters();
 }
 
 void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
@@ -135,8 +208,8 @@ void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
     balance_worker_ = worker;
     own_balance_.reset();
     policy_in_force_ = shared->policy.load(std::memory_order_relaxed);
-    balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(),
-                                   &shared->monitor, worker);
+    balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(), shared,
+                                   worker);
 }
 
 void Pipeline::charge_tx_drops() {
@@ -156,8 +229,8 @@ void Pipeline::follow_balance_policy() {
     // flows keep their paths: every policy reads the same per-flow state, and a flowlet
     // policy moves a flow only at its next gap
     policy_in_force_ = wanted;
-    balance_ = make_balance_policy(config_, wanted, fabric_ports_.size(),
-                                   &balance_shared_->monitor, balance_worker_);
+    balance_ = make_balance_policy(config_, wanted, fabric_ports_.size(), balance_shared_,
+                                   balance_worker_);
 }
 
 Direction Pipeline::direction_of(uint16_t port_index) const {
@@ -179,6 +252,7 @@ void Pipeline::run(Burst& b) {
         s.path = {};
         s.sealed = false;
         s.opened = false;
+        s.consumed = false;
     }
     switch (b.direction) {
         case Direction::host_to_fabric:
@@ -211,6 +285,7 @@ void Pipeline::host_to_fabric(Burst& b) {
 }
 
 void Pipeline::fabric_to_host(Burst& b) {
+    take_offers(b, balance_shared_->peers, stats_.balance);
     crypt_open(b, psp_, stats_.crypt);
     AccountContext acct{table_, stats_.account, stats_.rx, segmented_, firewall_.verify_icrc};
     account(b, acct);
@@ -220,7 +295,11 @@ void Pipeline::fabric_to_host(Burst& b) {
     FeedbackContext feedback{paired_.get(), stats_.balance, &balance_shared_->monitor,
                              &balance_shared_->owners, balance_worker_};
     path_feedback(b, feedback);
-    reorder(b);
+    if (reorderer_ && !balance_shared_->reorder_paused.load(std::memory_order_relaxed)) {
+        ReorderContext r{*reorderer_, tx_, stats_.tx, stats_.ports, host_port_};
+        reorder(b, r);
+        copy_reorder_counters();
+    }
 }
 
 void Pipeline::passive(Burst& b) {

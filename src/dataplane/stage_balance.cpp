@@ -8,6 +8,7 @@
 #include "weft/roce/bytes.hpp"
 #include "weft/roce/icrc.hpp"
 #include "weft/roce/locate.hpp"
+#include "weft/balance/reorder_offer.hpp"
 
 namespace weft::dataplane {
 
@@ -47,12 +48,15 @@ const char* to_string(BalancePolicy p) {
             return "flowlet";
         case BalancePolicy::congestion:
             return "congestion";
+        case BalancePolicy::spray:
+            return "spray";
     }
     return "?";
 }
 
 bool balance_policy_from(std::string_view name, BalancePolicy& out) {
-    for (BalancePolicy p : {BalancePolicy::ecmp, BalancePolicy::flowlet, BalancePolicy::congestion})
+    for (BalancePolicy p : {BalancePolicy::ecmp, BalancePolicy::flowlet, BalancePolicy::congestion,
+                            BalancePolicy::spray})
         if (name == to_string(p)) {
             out = p;
             return true;
@@ -64,13 +68,16 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
     const toml::table* t = config::as_table(node, "balance", problems);
     if (!t) return;
     static constexpr std::string_view kKeys[] = {
-        "policy",       "flowlet_gap_us",   "source_ports",   "round_us", "congested_rounds",
-        "clear_rounds", "signal_permille"};
+        "policy",        "flowlet_gap_us", "source_ports",       "round_us",
+        "congested_rounds", "clear_rounds", "signal_permille", "reorder",
+        "reorder_hosts", "reorder_depth", "reorder_flows",    "reorder_timeout_us",
+        "offer_interval_ms"};
     config::refuse_unknown_keys(*t, "balance", kKeys, problems);
     std::string policy;
     if (config::read_string(*t, "balance", "policy", policy, problems)) {
         if (!balance_policy_from(policy, c.balance.policy))
-            problems.add("balance.policy", "must be \"ecmp\", \"flowlet\" or \"congestion\"");
+            problems.add("balance.policy",
+                         "must be \"ecmp\", \"flowlet\", \"congestion\" or \"spray\"");
     }
     // 1 us .. 10 s: below a microsecond every packet would start a flowlet
     config::read_uint(*t, "balance", "flowlet_gap_us", 1u, 10'000'000u, c.balance.flowlet_gap_us,
@@ -84,6 +91,39 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
     config::read_uint(*t, "balance", "clear_rounds", 1u, 100'000u, c.balance.clear_rounds, problems);
     config::read_uint(*t, "balance", "signal_permille", 1u, 1000u, c.balance.signal_permille,
                       problems);
+    config::read_bool(*t, "balance", "reorder", c.balance.reorder, problems);
+    if (const toml::node* hosts = t->get("reorder_hosts")) {
+        const toml::array* list = hosts->as_array();
+        if (!list) {
+            problems.add("balance.reorder_hosts", "must be an array of prefixes");
+        } else {
+            for (const toml::node& h : *list) {
+                const std::optional<std::string> text = h.value<std::string>();
+                const std::optional<roce::IpPrefix> prefix =
+                    text ? roce::IpPrefix::parse(*text) : std::nullopt;
+                if (!prefix)
+                    problems.add("balance.reorder_hosts",
+                                 fmt::format("{}: not a prefix such as 10.0.1.0/24 (host bits "
+                                             "clear) or an address",
+                                             text ? *text : std::string("(not a string)")));
+                else
+                    c.balance.reorder_hosts.push_back(*prefix);
+            }
+            if (c.balance.reorder_hosts.size() > balance::kOfferMaxPrefixes)
+                problems.add("balance.reorder_hosts",
+                             fmt::format("at most {} prefixes", balance::kOfferMaxPrefixes));
+        }
+    }
+    if (config::read_uint(*t, "balance", "reorder_depth", 2u, 1024u, c.balance.reorder_depth,
+                          problems) &&
+        (c.balance.reorder_depth & (c.balance.reorder_depth - 1)))
+        problems.add("balance.reorder_depth", "must be a power of two (2, 4, ... 1024)");
+    config::read_uint(*t, "balance", "reorder_flows", 1u, 65536u, c.balance.reorder_flows,
+                      problems);
+    config::read_uint(*t, "balance", "reorder_timeout_us", 10u, 1'000'000u,
+                      c.balance.reorder_timeout_us, problems);
+    config::read_uint(*t, "balance", "offer_interval_ms", 100u, 60'000u,
+                      c.balance.offer_interval_ms, problems);
 }
 
 }  // namespace weft::dataplane

@@ -18,6 +18,7 @@ void TxQueues::send(Burst& b, TxCounters& tx, std::array<PortCounters, kMaxPorts
     uint16_t nfree = 0;
     const bool forward = b.direction != Direction::passive;
     for (PacketState& s : b.frames()) {
+        if (s.consumed) continue;
         if (!forward || s.dropped) {
             to_free[nfree++] = s.mbuf;
             continue;

@@ -154,7 +154,7 @@ void Worker::run(const std::atomic<bool>& stop) {
             next_publish = now + 1'000'000;
         }
 
-        pipeline_.balance_tick(now);
+        pipeline_.housekeeping(now);
         if (idle_sleep_us_ && empty_polls > 1024) rte_delay_us_sleep(idle_sleep_us_);
         bool idle = true;
         for (uint16_t pi = 0; pi < ports.size(); ++pi) {
@@ -185,6 +185,7 @@ void Worker::run(const std::atomic<bool>& stop) {
             next_eviction = now + 1'000'000;
         }
     }
+    pipeline_.release_held();
     flush();
     publish(tsc_ns());
     serve_flow_request(UINT32_MAX);  // a request pending at stop is answered in full

@@ -11,10 +11,11 @@
 #include "weft/balance/congestion.hpp"
 #include "weft/balance/ecmp.hpp"
 #include "weft/balance/flowlet.hpp"
+#include "weft/balance/spray.hpp"
 
 namespace weft::balance {
 
-using Policy = std::variant<EcmpPolicy, FlowletPolicy, CongestionPolicy>;
+using Policy = std::variant<EcmpPolicy, FlowletPolicy, CongestionPolicy, SprayPolicy>;
 
 inline std::string_view name(const Policy& p) {
     return std::visit([](const auto& policy) -> std::string_view { return policy.kName; }, p);

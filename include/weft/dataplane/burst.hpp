@@ -57,6 +57,9 @@ struct PacketState {
     bool sealed = false;
     // crypt.open authenticated and decrypted it (fabric -> host): it came from a PSP peer
     bool opened = false;
+    // A stage took the frame over (reorder holds it, or already queued it for TX in PSN
+    // order): tx neither sends nor frees it.
+    bool consumed = false;
 
     bool is_roce() const { return verdict == roce::Verdict::Ok; }
 };

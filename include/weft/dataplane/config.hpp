@@ -100,9 +100,9 @@ struct ClassifyConfig {
 };
 
 // [balance]: how balance.decide puts host RoCE on paths (stage_balance.cpp parses it).
-enum class BalancePolicy : uint8_t { ecmp, flowlet, congestion };
+enum class BalancePolicy : uint8_t { ecmp, flowlet, congestion, spray };
 const char* to_string(BalancePolicy p);
-// "ecmp", "flowlet", "congestion"; false for anything else
+// "ecmp", "flowlet", "congestion", "spray"; false for anything else
 bool balance_policy_from(std::string_view name, BalancePolicy& out);
 struct BalanceConfig {
     BalancePolicy policy = BalancePolicy::ecmp;
@@ -117,6 +117,15 @@ struct BalanceConfig {
     uint32_t congested_rounds = 3;
     uint32_t clear_rounds = 20;
     uint32_t signal_permille = 5;
+    // The receiving side of spraying: hold sprayed QPs' frames from the fabric and release
+    // them in PSN order, and offer it to the weftds across the fabric for `reorder_hosts`
+    // (the hosts behind this weftd) every offer_interval_ms.
+    bool reorder = false;
+    std::vector<roce::IpPrefix> reorder_hosts;
+    uint32_t reorder_depth = 64;  // frames per QP, a power of two
+    uint32_t reorder_flows = 256;  // QPs holding frames at once, per worker
+    uint32_t reorder_timeout_us = 1000;
+    uint32_t offer_interval_ms = 1000;
 };
 
 struct Config {

@@ -74,7 +74,22 @@ inline constexpr size_t kMaxPorts = 16;
     COUNTER(cnps_charged, "CNPs from the fabric charged to their QP's path (paired by ACKs)") \
     COUNTER(feedback_unmatched,                                                              \
             "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "        \
-            "overwritten, QP not paired yet)")
+            "overwritten, QP not paired yet)")                                               \
+    COUNTER(sprayed, "host requests sprayed (policy spray, towards a reordering weftd)")     \
+    COUNTER(offers_sent, "reorder offers this weftd broadcast on its uplinks")              \
+    COUNTER(offers_received, "reorder offers from weftds across the fabric (consumed)")     \
+    COUNTER(offers_bad, "malformed weft frames (EtherType 0x88b5) from the fabric: dropped")
+
+#define WEFT_REORDER_COUNTERS(COUNTER, ARRAY)                                                \
+    COUNTER(in_order, "RoCE requests from the fabric in PSN order: passed at once")          \
+    COUNTER(held, "requests ahead of a PSN gap: held")                                       \
+    COUNTER(released_in_order, "held requests released once the gap before them filled")    \
+    COUNTER(timeouts, "gaps given up on after reorder_timeout_us (the frames after released)") \
+    COUNTER(released_on_timeout, "held requests released by a timeout")                     \
+    COUNTER(overflows, "requests too far ahead for the buffer: what was held released first") \
+    COUNTER(released_on_overflow, "held requests released by an overflow")                  \
+    COUNTER(behind, "requests behind the expected PSN (resent or duplicated): passed")       \
+    COUNTER(no_slot, "requests ahead of a gap with every buffer taken: passed unheld")
 
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \
     COUNTER(forwarded_roce, "RoCEv2 frames queued for transmission")                   \
@@ -92,6 +107,9 @@ struct RxCounters {
 struct BalanceCounters {
     WEFT_COUNTER_LIST(BalanceCounters, WEFT_BALANCE_COUNTERS)
 };
+struct ReorderStageCounters {
+    WEFT_COUNTER_LIST(ReorderStageCounters, WEFT_REORDER_COUNTERS)
+};
 struct CryptCounters {
     WEFT_COUNTER_LIST(CryptCounters, WEFT_CRYPT_COUNTERS)
 };
@@ -108,6 +126,7 @@ struct WorkerStats {
     FirewallCounters firewall;
     BalanceCounters balance;
     CryptCounters crypt;
+    ReorderStageCounters reorder;
     TxCounters tx;
     std::array<PortCounters, kMaxPorts> ports{};
 
@@ -132,6 +151,7 @@ inline constexpr auto kStageCounters = std::make_tuple(
     StageCounters<FirewallCounters>{"firewall", "weft_firewall", &WorkerStats::firewall, false},
     StageCounters<BalanceCounters>{"balance", "weft_balance", &WorkerStats::balance, false},
     StageCounters<CryptCounters>{"crypt", "weft_crypt", &WorkerStats::crypt, false},
+    StageCounters<ReorderStageCounters>{"reorder", "weft_reorder", &WorkerStats::reorder, false},
     StageCounters<TxCounters>{"tx", "weft_tx", &WorkerStats::tx, false});
 
 // f(stage) for each entry of kStageCounters.

@@ -86,6 +86,12 @@ class Instance {
     BalancePolicy balance_policy() const {
         return balance_->policy.load(std::memory_order_relaxed);
     }
+    std::vector<balance::ReorderPeers::Reading> reorder_peers() const {
+        return balance_->peers.readings();
+    }
+    bool reorder_paused() const { return balance_->reorder_paused.load(); }
+    // `weftctl balance reorder pause|resume`; throws DataplaneError without [balance] reorder
+    void set_reorder_paused(bool paused) const;
     // Changes the policy (every worker follows at its next host burst); throws
     // DataplaneError for a policy these uplinks cannot run. Returns the one it replaced.
     BalancePolicy set_balance_policy(BalancePolicy p) const;

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "weft/balance/policy.hpp"
+#include "weft/balance/reorder.hpp"
+#include "weft/balance/reorder_peers.hpp"
 #include "weft/classify/classifier.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/config.hpp"
@@ -44,6 +46,11 @@ struct BalanceShared {
     balance::PathMonitor monitor;
     balance::PsnOwners owners;
     std::atomic<BalancePolicy> policy;
+    // hosts weftds across the fabric offered to reorder for (spray's targets)
+    balance::ReorderPeers peers;
+    // `weftctl balance reorder pause`: frames pass unheld while the offer stands (the
+    // control experiment that shows what the buffer does; it breaks sprayed QPs)
+    std::atomic<bool> reorder_paused{false};
 };
 
 // The paths [balance] describes over `uplinks` fabric ports.
@@ -52,7 +59,7 @@ balance::PathSet balance_paths(const Config& c, size_t uplinks);
 // `policy` over `uplinks` fabric ports, with [balance]'s settings; congestion reads
 // `monitor` and counts its moves in block `worker`.
 balance::Policy make_balance_policy(const Config& c, BalancePolicy policy, size_t uplinks,
-                                    balance::PathMonitor* monitor, uint32_t worker);
+                                    BalanceShared* shared, uint32_t worker);
 
 class Pipeline {
   public:
@@ -79,10 +86,13 @@ class Pipeline {
     // own); `worker` is this pipeline's block in them.
     void share_balance(BalanceShared* shared, uint32_t worker);
     const BalanceShared& balance_shared() const { return *balance_shared_; }
-    // Closes the paths' round when it is due (every burst does too): a worker calls it
-    // once per poll, so rounds go on while no traffic comes (and a congested path that
-    // carries nothing is cleared after clear_rounds, as designed).
-    void balance_tick(uint64_t now_ns) { balance_shared_->monitor.tick(now_ns); }
+    // Once per poll: closes the paths' round when it is due (every burst does too, so
+    // rounds go on while no traffic comes, and a congested path that carries nothing is
+    // cleared after clear_rounds, as designed), releases reorder gaps that timed out, and
+    // (worker 0, with [balance] reorder) broadcasts the reorder offer when it is due.
+    void housekeeping(uint64_t now_ns);
+    // Releases every frame reorder holds (at stop).
+    void release_held();
     const WorkerStats& stats() const { return stats_; }
 
   private:
@@ -111,6 +121,12 @@ class Pipeline {
     std::unique_ptr<flow::SideArray<balance::FlowletState>> flowlets_;
     // per fabric->host flow: the path its ACKs paired it with (inline mode)
     std::unique_ptr<flow::SideArray<uint32_t>> paired_;
+    // [balance] reorder: the receiving side of spraying, and its offer
+    std::unique_ptr<balance::Reorderer> reorderer_;
+    void send_offers(uint64_t now_ns);
+    void copy_reorder_counters();
+    uint64_t next_offer_ns_ = 0;
+    uint16_t tx_queue_;
     PspConfig psp_config_;
     PspStage psp_;
     flow::Table table_;

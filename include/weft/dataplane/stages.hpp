@@ -16,6 +16,9 @@
 #include "weft/classify/rules.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/counters.hpp"
+#include "weft/dataplane/tx.hpp"
+#include "weft/balance/reorder.hpp"
+#include "weft/balance/reorder_peers.hpp"
 #include "weft/flow/side_array.hpp"
 #include "weft/flow/table.hpp"
 #include "weft/flow/zeroed_array.hpp"
@@ -95,7 +98,8 @@ inline void balance_observe(const PacketState& s, balance::FlowletState* state, 
 template <class Policy>
 void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports,
                     BalanceContext& ctx) {
-    constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy>;
+    constexpr bool kSpray = std::is_same_v<Policy, balance::SprayPolicy>;
+    constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy> && !kSpray;
     const uint32_t uplinks = uint32_t(fabric_ports.size());
     [[maybe_unused]] balance::FlowletCounters flowlet_counters;
     for (PacketState& s : b.frames()) {
@@ -106,7 +110,16 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
                                            ? &ctx.flowlets->at(s.flow, s.flow_created)
                                            : nullptr;
         uint32_t path = 0;
-        if constexpr (kFlowlets) {
+        if constexpr (kSpray) {
+            if (state) {
+                bool sprayed = false;
+                s.path = policy.choose(s.packet, is_request(s.packet), *state, s.prev_last_ns,
+                                       s.timestamp_ns, flowlet_counters, path, sprayed);
+                ctx.counters.sprayed += sprayed;
+            } else {
+                s.path = balance::PathChoice{};
+            }
+        } else if constexpr (kFlowlets) {
             if (state) {
                 s.path = policy.choose(s.packet, *state, s.prev_last_ns, s.timestamp_ns,
                                        flowlet_counters);
@@ -126,7 +139,7 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
         // a policy naming an uplink that does not exist is counted by tx, never followed
         s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
     }
-    if constexpr (kFlowlets) {
+    if constexpr (kFlowlets || kSpray) {
         ctx.counters.flowlets += flowlet_counters.flowlets;
         ctx.counters.path_changes += flowlet_counters.path_changes;
     }
@@ -167,8 +180,21 @@ void crypt_open(Burst& b, PspStage& psp, CryptCounters& counters);
 // peer is dropped and counted (zero trust: that peer seals everything it sends).
 void drop_plaintext_from_peers(Burst& b, const PspConfig& config, CryptCounters& counters);
 
-// reorder (fabric -> host): PSN order for sprayed QPs. Nothing is sprayed until the
-// balancing issue negotiates it with a peer weftd: frames pass in arrival order.
-void reorder(Burst& b);
+// offers (fabric -> host, first): weft frames (EtherType 0x88b5) are weftd's own, never
+// the host's: a reorder offer is learnt into `peers` (good for three of its intervals),
+// anything else of ours is counted bad; both are dropped.
+void take_offers(Burst& b, balance::ReorderPeers& peers, BalanceCounters& counters);
+
+// reorder (fabric -> host, [balance] reorder): RoCE requests go through the reorder
+// buffer (balance/reorder.hpp), which queues them for the host port in PSN order, now or
+// once the gap before them fills or times out; they are `consumed` for tx.
+struct ReorderContext {
+    balance::Reorderer& reorderer;
+    TxQueues& tx;
+    TxCounters& tx_counters;
+    std::array<PortCounters, kMaxPorts>& ports;
+    uint16_t host_port;
+};
+void reorder(Burst& b, ReorderContext& ctx);
 
 }  // namespace weft::dataplane

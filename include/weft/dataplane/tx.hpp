@@ -26,6 +26,14 @@ class TxQueues {
     // Frames port `port_index`'s TX queue refused so far (a full queue is a local TX
     // backlog: the balancer charges it to the uplink's paths).
     uint64_t dropped(uint16_t port_index) const { return queues_[port_index].dropped; }
+    // Queues one frame a stage took over (reorder's releases, weftd's own offers).
+    void enqueue(uint16_t port_index, rte_mbuf* m, bool roce, TxCounters& tx,
+                 std::array<PortCounters, kMaxPorts>& ports) {
+        ++(roce ? tx.forwarded_roce : tx.forwarded_other);
+        Queue& q = queues_[port_index];
+        q.mbufs[q.n++] = m;
+        if (q.n == q.mbufs.size()) drain(port_index, tx, ports);
+    }
 
   private:
     struct Queue {
