@@ -451,7 +451,8 @@ json paths_document(const Instance& instance) {
               // every held frame leaves by one of the three releases
               {"frames_held", stats.reorder.held - stats.reorder.released_in_order -
                                   stats.reorder.released_on_timeout -
-                                  stats.reorder.released_on_overflow},
+                                  stats.reorder.released_on_overflow -
+                                  stats.reorder.released_on_restart},
               {"counters", telemetry::to_json(stats.reorder)}}},
             {"spray_peers", peers},
             {"counters", telemetry::to_json(stats.balance)}};

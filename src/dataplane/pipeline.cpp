@@ -164,6 +164,7 @@ void Pipeline::copy_reorder_counters() {
     const balance::ReorderCounters& r = reorderer_->counters();
     ReorderStageCounters& out = stats_.reorder;
     out.in_order = r.in_order;
+    out.starts = r.starts;
     out.held = r.held;
     out.released_in_order = r.released_in_order;
     out.timeouts = r.timeouts;
@@ -171,6 +172,7 @@ void Pipeline::copy_reorder_counters() {
     out.overflows = r.overflows;
     out.released_on_overflow = r.released_on_overflow;
     out.behind = r.behind;
+    out.released_on_restart = r.released_on_restart;
     out.no_slot = r.no_slot;
 }
 

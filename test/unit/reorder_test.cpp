@@ -22,6 +22,13 @@ struct Out {
     void operator()(void* f) { psns.push_back(psn_of(f)); }
 };
 
+// A QP's first frame is held until the timeout (its first PSN unknown till then): push it
+// at 0 and let the start end, so the tests below begin with a QP in its stride.
+void start(Reorderer& r, uint32_t flow, uint32_t psn, Out& out) {
+    r.push(flow, true, psn, frame(psn), 0, out);
+    r.expire(r.settings().timeout_ns + 1, out);
+}
+
 ReorderSettings settings(uint32_t depth, uint32_t flows, uint64_t timeout_ns) {
     ReorderSettings s;
     s.depth = depth;
@@ -34,7 +41,7 @@ TEST(Reorder, ShuffledWithinTheDepthComesOutInPsnOrderAcrossThe24BitWrap) {
     Reorderer r(settings(64, 4, 1'000'000), 16);
     Out out;
     const uint32_t first = 0xffffff - 500;  // wraps after 500 frames
-    r.push(3, true, first, frame(first), 0, out);
+    start(r, 3, first, out);
     std::mt19937 rng(5);
     std::vector<uint32_t> psns;
     for (uint32_t i = 1; i <= 4000; ++i) psns.push_back((first + i) & 0xffffff);
@@ -49,33 +56,66 @@ TEST(Reorder, ShuffledWithinTheDepthComesOutInPsnOrderAcrossThe24BitWrap) {
     EXPECT_GT(r.counters().held, 0u);
     EXPECT_EQ(r.counters().held, r.counters().released_in_order);
     EXPECT_EQ(r.counters().timeouts, 0u);
+    EXPECT_EQ(r.counters().starts, 1u);
+}
+
+TEST(Reorder, ANewQpsFirstFramesAreHeldUntilItsFirstPsnIsKnown) {
+    Reorderer r(settings(16, 4, 1000), 16);
+    Out out;
+    // sprayed: the second frame of a new QP overtakes the first
+    r.push(5, true, 701, frame(701), 0, out);
+    r.push(5, false, 700, frame(700), 10, out);
+    r.push(5, false, 702, frame(702), 20, out);
+    EXPECT_TRUE(out.psns.empty());
+    r.expire(1001, out);
+    EXPECT_EQ(out.psns, std::vector<uint32_t>({700, 701, 702}));
+    EXPECT_EQ(r.counters().starts, 1u);
+    r.push(5, false, 703, frame(703), 1100, out);  // in its stride now: passes at once
+    EXPECT_EQ(out.psns.back(), 703u);
+}
+
+TEST(Reorder, AStartEndsEarlyWhenAFrameIsBeyondTheBuffer) {
+    Reorderer r(settings(8, 4, 1'000'000), 16);
+    Out out;
+    r.push(6, true, 10, frame(10), 0, out);
+    r.push(6, false, 11, frame(11), 0, out);
+    r.push(6, false, 13, frame(13), 0, out);
+    r.push(6, false, 19, frame(19), 0, out);  // 9 above the lowest, depth 8
+    EXPECT_EQ(out.psns, std::vector<uint32_t>({10, 11}));  // 13 waits for 12; 19 is within 8 of 12
+    r.push(6, false, 12, frame(12), 0, out);
+    EXPECT_EQ(out.psns, std::vector<uint32_t>({10, 11, 12, 13}));
 }
 
 TEST(Reorder, AGapThatDoesNotFillIsReleasedAsIsAfterTheTimeout) {
     Reorderer r(settings(16, 4, 1000), 16);
     Out out;
-    r.push(1, true, 100, frame(100), 0, out);
-    r.push(1, false, 102, frame(102), 10, out);  // 101 lost
-    r.push(1, false, 103, frame(103), 20, out);
+    start(r, 1, 100, out);
+    r.push(1, false, 102, frame(102), 5010, out);  // 101 lost
+    r.push(1, false, 103, frame(103), 5020, out);
     EXPECT_EQ(out.psns, std::vector<uint32_t>({100}));
     EXPECT_EQ(r.frames_held(), 2u);
-    r.expire(900, out);  // not yet
+    r.expire(5900, out);  // not yet
     EXPECT_EQ(out.psns.size(), 1u);
-    r.expire(1011, out);
+    r.expire(6011, out);
     EXPECT_EQ(out.psns, std::vector<uint32_t>({100, 102, 103}));
     EXPECT_EQ(r.counters().timeouts, 1u);
     EXPECT_EQ(r.counters().released_on_timeout, 2u);
-    // the QP now expects 104; the resent 101 is behind and passes at once
-    r.push(1, false, 101, frame(101), 2000, out);
-    r.push(1, false, 104, frame(104), 2000, out);
-    EXPECT_EQ(out.psns, std::vector<uint32_t>({100, 102, 103, 101, 104}));
+    // the QP now expects 104; the RNIC NAKed 101 and the sender goes back to it: 101 passes
+    // and the order restarts after it, so the resent 102 and 103, sprayed out of order,
+    // are put back in order
+    r.push(1, false, 101, frame(101), 7000, out);
+    r.push(1, false, 103, frame(103), 7000, out);
+    r.push(1, false, 102, frame(102), 7000, out);
+    r.push(1, false, 104, frame(104), 7000, out);
+    EXPECT_EQ(out.psns, std::vector<uint32_t>({100, 102, 103, 101, 102, 103, 104}));
     EXPECT_EQ(r.counters().behind, 1u);
+    EXPECT_EQ(r.counters().released_in_order, 2u);  // 100 at its start, then 103
 }
 
 TEST(Reorder, AFrameTooFarAheadReleasesEverythingHeldFirst) {
     Reorderer r(settings(8, 4, 1'000'000), 16);
     Out out;
-    r.push(2, true, 10, frame(10), 0, out);
+    start(r, 2, 10, out);
     r.push(2, false, 13, frame(13), 0, out);
     r.push(2, false, 12, frame(12), 0, out);
     r.push(2, false, 30, frame(30), 0, out);  // 19 ahead of 11, depth 8
@@ -90,33 +130,29 @@ TEST(Reorder, AFrameTooFarAheadReleasesEverythingHeldFirst) {
 TEST(Reorder, WhenEveryBufferIsTakenFramesPassUnheldAndAreCounted) {
     Reorderer r(settings(8, 1, 1'000'000), 16);
     Out out;
-    r.push(1, true, 0, frame(0), 0, out);
-    r.push(2, true, 50, frame(50), 0, out);
-    r.push(1, false, 2, frame(2), 0, out);   // takes the only buffer
-    r.push(2, false, 52, frame(52), 0, out); // none left
+    start(r, 1, 0, out);
+    r.push(2, true, 50, frame(50), 0, out);  // its start takes the only buffer
+    r.push(1, false, 2, frame(2), 0, out);   // ahead of a gap, none left: passes
     EXPECT_EQ(r.counters().no_slot, 1u);
-    EXPECT_EQ(out.psns, std::vector<uint32_t>({0, 50, 52}));
     r.push(1, false, 1, frame(1), 0, out);
-    EXPECT_EQ(out.psns, std::vector<uint32_t>({0, 50, 52, 1, 2}));
+    EXPECT_EQ(out.psns, std::vector<uint32_t>({0, 2, 1}));
 }
 
 TEST(Reorder, ANewFlowInAReusedIndexStartsAfresh) {
-    Reorderer r(settings(8, 2, 1'000'000), 4);
+    Reorderer r(settings(8, 2, 1'000), 4);
     Out out;
-    r.push(0, true, 100, frame(100), 0, out);
-    r.push(0, true, 7, frame(7), 0, out);  // index 0 now holds another QP
-    r.push(0, false, 8, frame(8), 0, out);
+    start(r, 0, 100, out);
+    start(r, 0, 7, out);  // index 0 now holds another QP: a start of its own
+    r.push(0, false, 8, frame(8), 5000, out);
     EXPECT_EQ(out.psns, std::vector<uint32_t>({100, 7, 8}));
-    EXPECT_EQ(r.counters().held, 0u);
+    EXPECT_EQ(r.counters().starts, 2u);
 }
 
 TEST(Reorder, ReleaseAllEmptiesEveryBuffer) {
     Reorderer r(settings(8, 4, 1'000'000), 16);
     Out out;
-    for (uint32_t f = 0; f < 3; ++f) {
-        r.push(f, true, 0, frame(0), 0, out);
-        r.push(f, false, 2, frame(2), 0, out);
-    }
+    for (uint32_t f = 0; f < 3; ++f) start(r, f, 0, out);
+    for (uint32_t f = 0; f < 3; ++f) r.push(f, false, 2, frame(2), 0, out);
     EXPECT_EQ(r.frames_held(), 3u);
     r.release_all(out);
     EXPECT_EQ(r.frames_held(), 0u);

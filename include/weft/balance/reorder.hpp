@@ -4,8 +4,16 @@
 // buffer and releases them in PSN order as the gap fills (24-bit PSNs, wrapping). A gap
 // that does not fill within `timeout_ns` (the frame was lost, not late) is released as
 // is: the RNIC then NAKs it as it would have. A frame too far ahead for the buffer
-// releases everything held first (overflow). Frames behind the expected PSN (resent, or
-// duplicated) pass at once.
+// releases everything held first (overflow). A frame behind the expected PSN is the RNIC's
+// go-back-N restarting there (or a duplicate): what is held is released, the frame passes,
+// and the QP's order restarts after it, so the resent frames, sprayed too, are put in
+// order as the first ones were (without the restart they would all pass as "behind", out
+// of order, and every gap they leave would draw another NAK: a go-back-N storm).
+//
+// A QP's first PSN is not known until its first frames are in: sprayed, the second may
+// come before the first. So a new QP's frames are held (within the depth, the lowest PSN
+// seen taken as the start) until `timeout_ns` after the first, then released in order:
+// each new QP waits that long once (counted as `starts`).
 //
 // Buffers come from a fixed pool of `flows` slots of `depth` frames each, taken by a QP
 // while it has something held; a QP that finds the pool empty passes its frames unheld
@@ -34,7 +42,11 @@ struct ReorderCounters {
     uint64_t released_on_timeout = 0;
     uint64_t overflows = 0;      // a frame too far ahead: everything held released first
     uint64_t released_on_overflow = 0;
-    uint64_t behind = 0;         // behind the expected PSN (resent or duplicated): passed
+    uint64_t behind = 0;         // behind the expected PSN (go-back-N or a duplicate): the
+                                 // order restarts after it
+    uint64_t released_on_restart = 0;  // held frames released by such a restart
+    uint64_t starts = 0;               // new QPs whose first frames were held, then
+                                       // released in order (in released_in_order)
     uint64_t no_slot = 0;        // ahead of a gap, but every buffer was taken: passed
 };
 
@@ -61,16 +73,20 @@ class Reorderer {
 
   private:
     struct FlowState {
-        uint32_t expected = 0;  // the next PSN to release
+        uint32_t expected = 0;  // the next PSN to release (starting: the lowest held)
         uint32_t slot = 0;      // index + 1 of the buffer it holds frames in; 0: none
         bool valid = false;
+        bool starting = false;  // its first frames are being held to find its first PSN
     };
     struct Slot {
         uint32_t flow = 0;
         uint32_t count = 0;
         uint64_t since_ns = 0;  // when the oldest gap started waiting (reset on progress)
         uint32_t active_index = 0;
+        uint32_t top = 0;  // starting: the highest PSN held
     };
+    bool take_slot(FlowState& st, uint32_t flow, uint64_t now_ns);
+    void hold(FlowState& st, uint32_t psn, void* frame);
 
     void* const& frame_at(uint32_t slot, uint32_t psn) const {
         return frames_[size_t(slot) * settings_.depth + (psn & (settings_.depth - 1))];
@@ -138,6 +154,7 @@ void Reorderer::flush(FlowState& st, Emit& emit, uint64_t& released) {
         st.expected = (psn + 1) & kPsnMask;
     }
     free_slot(st);
+    st.starting = false;
 }
 
 template <class Emit>
@@ -147,12 +164,45 @@ void Reorderer::push(uint32_t flow, bool created, uint32_t psn, void* frame, uin
     psn &= kPsnMask;
     if (!st.valid) {
         st.valid = true;
-        st.expected = (psn + 1) & kPsnMask;
-        ++counters_.in_order;
-        emit(frame);
+        if (!take_slot(st, flow, now_ns)) {
+            ++counters_.no_slot;
+            st.expected = (psn + 1) & kPsnMask;
+            emit(frame);
+            return;
+        }
+        st.starting = true;
+        st.expected = psn;
+        slots_[st.slot - 1].top = psn;
+        hold(st, psn, frame);
         return;
     }
     const uint32_t ahead = (psn - st.expected) & kPsnMask;
+    if (st.starting) {
+        Slot& slot = slots_[st.slot - 1];
+        const uint32_t below = (st.expected - psn) & kPsnMask;
+        if (ahead < settings_.depth) {
+            if (frame_at(st.slot - 1, psn)) {  // a copy of one held
+                ++counters_.behind;
+                emit(frame);
+                return;
+            }
+            if (((psn - slot.top) & kPsnMask) < settings_.depth) slot.top = psn;
+            hold(st, psn, frame);
+            return;
+        }
+        if (below < settings_.depth && ((slot.top - psn) & kPsnMask) < settings_.depth) {
+            st.expected = psn;  // a lower first PSN, still within the depth of the highest
+            hold(st, psn, frame);
+            return;
+        }
+        // beyond the buffer: the start ends here, with the lowest PSN held as the first;
+        // what follows it without a gap goes now, and this frame as any other
+        ++counters_.starts;
+        st.starting = false;
+        drain(st, now_ns, emit);
+        push(flow, false, psn, frame, now_ns, emit);
+        return;
+    }
     if (ahead == 0) {
         ++counters_.in_order;
         emit(frame);
@@ -162,7 +212,9 @@ void Reorderer::push(uint32_t flow, bool created, uint32_t psn, void* frame, uin
     }
     if (ahead >= 0x800000) {  // behind: half the PSN space back
         ++counters_.behind;
+        if (st.slot) flush(st, emit, counters_.released_on_restart);
         emit(frame);
+        st.expected = (psn + 1) & kPsnMask;
         return;
     }
     if (ahead >= settings_.depth) {
@@ -176,28 +228,17 @@ void Reorderer::push(uint32_t flow, bool created, uint32_t psn, void* frame, uin
         st.expected = (psn + 1) & kPsnMask;
         return;
     }
-    if (!st.slot) {
-        if (free_.empty()) {
-            ++counters_.no_slot;
-            emit(frame);
-            return;
-        }
-        const uint32_t s = free_.back();
-        free_.pop_back();
-        slots_[s] = Slot{flow, 0, now_ns, uint32_t(active_.size())};
-        active_.push_back(s);
-        st.slot = s + 1;
+    if (!st.slot && !take_slot(st, flow, now_ns)) {
+        ++counters_.no_slot;
+        emit(frame);
+        return;
     }
-    void*& f = frame_at(st.slot - 1, psn);
-    if (f) {  // the same PSN twice while held: the copy passes
+    if (frame_at(st.slot - 1, psn)) {  // the same PSN twice while held: the copy passes
         ++counters_.behind;
         emit(frame);
         return;
     }
-    f = frame;
-    ++slots_[st.slot - 1].count;
-    ++frames_held_;
-    ++counters_.held;
+    hold(st, psn, frame);
 }
 
 template <class Emit>
@@ -209,8 +250,13 @@ void Reorderer::expire(uint64_t now_ns, Emit&& emit) {
             continue;
         }
         FlowState& st = flows_.at(slot.flow, false);
-        ++counters_.timeouts;
-        flush(st, emit, counters_.released_on_timeout);  // removes active_[i]
+        if (st.starting) {
+            ++counters_.starts;
+            flush(st, emit, counters_.released_in_order);  // removes active_[i]
+        } else {
+            ++counters_.timeouts;
+            flush(st, emit, counters_.released_on_timeout);  // removes active_[i]
+        }
     }
 }
 

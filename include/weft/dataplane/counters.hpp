@@ -82,13 +82,19 @@ inline constexpr size_t kMaxPorts = 16;
 
 #define WEFT_REORDER_COUNTERS(COUNTER, ARRAY)                                                \
     COUNTER(in_order, "RoCE requests from the fabric in PSN order: passed at once")          \
+    COUNTER(starts,                                                                          \
+            "new QPs whose first frames were held reorder_timeout_us to learn their first "  \
+            "PSN, then released in order")                                                   \
     COUNTER(held, "requests ahead of a PSN gap: held")                                       \
     COUNTER(released_in_order, "held requests released once the gap before them filled")    \
     COUNTER(timeouts, "gaps given up on after reorder_timeout_us (the frames after released)") \
     COUNTER(released_on_timeout, "held requests released by a timeout")                     \
     COUNTER(overflows, "requests too far ahead for the buffer: what was held released first") \
     COUNTER(released_on_overflow, "held requests released by an overflow")                  \
-    COUNTER(behind, "requests behind the expected PSN (resent or duplicated): passed")       \
+    COUNTER(behind,                                                                         \
+            "requests behind the expected PSN (go-back-N, or a duplicate): passed, the "    \
+            "QP's order restarts after them")                                               \
+    COUNTER(released_on_restart, "held requests released by such a restart")              \
     COUNTER(no_slot, "requests ahead of a gap with every buffer taken: passed unheld")
 
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \
