@@ -1,17 +1,21 @@
 """Balancing against real SoftRoCE (scripts/softroce/run balance): g1 -- weftd A =two
 uplinks= weftd B -- g2, B's second uplink limited by tc tbf to 16 Mbit/s with a short queue
 (about a tenth of what the guests move through the fast one). g2 writes to g1 with
-ib_write_bw over 8 QPs twice in one boot: first with B's policy `ecmp` (each QP hashed
+ib_write_bw over 8 QPs four times in one boot: first with B's policy `ecmp` (each QP hashed
 onto an uplink, as a switch would: the QPs on the slow one lose frames at the tbf and
 go-back-N resends them), then, switched by `weftctl balance policy congestion`, with the
 congestion policy (QPs start on the less loaded of two paths; a path whose resends and
-NAKs pass the threshold for two rounds is congested, and its QPs move at their next gap).
+NAKs pass the threshold for two rounds is congested, and its QPs move at their next gap);
+then, the tbf removed, with `spray` (A offers to reorder for g1, B sprays every request
+over both uplinks), and once more with A's reorder paused (the control).
 
 Checks: every program succeeded through both weftd; the ecmp run put QPs on the slow path
 and B charged the losses to it (resends seen on the host side, NAK sequence errors mapped
 back to the path by their PSN); the congestion run's goodput is at least 1.4x the ecmp
 run's; in the congestion run the slow path carried less than the fast one; both weftd
-stopped cleanly; the tbf really dropped frames (the control that the slow path is slow)."""
+stopped cleanly; the tbf really dropped frames (the control that the slow path is slow);
+sprayed with A reordering, g1's rxe counts no out-of-sequence request, and with A's
+reorder paused it does (the control that shows the buffer is what matters)."""
 import json
 import os
 import re
@@ -80,6 +84,20 @@ def by_uplink_signals(paths_doc):
     return out
 
 
+def rxe_after(run, guest, label):
+    """rxe's counters in `guest` after the labelled run."""
+    out = {}
+    for line in read(os.path.join(run.out, guest, f"hw_counters-write_bw_multi-{label}.txt")).splitlines():
+        k, _, v = line.partition(" ")
+        if v.strip().isdigit():
+            out[k] = int(v)
+    return out
+
+
+def rxe_delta(run, guest, before, label, counter):
+    return rxe_after(run, guest, label)[counter] - rxe_after(run, guest, before)[counter]
+
+
 def test_every_program_ran_through_both_weftd(run):
     assert run.rc == 0, f"rc={run.rc}; see {run.out}/harness.log: {run.log}"
 
@@ -137,3 +155,33 @@ def test_both_weftd_stopped_cleanly_and_b_counted_its_tx_drops_as_signals(run):
     # the slow uplink's TX queue backs up behind the tbf: what it refused is a signal too
     end = by_uplink_signals(doc(run, "paths-b-end.json"))
     assert end["fb0"]["tx_drop"] == 0, end
+
+
+def test_b_learnt_as_offer_and_sprayed(run):
+    before = doc(run, "paths-congestion.json")
+    after = doc(run, "paths-spray.json")
+    assert any(p["live"] and p["hosts"] == "10.99.0.1/32" for p in after["spray_peers"]), after["spray_peers"]
+    sprayed = after["counters"]["sprayed"] - before["counters"]["sprayed"]
+    assert sprayed > 1000, sprayed
+    # both uplinks carried the sprayed QPs
+    b, a = by_uplink(before), by_uplink(after)
+    for uplink in ("fb0", "fb1"):
+        assert a[uplink]["packets"] - b[uplink]["packets"] > sprayed / 4, (b, a)
+
+
+def test_sprayed_with_reorder_g1_saw_no_out_of_sequence_request(run):
+    seq = rxe_delta(run, "g1", "congestion", "spray", "out_of_seq_request")
+    held = doc(run, "paths-a-spray.json")["reorder"]["counters"]["held"] - \
+        doc(run, "paths-a-congestion.json")["reorder"]["counters"]["held"]
+    print(f"spray + reorder: {seq} out-of-sequence requests at g1, A held {held} frames; "
+          f"{goodput(run, 'spray')} MB/s")
+    assert held > 0, "A held nothing: the spray was never out of order, so this run shows nothing"
+    assert seq == 0, seq
+
+
+def test_sprayed_without_reorder_g1_saw_out_of_sequence_requests(run):
+    assert doc(run, "paths-a-spraynoreorder.json")["reorder"]["paused"]
+    seq = rxe_delta(run, "g1", "spray", "spraynoreorder", "out_of_seq_request")
+    print(f"spray, reorder paused: {seq} out-of-sequence requests at g1; "
+          f"{goodput(run, 'spraynoreorder')} MB/s")
+    assert seq > 0, seq
