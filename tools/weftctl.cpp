@@ -497,7 +497,8 @@ int main(int argc, char** argv) {
         "from by the congestion policy), packets, bytes, the congestion signals charged to it\n"
         "(RESENT: host requests resent, their PSN gone backwards; NAKS: NAK sequence errors for\n"
         "PSNs that left on it; CNPS: CNPs for QPs whose data takes it; TXDROPS: frames its\n"
-        "uplink's full TX queue refused) and flowlets moved IN and OUT. A path is congested after [balance] congested_rounds rounds of round_us in\n"
+        "uplink's full TX queue refused) and flowlets moved IN and OUT. A path is congested after "
+        "[balance] congested_rounds rounds of round_us in\n"
         "a row with signals >= signal_permille of its packets, usable after clear_rounds.");
     paths->add_flag("--json", live_json, "emit the weft.paths/1 JSON document");
     std::string policy_name;

@@ -35,7 +35,9 @@ const char* to_string(PathReason r) {
     return "?";
 }
 
-uint64_t flowlet_hash(const roce::Packet& p) { return flow_hash(p); }
+uint64_t flowlet_hash(const roce::Packet& p) {
+    return flow_hash(p);
+}
 
 PathChoice FlowletPolicy::choose(const roce::Packet& p, FlowletState& state, uint64_t prev_last_ns,
                                  uint64_t now_ns, FlowletCounters& counters) const {

@@ -17,8 +17,12 @@ void put32(uint8_t* p, uint32_t v) {
     put16(p, uint16_t(v >> 16));
     put16(p + 2, uint16_t(v));
 }
-uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t get32(const uint8_t* p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
+uint16_t get16(const uint8_t* p) {
+    return uint16_t(p[0] << 8 | p[1]);
+}
+uint32_t get32(const uint8_t* p) {
+    return uint32_t(get16(p)) << 16 | get16(p + 2);
+}
 }  // namespace
 
 size_t offer_bytes(const ReorderOffer& o) {
@@ -59,6 +63,7 @@ OfferVerdict decode_offer(std::span<const uint8_t> frame, ReorderOffer& out) {
     const uint8_t* p = frame.data() + 14;
     if (std::memcmp(p, kMagic, 4) != 0 || p[4] != kVersion || p[5] != kKindReorderOffer)
         return OfferVerdict::bad;
+    if (p[7] != 0 || get16(p + 18) != 0) return OfferVerdict::bad;  // reserved: zero
     const size_t count = p[6];
     if (count == 0 || count > kOfferMaxPrefixes) return OfferVerdict::bad;
     if (frame.size() < kOfferHeaderBytes + count * kOfferPrefixBytes) return OfferVerdict::bad;

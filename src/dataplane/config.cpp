@@ -254,10 +254,10 @@ std::vector<std::string> validate(const Config& c) {
             "protected");
     if (c.balance.policy != BalancePolicy::ecmp && c.mode == Mode::inline_ &&
         std::max<size_t>(fabrics, 1) * std::max<uint32_t>(c.balance.source_ports, 1) < 2)
-        errors.push_back(fmt::format(
-            "balance.policy \"{}\" needs two paths at least: two fabric ports, or "
-            "balance.source_ports of 2 or more",
-            to_string(c.balance.policy)));
+        errors.push_back(
+            fmt::format("balance.policy \"{}\" needs two paths at least: two fabric ports, or "
+                        "balance.source_ports of 2 or more",
+                        to_string(c.balance.policy)));
     if (c.balance.reorder && c.balance.reorder_hosts.empty())
         errors.push_back(
             "balance.reorder needs balance.reorder_hosts: the hosts behind this weftd that the "

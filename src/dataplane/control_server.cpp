@@ -79,9 +79,9 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
                 doc = paths_document(instance);
                 doc["changed"] = {{"from", to_string(before)}, {"to", to_string(wanted)}};
                 if (text)
-                    return as_text(fmt::format("policy {} -> {}\n", to_string(before),
-                                               to_string(wanted)) +
-                                   paths_text(doc));
+                    return as_text(
+                        fmt::format("policy {} -> {}\n", to_string(before), to_string(wanted)) +
+                        paths_text(doc));
                 return doc;
             }
             doc = paths_document(instance);

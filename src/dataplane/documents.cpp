@@ -404,9 +404,10 @@ json paths_document(const Instance& instance) {
     uint64_t now = 0;  // the workers' clock, as of their last publication (<= 1 ms old)
     for (const WorkerPublication& w : reading.workers) now = std::max(now, w.tsc_ns);
     for (const auto& r : instance.reorder_peers())
-        peers.push_back({{"hosts", r.prefix.to_string()},
-                         {"live", r.expires_ns > now},
-                         {"expires_in_ms", r.expires_ns > now ? (r.expires_ns - now) / 1'000'000 : 0}});
+        peers.push_back(
+            {{"hosts", r.prefix.to_string()},
+             {"live", r.expires_ns > now},
+             {"expires_in_ms", r.expires_ns > now ? (r.expires_ns - now) / 1'000'000 : 0}});
     const auto& ps = instance.ports().ports();
     const auto& fabric = instance.ports().fabric();
     json paths = json::array();
@@ -431,7 +432,8 @@ json paths_document(const Instance& instance) {
              {"congested_rounds", r.congested_rounds},
              {"times_congested", r.times_congested},
              {"load_packets_per_round", r.load_per_round},
-             {"last_round", {{"packets", r.last_round_packets}, {"signals", r.last_round_signals}}}});
+             {"last_round",
+              {{"packets", r.last_round_packets}, {"signals", r.last_round_signals}}}});
     }
     return {{"schema", "weft.paths/1"},
             {"policy", to_string(instance.balance_policy())},
@@ -467,19 +469,20 @@ std::string paths_text(const json& doc) {
         doc["congested_rounds"].get<uint32_t>(), doc["round_us"].get<uint32_t>(),
         doc["signal_permille"].get<uint32_t>(), doc["clear_rounds"].get<uint32_t>(),
         doc["rounds"].get<uint64_t>());
-    t += fmt::format("{:>4} {:<8} {:>5} {:<9} {:>11} {:>8} {:>7} {:>6} {:>8} {:>6} {:>6}\n",
-                     "PATH", "UPLINK", "SPORT", "STATE", "PACKETS", "RESENT", "NAKS", "CNPS",
-                     "TXDROPS", "IN", "OUT");
+    t += fmt::format("{:>4} {:<8} {:>5} {:<9} {:>11} {:>8} {:>7} {:>6} {:>8} {:>6} {:>6}\n", "PATH",
+                     "UPLINK", "SPORT", "STATE", "PACKETS", "RESENT", "NAKS", "CNPS", "TXDROPS",
+                     "IN", "OUT");
     for (const auto& p : doc["paths"]) {
         const json& sig = p["signals"];
         t += fmt::format("{:>4} {:<8} {:>5} {:<9} {:>11} {:>8} {:>7} {:>6} {:>8} {:>6} {:>6}\n",
                          p["path"].get<uint32_t>(), p["uplink"].get<std::string>(),
-                         p["source_port"].is_null() ? std::string("rnic")
-                                                    : std::to_string(p["source_port"].get<uint32_t>()),
+                         p["source_port"].is_null()
+                             ? std::string("rnic")
+                             : std::to_string(p["source_port"].get<uint32_t>()),
                          p["state"].get<std::string>(), p["packets"].get<uint64_t>(),
-                         sig["retransmit"].get<uint64_t>(),
-                         sig["nak"].get<uint64_t>(), sig["cnp"].get<uint64_t>(),
-                         sig["tx_drop"].get<uint64_t>(), p["moved_in"].get<uint64_t>(), p["moved_out"].get<uint64_t>());
+                         sig["retransmit"].get<uint64_t>(), sig["nak"].get<uint64_t>(),
+                         sig["cnp"].get<uint64_t>(), sig["tx_drop"].get<uint64_t>(),
+                         p["moved_in"].get<uint64_t>(), p["moved_out"].get<uint64_t>());
     }
     t += "counters:";
     for (const auto& [name, value] : doc["counters"].items())
@@ -487,9 +490,9 @@ std::string paths_text(const json& doc) {
     t += "\n";
     const json& r = doc["reorder"];
     if (r["enabled"].get<bool>()) {
-        t += fmt::format("reorder{} for {}: depth {}, timeout {} us;", r["paused"].get<bool>() ? " (PAUSED)" : "",
-                         r["hosts"].dump(), r["depth"].get<uint32_t>(),
-                         r["timeout_us"].get<uint32_t>());
+        t += fmt::format("reorder{} for {}: depth {}, timeout {} us;",
+                         r["paused"].get<bool>() ? " (PAUSED)" : "", r["hosts"].dump(),
+                         r["depth"].get<uint32_t>(), r["timeout_us"].get<uint32_t>());
         for (const auto& [name, value] : r["counters"].items())
             t += fmt::format(" {} {}", name, value.dump());
         t += "\n";
@@ -497,8 +500,9 @@ std::string paths_text(const json& doc) {
     for (const auto& p : doc["spray_peers"])
         t += fmt::format("spray to {}: offered by a weftd across the fabric{}\n",
                          p["hosts"].get<std::string>(),
-                         p["live"].get<bool>() ? fmt::format(" (good for {} ms)", p["expires_in_ms"].get<uint64_t>())
-                                               : std::string(" (expired: not sprayed)"));
+                         p["live"].get<bool>()
+                             ? fmt::format(" (good for {} ms)", p["expires_in_ms"].get<uint64_t>())
+                             : std::string(" (expired: not sprayed)"));
     return t;
 }
 

@@ -232,25 +232,27 @@ std::string metrics_text(const Instance& instance) {
             const std::string uplink = r.path.uplink < fabric.size()
                                            ? ps[fabric[r.path.uplink]].config.name
                                            : std::to_string(r.path.uplink);
-            return fmt::format(
-                "path=\"{}\",uplink=\"{}\",source_port=\"{}\"", r.index,
-                telemetry::escape_label_value(uplink),
-                r.path.source_port == balance::kKeepSourcePort ? std::string("rnic")
-                                                               : std::to_string(r.path.source_port));
+            return fmt::format("path=\"{}\",uplink=\"{}\",source_port=\"{}\"", r.index,
+                               telemetry::escape_label_value(uplink),
+                               r.path.source_port == balance::kKeepSourcePort
+                                   ? std::string("rnic")
+                                   : std::to_string(r.path.source_port));
         };
         out.family("weft_path_packets_total", "counter", "host RoCE frames sent on the path");
         for (const auto& r : paths) out.sample(path_label(r), r.packets);
         out.family("weft_path_bytes_total", "counter", "their bytes");
         for (const auto& r : paths) out.sample(path_label(r), r.bytes);
-        out.family("weft_path_signals_total", "counter",
-                   "congestion signals charged to the path, by kind (retransmit, nak, cnp, ecn_ce)");
+        out.family(
+            "weft_path_signals_total", "counter",
+            "congestion signals charged to the path, by kind (retransmit, nak, cnp, ecn_ce)");
         for (const auto& r : paths)
             for (size_t k = 0; k < balance::kSignalCount; ++k)
                 out.sample(path_label(r) + fmt::format(",signal=\"{}\"",
                                                        balance::to_string(balance::Signal(k))),
                            r.signals[k]);
-        out.family("weft_path_congested", "gauge",
-                   "1 while the path is judged congested (policy congestion moves flowlets off it)");
+        out.family(
+            "weft_path_congested", "gauge",
+            "1 while the path is judged congested (policy congestion moves flowlets off it)");
         for (const auto& r : paths)
             out.sample(path_label(r), uint64_t(r.state == balance::PathState::congested));
         out.family("weft_path_moves_total", "counter",

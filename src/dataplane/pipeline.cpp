@@ -102,8 +102,8 @@ balance::Policy make_balance_policy(const Config& c, BalancePolicy policy, size_
             return balance::CongestionPolicy(balance_paths(c, uplinks), gap_ns, &shared->monitor,
                                              worker);
         case BalancePolicy::spray:
-            return balance::SprayPolicy(balance_paths(c, uplinks), gap_ns, &shared->monitor,
-                                        worker, &shared->peers);
+            return balance::SprayPolicy(balance_paths(c, uplinks), gap_ns, &shared->monitor, worker,
+                                        &shared->peers);
         case BalancePolicy::ecmp:
             break;
     }
@@ -122,8 +122,7 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       own_balance_(std::make_unique<BalanceShared>(c, ports.fabric().size())),
       balance_shared_(own_balance_.get()),
       policy_in_force_(c.balance.policy),
-      balance_(make_balance_policy(c, policy_in_force_, ports.fabric().size(), balance_shared_,
-                                   0)),
+      balance_(make_balance_policy(c, policy_in_force_, ports.fabric().size(), balance_shared_, 0)),
       psp_config_(c.psp),
       psp_(c.psp, tx_queue, c.workers, fabric_frame_limit(c, ports)),
       table_(worker_table_config(c)),
@@ -210,8 +209,7 @@ void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
     balance_worker_ = worker;
     own_balance_.reset();
     policy_in_force_ = shared->policy.load(std::memory_order_relaxed);
-    balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(), shared,
-                                   worker);
+    balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(), shared, worker);
 }
 
 void Pipeline::charge_tx_drops() {

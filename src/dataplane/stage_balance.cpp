@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 #include <rte_mbuf.h>
 
+#include "weft/balance/reorder_offer.hpp"
 #include "weft/dataplane/config_sections.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/roce/bytes.hpp"
 #include "weft/roce/icrc.hpp"
 #include "weft/roce/locate.hpp"
-#include "weft/balance/reorder_offer.hpp"
 
 namespace weft::dataplane {
 
@@ -68,9 +68,9 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
     const toml::table* t = config::as_table(node, "balance", problems);
     if (!t) return;
     static constexpr std::string_view kKeys[] = {
-        "policy",        "flowlet_gap_us", "source_ports",       "round_us",
-        "congested_rounds", "clear_rounds", "signal_permille", "reorder",
-        "reorder_hosts", "reorder_depth", "reorder_flows",    "reorder_timeout_us",
+        "policy",           "flowlet_gap_us", "source_ports",    "round_us",
+        "congested_rounds", "clear_rounds",   "signal_permille", "reorder",
+        "reorder_hosts",    "reorder_depth",  "reorder_flows",   "reorder_timeout_us",
         "offer_interval_ms"};
     config::refuse_unknown_keys(*t, "balance", kKeys, problems);
     std::string policy;
@@ -88,7 +88,8 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
     config::read_uint(*t, "balance", "round_us", 100u, 10'000'000u, c.balance.round_us, problems);
     config::read_uint(*t, "balance", "congested_rounds", 1u, 1000u, c.balance.congested_rounds,
                       problems);
-    config::read_uint(*t, "balance", "clear_rounds", 1u, 100'000u, c.balance.clear_rounds, problems);
+    config::read_uint(*t, "balance", "clear_rounds", 1u, 100'000u, c.balance.clear_rounds,
+                      problems);
     config::read_uint(*t, "balance", "signal_permille", 1u, 1000u, c.balance.signal_permille,
                       problems);
     config::read_bool(*t, "balance", "reorder", c.balance.reorder, problems);

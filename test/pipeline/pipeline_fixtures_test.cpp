@@ -748,6 +748,180 @@ TEST(PipelineFixtures, FlowletKeepsAQpOnOnePathInsideAFlowletAndMovesItOnlyAtGap
     EXPECT_GT(moved, 0u);
 }
 
+// ---- path signals, spraying and the reorder buffer ---------------------------------------
+
+// A run of host -> fabric (or fabric -> host) frames through `pipeline` at `now_ns`, in
+// bursts, then flushed.
+void push_frames(Pipeline& pipeline, const PortSet& ports, Direction d, const std::string& in_port,
+                 const std::vector<Bytes>& frames, uint64_t now_ns) {
+    for (size_t at = 0; at < frames.size(); at += kBurst) {
+        Burst b;
+        b.direction = d;
+        b.in_port = port_index(ports, in_port);
+        b.now_ns = now_ns;
+        b.size = uint16_t(std::min<size_t>(kBurst, frames.size() - at));
+        for (uint16_t k = 0; k < b.size; ++k) {
+            b.packets[k].mbuf = mbuf_of(frames[at + k]);
+            b.packets[k].timestamp_ns = now_ns;
+        }
+        pipeline.run(b);
+        pipeline.flush();
+    }
+}
+
+Bytes write_packet(const char* src, const char* dst, uint32_t qp, uint32_t psn) {
+    return test::build(test::flow_packet(src, dst, qp, opcode::kRcWriteMiddle, psn, 256));
+}
+
+TEST(PipelineFixtures, ANakFromTheFabricIsChargedToThePathItsPsnLeftOnAndAResendToo) {
+    Config c = inline_config();
+    c.balance.policy = BalancePolicy::congestion;
+    const PortSet& ports = *rig().inline_ports;
+    Pipeline pipeline(c, ports, 0);
+    const uint64_t t0 = 5'000'000'000;
+    std::vector<Bytes> sent;
+    for (uint32_t psn = 100; psn < 110; ++psn)
+        sent.push_back(write_packet("10.1.0.1", "10.2.0.1", 0x77, psn));
+    push_frames(pipeline, ports, Direction::host_to_fabric, "host", sent, t0);
+    auto out = drain_outputs(ports);
+    ASSERT_EQ(out.size(), 1u) << "one QP, one path";
+    const std::string uplink = out.begin()->first;
+    const uint32_t path = uplink == "up0" ? 0 : 1;
+    // the responder NAKs PSN 105 (sequence error) from the fabric
+    roce::FrameSpec nak =
+        test::flow_packet("10.2.0.1", "10.1.0.1", 0x55, opcode::kRcAcknowledge, 105, 0);
+    nak.aeth.syndrome = 0x60;
+    push_frames(pipeline, ports, Direction::fabric_to_host, uplink, {test::build(nak)}, t0 + 1000);
+    // and the requester goes back to 105
+    push_frames(pipeline, ports, Direction::host_to_fabric, "host",
+                {write_packet("10.1.0.1", "10.2.0.1", 0x77, 105)}, t0 + 2000);
+    drain_outputs(ports);
+    const auto readings = pipeline.balance_shared().monitor.readings();
+    EXPECT_EQ(readings[path].signals[size_t(balance::Signal::nak)], 1u);
+    EXPECT_EQ(readings[path].signals[size_t(balance::Signal::retransmit)], 1u);
+    EXPECT_EQ(readings[1 - path].signals[size_t(balance::Signal::nak)], 0u);
+    EXPECT_EQ(readings[path].packets, 11u);
+    EXPECT_EQ(pipeline.stats().balance.naks_charged, 1u);
+    EXPECT_EQ(pipeline.stats().balance.retransmits_seen, 1u);
+    // a NAK for a PSN never sent has no path: counted, charged to none
+    nak.bth.psn = 9999;
+    push_frames(pipeline, ports, Direction::fabric_to_host, uplink, {test::build(nak)}, t0 + 3000);
+    drain_outputs(ports);
+    EXPECT_EQ(pipeline.stats().balance.feedback_unmatched, 1u);
+}
+
+TEST(PipelineFixtures, ReorderReleasesASprayedQpInPsnOrderTimesOutAGapAndOverflows) {
+    Config c = inline_config();
+    c.balance.reorder = true;
+    c.balance.reorder_hosts = {*roce::IpPrefix::parse("10.1.0.1")};
+    c.balance.reorder_depth = 16;
+    c.balance.reorder_timeout_us = 100;
+    const PortSet& ports = *rig().inline_ports;
+    Pipeline pipeline(c, ports, 0);  // its offers go to the uplinks; only the host is read
+    const uint64_t t0 = 9'000'000'000;
+    auto frames = [](std::vector<uint32_t> psns) {
+        std::vector<Bytes> v;
+        for (uint32_t p : psns) v.push_back(write_packet("10.2.0.1", "10.1.0.1", 0x42, p));
+        return v;
+    };
+    auto host_psns = [&]() {
+        std::vector<uint32_t> v;
+        auto out = drain_outputs(ports);
+        for (const Bytes& f : out["host"]) {
+            roce::Packet p;
+            EXPECT_EQ(roce::parse(f, p), roce::Verdict::Ok);
+            v.push_back(p.bth.psn);
+        }
+        return v;
+    };
+    // a new QP, sprayed over two uplinks: its second frame first. Held until its first PSN
+    // is known (the start), then in order
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up1", frames({0xfffffe}), t0);
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up0", frames({0xfffffd}), t0 + 10);
+    EXPECT_TRUE(host_psns().empty());
+    pipeline.housekeeping(t0 + 200'000);
+    pipeline.flush();
+    EXPECT_EQ(host_psns(), std::vector<uint32_t>({0xfffffd, 0xfffffe}));
+    // out of order across the 24-bit wrap, from both uplinks: out in PSN order
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up0", frames({0x000001, 0xffffff}),
+                t0 + 300'000);
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up1", frames({0x000002, 0x000000}),
+                t0 + 300'010);
+    EXPECT_EQ(host_psns(), std::vector<uint32_t>({0xffffff, 0, 1, 2}));
+    // 3 lost: 4 and 5 wait, then go as they are after the timeout (the RNIC NAKs 3)
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up0", frames({4, 5}), t0 + 400'000);
+    EXPECT_TRUE(host_psns().empty());
+    pipeline.housekeeping(t0 + 450'000);
+    pipeline.flush();
+    EXPECT_TRUE(host_psns().empty());
+    pipeline.housekeeping(t0 + 500'001);
+    pipeline.flush();
+    EXPECT_EQ(host_psns(), std::vector<uint32_t>({4, 5}));
+    // 7 lost, 8 held; then 40 is beyond the 16-frame buffer: 8, then 40
+    push_frames(pipeline, ports, Direction::fabric_to_host, "up1", frames({6, 8, 40}),
+                t0 + 600'000);
+    EXPECT_EQ(host_psns(), std::vector<uint32_t>({6, 8, 40}));
+    const ReorderStageCounters& r = pipeline.stats().reorder;
+    EXPECT_EQ(r.starts, 1u);
+    EXPECT_EQ(r.timeouts, 1u);
+    EXPECT_EQ(r.released_on_timeout, 2u);
+    EXPECT_EQ(r.overflows, 1u);
+    EXPECT_EQ(r.released_on_overflow, 1u);
+    EXPECT_GE(r.released_in_order, 4u);
+    EXPECT_EQ(pipeline.stats().tx.forwarded_roce, 11u);  // every frame once, none lost
+}
+
+TEST(PipelineFixtures, AReorderOfferIsConsumedAndOnlyThenDoesSprayUseEveryUplink) {
+    const PortSet& ports = *rig().inline_ports;
+    Config receiver = inline_config();
+    receiver.balance.reorder = true;
+    receiver.balance.reorder_hosts = {*roce::IpPrefix::parse("10.2.0.0/24")};
+    Config sender = inline_config();
+    sender.balance.policy = BalancePolicy::spray;
+    const uint64_t t0 = 20'000'000'000;
+    std::vector<Bytes> offers;
+    {
+        Pipeline r(receiver, ports, 0);
+        r.housekeeping(t0);  // worker 0 offers at once, on each uplink
+        r.flush();
+        auto out = drain_outputs(ports);
+        ASSERT_EQ(out["up0"].size(), 1u);
+        ASSERT_EQ(out["up1"].size(), 1u);
+        offers = out["up0"];
+        EXPECT_EQ(r.stats().balance.offers_sent, 2u);
+    }
+    Pipeline s(sender, ports, 0);
+    auto qp_frames = [](uint32_t first) {
+        std::vector<Bytes> v;
+        for (uint32_t psn = first; psn < first + 8; ++psn)
+            v.push_back(write_packet("10.1.0.1", "10.2.0.9", 0x99, psn));
+        return v;
+    };
+    // before any offer: one QP keeps one path
+    push_frames(s, ports, Direction::host_to_fabric, "host", qp_frames(0), t0);
+    auto before = drain_outputs(ports);
+    EXPECT_EQ(before.size(), 1u);
+    EXPECT_EQ(s.stats().balance.sprayed, 0u);
+    // the offer from the fabric: learnt, never forwarded to the host
+    push_frames(s, ports, Direction::fabric_to_host, "up0", offers, t0 + 1000);
+    EXPECT_TRUE(drain_outputs(ports).empty());
+    EXPECT_EQ(s.stats().balance.offers_received, 1u);
+    push_frames(s, ports, Direction::host_to_fabric, "host", qp_frames(8), t0 + 2000);
+    auto after = drain_outputs(ports);
+    EXPECT_EQ(after["up0"].size(), 4u);  // every request on the next path in turn
+    EXPECT_EQ(after["up1"].size(), 4u);
+    EXPECT_EQ(s.stats().balance.sprayed, 8u);
+    // an offer is good for three intervals: after that, no spraying
+    push_frames(s, ports, Direction::host_to_fabric, "host", qp_frames(16), t0 + 3'100'000'000);
+    EXPECT_EQ(drain_outputs(ports).size(), 1u);
+    // a malformed weft frame is dropped and counted
+    Bytes bad = offers[0];
+    bad[14] = 'X';
+    push_frames(s, ports, Direction::fabric_to_host, "up1", {bad}, t0 + 3'200'000'000);
+    EXPECT_TRUE(drain_outputs(ports).empty());
+    EXPECT_EQ(s.stats().balance.offers_bad, 1u);
+}
+
 }  // namespace
 
 // ---- PSP between two weftd: crypt.seal on one, crypt.open on the other ------------------

@@ -14,8 +14,12 @@ using weft::balance::Reorderer;
 using weft::balance::ReorderSettings;
 
 // Frames are their PSN (as a pointer), so what comes out can be checked.
-void* frame(uint32_t psn) { return reinterpret_cast<void*>(uintptr_t(psn) + 1); }
-uint32_t psn_of(void* f) { return uint32_t(reinterpret_cast<uintptr_t>(f) - 1); }
+void* frame(uint32_t psn) {
+    return reinterpret_cast<void*>(uintptr_t(psn) + 1);
+}
+uint32_t psn_of(void* f) {
+    return uint32_t(reinterpret_cast<uintptr_t>(f) - 1);
+}
 
 struct Out {
     std::vector<uint32_t> psns;
@@ -47,10 +51,12 @@ TEST(Reorder, ShuffledWithinTheDepthComesOutInPsnOrderAcrossThe24BitWrap) {
     for (uint32_t i = 1; i <= 4000; ++i) psns.push_back((first + i) & 0xffffff);
     // shuffle within windows of 32: every frame is less than the depth ahead of the gap
     for (size_t i = 0; i < psns.size(); i += 32)
-        std::shuffle(psns.begin() + long(i), psns.begin() + long(std::min(i + 32, psns.size())), rng);
+        std::shuffle(psns.begin() + long(i), psns.begin() + long(std::min(i + 32, psns.size())),
+                     rng);
     for (uint32_t p : psns) r.push(3, false, p, frame(p), 10, out);
     ASSERT_EQ(out.psns.size(), 4001u);
-    for (size_t i = 0; i < out.psns.size(); ++i) ASSERT_EQ(out.psns[i], (first + i) & 0xffffff) << i;
+    for (size_t i = 0; i < out.psns.size(); ++i)
+        ASSERT_EQ(out.psns[i], (first + i) & 0xffffff) << i;
     EXPECT_EQ(r.frames_held(), 0u);
     EXPECT_EQ(r.flows_holding(), 0u);  // the slot went back to the pool
     EXPECT_GT(r.counters().held, 0u);
@@ -80,7 +86,7 @@ TEST(Reorder, AStartEndsEarlyWhenAFrameIsBeyondTheBuffer) {
     r.push(6, true, 10, frame(10), 0, out);
     r.push(6, false, 11, frame(11), 0, out);
     r.push(6, false, 13, frame(13), 0, out);
-    r.push(6, false, 19, frame(19), 0, out);  // 9 above the lowest, depth 8
+    r.push(6, false, 19, frame(19), 0, out);               // 9 above the lowest, depth 8
     EXPECT_EQ(out.psns, std::vector<uint32_t>({10, 11}));  // 13 waits for 12; 19 is within 8 of 12
     r.push(6, false, 12, frame(12), 0, out);
     EXPECT_EQ(out.psns, std::vector<uint32_t>({10, 11, 12, 13}));

@@ -19,24 +19,24 @@ namespace weft::balance {
 
 // Why a flow is on its path (`weftctl explain-path`).
 enum class PathReason : uint8_t {
-    none,           // no RoCE packet balanced yet
-    hash,           // ecmp, or a flowlet's hash (policy flowlet)
-    least_loaded,   // congestion: the less loaded of two candidate paths, at its start
-    moved,          // congestion: moved at a gap, its path being congested
-    stayed,         // congestion: its path congested, but no other was better
+    none,          // no RoCE packet balanced yet
+    hash,          // ecmp, or a flowlet's hash (policy flowlet)
+    least_loaded,  // congestion: the less loaded of two candidate paths, at its start
+    moved,         // congestion: moved at a gap, its path being congested
+    stayed,        // congestion: its path congested, but no other was better
 };
 const char* to_string(PathReason r);
 
 // Per host->fabric flow, whatever the policy (retransmissions are seen by every policy).
 struct FlowletState {
     uint32_t path = 0;
-    uint32_t flowlets = 0;   // flowlets started; 0: the flow has no path yet
-    uint32_t psn_next = 0;   // one past the highest request PSN seen (psn_valid)
-    uint16_t moves = 0;      // times the flow changed path (saturating)
+    uint32_t flowlets = 0;  // flowlets started; 0: the flow has no path yet
+    uint32_t psn_next = 0;  // one past the highest request PSN seen (psn_valid)
+    uint16_t moves = 0;     // times the flow changed path (saturating)
     PathReason reason = PathReason::none;
     bool psn_valid = false;
-    uint32_t moved_from = 0;      // the path before the last move
-    uint32_t last_move_ms = 0;    // when it moved last (the policy's clock, in ms)
+    uint32_t moved_from = 0;    // the path before the last move
+    uint32_t last_move_ms = 0;  // when it moved last (the policy's clock, in ms)
 };
 static_assert(sizeof(FlowletState) == 24);
 

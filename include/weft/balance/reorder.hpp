@@ -29,25 +29,25 @@
 namespace weft::balance {
 
 struct ReorderSettings {
-    uint32_t depth = 64;  // frames held per QP, a power of two (2 .. 1024)
+    uint32_t depth = 64;   // frames held per QP, a power of two (2 .. 1024)
     uint32_t flows = 256;  // QPs holding frames at once, per worker
     uint64_t timeout_ns = 1'000'000;
 };
 
 struct ReorderCounters {
-    uint64_t in_order = 0;       // arrived in PSN order, passed at once
-    uint64_t held = 0;           // arrived ahead of a gap: held
+    uint64_t in_order = 0;           // arrived in PSN order, passed at once
+    uint64_t held = 0;               // arrived ahead of a gap: held
     uint64_t released_in_order = 0;  // held, released once the gap before them filled
-    uint64_t timeouts = 0;       // gaps given up on (the frames after them released)
+    uint64_t timeouts = 0;           // gaps given up on (the frames after them released)
     uint64_t released_on_timeout = 0;
-    uint64_t overflows = 0;      // a frame too far ahead: everything held released first
+    uint64_t overflows = 0;  // a frame too far ahead: everything held released first
     uint64_t released_on_overflow = 0;
-    uint64_t behind = 0;         // behind the expected PSN (go-back-N or a duplicate): the
-                                 // order restarts after it
+    uint64_t behind = 0;               // behind the expected PSN (go-back-N or a duplicate): the
+                                       // order restarts after it
     uint64_t released_on_restart = 0;  // held frames released by such a restart
     uint64_t starts = 0;               // new QPs whose first frames were held, then
                                        // released in order (in released_in_order)
-    uint64_t no_slot = 0;        // ahead of a gap, but every buffer was taken: passed
+    uint64_t no_slot = 0;              // ahead of a gap, but every buffer was taken: passed
 };
 
 class Reorderer {
@@ -105,9 +105,9 @@ class Reorderer {
     ReorderSettings settings_;
     flow::SideArray<FlowState> flows_;
     std::vector<Slot> slots_;
-    std::vector<void*> frames_;       // slots x depth
-    std::vector<uint32_t> free_;      // free slot indices
-    std::vector<uint32_t> active_;    // slot indices holding frames
+    std::vector<void*> frames_;     // slots x depth
+    std::vector<uint32_t> free_;    // free slot indices
+    std::vector<uint32_t> active_;  // slot indices holding frames
     uint64_t frames_held_ = 0;
     ReorderCounters counters_;
 };

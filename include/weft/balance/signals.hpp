@@ -56,8 +56,8 @@ struct PathReading {
     uint64_t packets = 0;  // sent on the path (host -> fabric RoCE)
     uint64_t bytes = 0;
     uint64_t signals[kSignalCount] = {};
-    uint64_t moved_in = 0;   // flowlets moved onto the path
-    uint64_t moved_out = 0;  // flowlets moved away from it
+    uint64_t moved_in = 0;          // flowlets moved onto the path
+    uint64_t moved_out = 0;         // flowlets moved away from it
     uint64_t congested_rounds = 0;  // rounds judged congested
     uint64_t times_congested = 0;   // ok -> congested transitions
     uint32_t streak = 0;            // current run of congested (or clean) rounds

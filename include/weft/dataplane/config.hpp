@@ -122,7 +122,7 @@ struct BalanceConfig {
     // (the hosts behind this weftd) every offer_interval_ms.
     bool reorder = false;
     std::vector<roce::IpPrefix> reorder_hosts;
-    uint32_t reorder_depth = 64;  // frames per QP, a power of two
+    uint32_t reorder_depth = 64;   // frames per QP, a power of two
     uint32_t reorder_flows = 256;  // QPs holding frames at once, per worker
     uint32_t reorder_timeout_us = 1000;
     uint32_t offer_interval_ms = 1000;

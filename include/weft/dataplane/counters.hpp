@@ -56,45 +56,45 @@ inline constexpr size_t kMaxPorts = 16;
             "RoCE frames from the fabric in the clear from a host behind a PSP peer: dropped " \
             "(zero trust)")
 
-#define WEFT_BALANCE_COUNTERS(COUNTER, ARRAY)                                                \
-    COUNTER(flowlets,                                                                        \
-            "flowlets started (policy flowlet): a QP's first packet, or one after a "        \
-            "gap longer than flowlet_gap_us")                                                \
-    COUNTER(path_changes, "flowlets that moved their QP to another path")                    \
-    COUNTER(ports_rewritten, "RoCE frames whose UDP source port was rewritten (ICRC fixed)") \
-    COUNTER(sealed_ports_rewritten,                                                          \
-            "PSP frames whose outer UDP source port was rewritten after sealing")            \
-    COUNTER(multi_segment_kept,                                                              \
-            "frames in several mbuf segments left on the RNIC's source port (the uplink "    \
-            "still follows the path)")                                                       \
-    COUNTER(retransmits_seen,                                                                \
-            "host requests whose PSN went backwards (resent): charged to their path")        \
-    COUNTER(naks_charged,                                                                    \
-            "NAK sequence errors from the fabric charged to the path their PSN left on")     \
+#define WEFT_BALANCE_COUNTERS(COUNTER, ARRAY)                                                 \
+    COUNTER(flowlets,                                                                         \
+            "flowlets started (policy flowlet): a QP's first packet, or one after a "         \
+            "gap longer than flowlet_gap_us")                                                 \
+    COUNTER(path_changes, "flowlets that moved their QP to another path")                     \
+    COUNTER(ports_rewritten, "RoCE frames whose UDP source port was rewritten (ICRC fixed)")  \
+    COUNTER(sealed_ports_rewritten,                                                           \
+            "PSP frames whose outer UDP source port was rewritten after sealing")             \
+    COUNTER(multi_segment_kept,                                                               \
+            "frames in several mbuf segments left on the RNIC's source port (the uplink "     \
+            "still follows the path)")                                                        \
+    COUNTER(retransmits_seen,                                                                 \
+            "host requests whose PSN went backwards (resent): charged to their path")         \
+    COUNTER(naks_charged,                                                                     \
+            "NAK sequence errors from the fabric charged to the path their PSN left on")      \
     COUNTER(cnps_charged, "CNPs from the fabric charged to their QP's path (paired by ACKs)") \
-    COUNTER(feedback_unmatched,                                                              \
-            "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "        \
-            "overwritten, QP not paired yet)")                                               \
-    COUNTER(sprayed, "host requests sprayed (policy spray, towards a reordering weftd)")     \
-    COUNTER(offers_sent, "reorder offers this weftd broadcast on its uplinks")              \
-    COUNTER(offers_received, "reorder offers from weftds across the fabric (consumed)")     \
+    COUNTER(feedback_unmatched,                                                               \
+            "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "         \
+            "overwritten, QP not paired yet)")                                                \
+    COUNTER(sprayed, "host requests sprayed (policy spray, towards a reordering weftd)")      \
+    COUNTER(offers_sent, "reorder offers this weftd broadcast on its uplinks")                \
+    COUNTER(offers_received, "reorder offers from weftds across the fabric (consumed)")       \
     COUNTER(offers_bad, "malformed weft frames (EtherType 0x88b5) from the fabric: dropped")
 
-#define WEFT_REORDER_COUNTERS(COUNTER, ARRAY)                                                \
-    COUNTER(in_order, "RoCE requests from the fabric in PSN order: passed at once")          \
-    COUNTER(starts,                                                                          \
-            "new QPs whose first frames were held reorder_timeout_us to learn their first "  \
-            "PSN, then released in order")                                                   \
-    COUNTER(held, "requests ahead of a PSN gap: held")                                       \
-    COUNTER(released_in_order, "held requests released once the gap before them filled")    \
+#define WEFT_REORDER_COUNTERS(COUNTER, ARRAY)                                                  \
+    COUNTER(in_order, "RoCE requests from the fabric in PSN order: passed at once")            \
+    COUNTER(starts,                                                                            \
+            "new QPs whose first frames were held reorder_timeout_us to learn their first "    \
+            "PSN, then released in order")                                                     \
+    COUNTER(held, "requests ahead of a PSN gap: held")                                         \
+    COUNTER(released_in_order, "held requests released once the gap before them filled")       \
     COUNTER(timeouts, "gaps given up on after reorder_timeout_us (the frames after released)") \
-    COUNTER(released_on_timeout, "held requests released by a timeout")                     \
-    COUNTER(overflows, "requests too far ahead for the buffer: what was held released first") \
-    COUNTER(released_on_overflow, "held requests released by an overflow")                  \
-    COUNTER(behind,                                                                         \
-            "requests behind the expected PSN (go-back-N, or a duplicate): passed, the "    \
-            "QP's order restarts after them")                                               \
-    COUNTER(released_on_restart, "held requests released by such a restart")              \
+    COUNTER(released_on_timeout, "held requests released by a timeout")                        \
+    COUNTER(overflows, "requests too far ahead for the buffer: what was held released first")  \
+    COUNTER(released_on_overflow, "held requests released by an overflow")                     \
+    COUNTER(behind,                                                                            \
+            "requests behind the expected PSN (go-back-N, or a duplicate): passed, the "       \
+            "QP's order restarts after them")                                                  \
+    COUNTER(released_on_restart, "held requests released by such a restart")                   \
     COUNTER(no_slot, "requests ahead of a gap with every buffer taken: passed unheld")
 
 #define WEFT_TX_COUNTERS(COUNTER, ARRAY)                                               \

@@ -108,7 +108,7 @@ class Instance {
     std::vector<std::unique_ptr<Worker>> workers_;
     uint64_t expected_frames_ = 0;  // records in the pcap files read (exit_on_eof)
     std::atomic<bool> running_{false};
-    std::unique_ptr<PspKeyState> psp_keys_;       // null without [psp]
+    std::unique_ptr<PspKeyState> psp_keys_;  // null without [psp]
     std::unique_ptr<BalanceShared> balance_;
     static constexpr unsigned kInboxSize = 4096;  // frames per worker inbox
     std::vector<rte_ring*> inboxes_;              // software dispatch, when needed

@@ -10,8 +10,8 @@
 // worker's alone. Nothing is allocated, locked or thrown per burst.
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 

@@ -12,13 +12,13 @@
 #include <type_traits>
 
 #include "weft/balance/policy.hpp"
+#include "weft/balance/reorder.hpp"
+#include "weft/balance/reorder_peers.hpp"
 #include "weft/balance/signals.hpp"
 #include "weft/classify/rules.hpp"
 #include "weft/dataplane/burst.hpp"
 #include "weft/dataplane/counters.hpp"
 #include "weft/dataplane/tx.hpp"
-#include "weft/balance/reorder.hpp"
-#include "weft/balance/reorder_peers.hpp"
 #include "weft/flow/side_array.hpp"
 #include "weft/flow/table.hpp"
 #include "weft/flow/zeroed_array.hpp"
