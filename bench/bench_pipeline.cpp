@@ -12,8 +12,11 @@
 #include <rte_mbuf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <random>
+#include <variant>
 
 #include <sys/stat.h>
 
@@ -22,6 +25,8 @@
 #include "../test/common/psp_spec_keys.hpp"
 #include "bench_frames.hpp"
 #include "weft/dataplane/eal.hpp"
+#include "weft/dataplane/pipeline.hpp"
+#include "weft/dataplane/stages.hpp"
 #include "weft/dataplane/ports.hpp"
 #include "weft/dataplane/worker.hpp"
 #include "weft/flow/account.hpp"
@@ -263,6 +268,202 @@ void BM_TxBurstOnly(benchmark::State& state) {
     rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
 }
 
+// ---- balancing: decide, apply and reorder at 1 M flows; the pipeline with balancing ----
+//
+//   build/bench/weft-bench-pipeline --benchmark_filter='Balance|Decide|Apply|Reorder' \
+//       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+constexpr uint32_t kMillion = 1u << 20;
+
+// 1 M host->fabric flows (one QP each between 1024 x 1024 host pairs), parsed once: what
+// balance.decide sees after account. The packets' frames are never read by decide.
+struct DecideRig {
+    std::vector<roce::Packet> packets;
+    std::vector<uint32_t> order;  // flow visiting order: random, as many flows interleave
+    DecideRig() : packets(kMillion), order(kMillion) {
+        for (uint32_t i = 0; i < kMillion; ++i) {
+            roce::Packet& p = packets[i];
+            const uint8_t a[4] = {10, 1, uint8_t(i >> 10 >> 8), uint8_t(i >> 10)};
+            const uint8_t b[4] = {10, 2, uint8_t((i & 1023) >> 8), uint8_t(i & 1023)};
+            p.src = roce::IpAddress::from_v4(a);
+            p.dst = roce::IpAddress::from_v4(b);
+            p.src_port = uint16_t(0xC000 | (i & 0x3fff));
+            p.dst_port = 4791;
+            p.bth.opcode = roce::opcode::kRcWriteMiddle;
+            p.op = &roce::opcode_info(p.bth.opcode);
+            p.bth.dest_qp = 0x100 + (i & 0xffff);
+            p.bth.psn = i * 7;
+            order[i] = i;
+        }
+        std::mt19937 rng(3);
+        std::shuffle(order.begin(), order.end(), rng);
+    }
+};
+DecideRig& decide_rig() {
+    static DecideRig r;
+    return r;
+}
+
+// balance.decide over bursts of 32 packets of random flows among 1 M, every packet a
+// flow's next (PSNs advance, flowlets continue): range(0) the policy (0 ecmp, 1 flowlet,
+// 2 congestion, 3 spray towards a reordering peer); 4 is the peer: the same loop filling
+// the burst (each parsed packet copied from a 1 M array at random: cache misses that the
+// real pipeline does not have, since account leaves the view in the burst) without
+// deciding. A policy's cost is its time less this floor's.
+void BM_Decide(benchmark::State& state) {
+    DecideRig& d = decide_rig();
+    Config c = rig().config;
+    c.flows.max_flows = kMillion;
+    c.balance.source_ports = 4;
+    const bool floor = state.range(0) == 4;
+    const BalancePolicy which = floor ? BalancePolicy::ecmp : BalancePolicy(state.range(0));
+    BalanceShared shared(c, 2);
+    shared.peers.offer(*roce::IpPrefix::parse("10.2.0.0/16"), UINT64_MAX);
+    const balance::Policy policy = make_balance_policy(c, which, 2, &shared, 0);
+    flow::SideArray<balance::FlowletState> flowlets(kMillion);
+    BalanceCounters counters;
+    BalanceContext ctx{&flowlets, counters, &shared.monitor, &shared.owners, 0};
+    const uint16_t uplinks[2] = {1, 2};
+    Burst b;
+    b.direction = Direction::host_to_fabric;
+    b.size = kBurst;
+    size_t at = 0;
+    uint64_t now = 1'000'000'000;
+    auto one_burst = [&] {
+        for (uint16_t k = 0; k < kBurst; ++k) {
+            const uint32_t f = d.order[at++ & (kMillion - 1)];
+            PacketState& s = b.packets[k];
+            s.packet = d.packets[f];
+            s.packet.bth.psn = (d.packets[f].bth.psn + uint32_t(at >> 20)) & 0xffffff;
+            s.verdict = roce::Verdict::Ok;
+            s.dropped = false;
+            s.flow = f;
+            s.flow_created = false;
+            s.prev_last_ns = now - 1000;
+            s.timestamp_ns = now;
+        }
+        now += 100;
+        if (floor) {
+            benchmark::DoNotOptimize(b.packets.data());
+            benchmark::ClobberMemory();
+            return;
+        }
+        std::visit([&](const auto& p) { balance_decide(b, p, std::span(uplinks, 2), ctx); },
+                   policy);
+        shared.monitor.tick(now);
+    };
+    for (uint32_t i = 0; i < kMillion / kBurst; ++i) one_burst();  // every flow once
+    for (auto _ : state) one_burst();
+    state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
+    state.counters["ns_per_packet"] = benchmark::Counter(
+        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.SetLabel(floor ? "floor" : to_string(which));
+}
+
+// balance.apply: the source port rewritten and the ICRC fixed in constant time, over 2048
+// 4 KB gradient frames (flow-independent: no per-flow state). Peer: range(0) 0 = the
+// frames' own port kept (the stage's loop alone).
+void BM_Apply(benchmark::State& state) {
+    std::vector<rte_mbuf*> mbufs = load(frames("gradient"), 2048);
+    std::vector<roce::Packet> parsed(mbufs.size());
+    for (size_t i = 0; i < mbufs.size(); ++i)
+        roce::parse({rte_pktmbuf_mtod(mbufs[i], const uint8_t*), mbufs[i]->data_len}, parsed[i]);
+    BalanceCounters counters;
+    Burst b;
+    b.size = kBurst;
+    size_t at = 0;
+    uint16_t port = 0xC000;
+    for (auto _ : state) {
+        for (uint16_t k = 0; k < kBurst; ++k) {
+            const size_t i = at++ % mbufs.size();
+            PacketState& s = b.packets[k];
+            s.mbuf = mbufs[i];
+            s.packet = parsed[i];
+            s.verdict = roce::Verdict::Ok;
+            s.dropped = s.sealed = false;
+            s.path.source_port = state.range(0) ? uint32_t(0xC000 | (++port & 3)) : balance::kKeepSourcePort;
+        }
+        balance_apply(b, counters);
+        // the frames keep their last port in the parsed copies' stead: re-read next time
+        for (uint16_t k = 0; k < kBurst; ++k) parsed[(at - kBurst + k) % mbufs.size()].src_port =
+            b.packets[k].packet.src_port;
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
+    state.counters["ns_per_packet"] = benchmark::Counter(
+        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
+}
+
+// The reorder buffer at 1 M flows (random flows, each packet its flow's next): range(0) 0
+// = every packet in order (the common case), 1 = sprayed pairs swapped (every other packet
+// held, then released by its predecessor).
+void BM_Reorder(benchmark::State& state) {
+    DecideRig& d = decide_rig();
+    balance::ReorderSettings rs;
+    rs.flows = 4096;
+    balance::Reorderer r(rs, kMillion);
+    uint64_t emitted = 0;
+    auto emit = [&](void*) { ++emitted; };
+    std::vector<uint32_t> next(kMillion);
+    for (uint32_t f = 0; f < kMillion; ++f) {  // every flow started and past its start
+        r.push(f, true, 0, &next, 0, emit);
+        next[f] = 1;
+    }
+    r.expire(rs.timeout_ns + 1, emit);
+    const bool swapped = state.range(0) != 0;
+    size_t at = 0;
+    for (auto _ : state) {
+        for (int k = 0; k < 16; ++k) {
+            const uint32_t f = d.order[at++ & (kMillion - 1)];
+            const uint32_t p = next[f];
+            if (swapped) {
+                r.push(f, false, p + 1, &next, 0, emit);
+                r.push(f, false, p, &next, 0, emit);
+            } else {
+                r.push(f, false, p, &next, 0, emit);
+                r.push(f, false, p + 1, &next, 0, emit);
+            }
+            next[f] = (p + 2) & 0xffffff;
+        }
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()) * 32);
+    state.counters["ns_per_packet"] = benchmark::Counter(
+        double(state.iterations()) * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    if (r.frames_held()) state.SkipWithError("frames left held");
+}
+
+// The whole host->fabric path with each policy (BM_Pipeline's gradient frames from L3,
+// ICRC on): range(0) the policy as in BM_Decide. ecmp is the peer.
+void BM_PipelineBalance(benchmark::State& state) {
+    Rig& r = rig();
+    Config c = r.config;
+    c.balance.policy = BalancePolicy(state.range(0));
+    if (c.balance.policy != BalancePolicy::ecmp) c.balance.source_ports = 4;
+    Worker worker(0, c, *r.ports);
+    std::vector<rte_mbuf*> mbufs = load(frames("gradient"), 2048);
+    size_t at = 0;
+    std::array<rte_mbuf*, kBurst> burst;
+    auto one_burst = [&] {
+        for (uint16_t i = 0; i < kBurst; ++i) {
+            burst[i] = mbufs[at++ % mbufs.size()];
+            rte_mbuf_refcnt_update(burst[i], 1);
+        }
+        worker.process(uint16_t(r.ports->host()), burst.data(), kBurst);
+        worker.flush();
+    };
+    for (size_t i = 0; i < mbufs.size(); i += kBurst) one_burst();
+    for (auto _ : state) one_burst();
+    state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
+    state.counters["ns_per_packet"] = benchmark::Counter(
+        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.SetLabel(to_string(c.balance.policy));
+    rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
+}
+
+BENCHMARK(BM_Decide)->ArgName("policy")->DenseRange(0, 4);
+BENCHMARK(BM_Apply)->ArgName("rewrite")->DenseRange(0, 1);
+BENCHMARK(BM_Reorder)->ArgName("swapped")->DenseRange(0, 1);
+BENCHMARK(BM_PipelineBalance)->ArgName("policy")->DenseRange(0, 3);
 BENCHMARK_CAPTURE(BM_Pipeline, gradient_4k, "gradient")->ArgsProduct({{64, 2048}, {1, 0}});
 BENCHMARK_CAPTURE(BM_Pipeline, inference_4k, "inference")->ArgsProduct({{64, 2048}, {1, 0}});
 BENCHMARK_CAPTURE(BM_AccountOnly, gradient_4k, "gradient");

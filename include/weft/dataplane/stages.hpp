@@ -102,6 +102,10 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
     constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy> && !kSpray;
     const uint32_t uplinks = uint32_t(fabric_ports.size());
     [[maybe_unused]] balance::FlowletCounters flowlet_counters;
+    // the per-flow entries are a cache miss each at a million flows: ask for them first
+    if (ctx.flowlets)
+        for (const PacketState& s : b.frames())
+            if (s.flow != flow::kNoIndex) __builtin_prefetch(ctx.flowlets->address(s.flow), 1);
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
         // every well-formed RoCE frame has a flow (account made it); a table full of flows
