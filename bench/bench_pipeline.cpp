@@ -26,8 +26,8 @@
 #include "bench_frames.hpp"
 #include "weft/dataplane/eal.hpp"
 #include "weft/dataplane/pipeline.hpp"
-#include "weft/dataplane/stages.hpp"
 #include "weft/dataplane/ports.hpp"
+#include "weft/dataplane/stages.hpp"
 #include "weft/dataplane/worker.hpp"
 #include "weft/flow/account.hpp"
 
@@ -355,8 +355,9 @@ void BM_Decide(benchmark::State& state) {
     for (uint32_t i = 0; i < kMillion / kBurst; ++i) one_burst();  // every flow once
     for (auto _ : state) one_burst();
     state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
-    state.counters["ns_per_packet"] = benchmark::Counter(
-        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_packet"] =
+        benchmark::Counter(double(state.iterations()) * kBurst,
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state.SetLabel(floor ? "floor" : to_string(which));
 }
 
@@ -381,16 +382,18 @@ void BM_Apply(benchmark::State& state) {
             s.packet = parsed[i];
             s.verdict = roce::Verdict::Ok;
             s.dropped = s.sealed = false;
-            s.path.source_port = state.range(0) ? uint32_t(0xC000 | (++port & 3)) : balance::kKeepSourcePort;
+            s.path.source_port =
+                state.range(0) ? uint32_t(0xC000 | (++port & 3)) : balance::kKeepSourcePort;
         }
         balance_apply(b, counters);
         // the frames keep their last port in the parsed copies' stead: re-read next time
-        for (uint16_t k = 0; k < kBurst; ++k) parsed[(at - kBurst + k) % mbufs.size()].src_port =
-            b.packets[k].packet.src_port;
+        for (uint16_t k = 0; k < kBurst; ++k)
+            parsed[(at - kBurst + k) % mbufs.size()].src_port = b.packets[k].packet.src_port;
     }
     state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
-    state.counters["ns_per_packet"] = benchmark::Counter(
-        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_packet"] =
+        benchmark::Counter(double(state.iterations()) * kBurst,
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
 }
 
@@ -454,8 +457,9 @@ void BM_PipelineBalance(benchmark::State& state) {
     for (size_t i = 0; i < mbufs.size(); i += kBurst) one_burst();
     for (auto _ : state) one_burst();
     state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
-    state.counters["ns_per_packet"] = benchmark::Counter(
-        double(state.iterations()) * kBurst, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_packet"] =
+        benchmark::Counter(double(state.iterations()) * kBurst,
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state.SetLabel(to_string(c.balance.policy));
     rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
 }
