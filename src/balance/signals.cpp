@@ -125,12 +125,17 @@ PsnOwners::PsnOwners(uint32_t slots_log2)
 }
 
 uint64_t PsnOwners::key(const roce::IpAddress& src, const roce::IpAddress& dst, uint32_t psn) {
+    // One finaliser over the addresses folded to a word each (the direction matters: the
+    // destination's is rotated) and the PSN: one per request packet, so it must be cheap;
+    // two host pairs that fold alike share slots, and the tag tells them apart only as far
+    // as the hash does (a wrong path charged now and then, never a crash).
     uint64_t a0, a1, b0, b1;
     std::memcpy(&a0, src.bytes.data(), 8);
     std::memcpy(&a1, src.bytes.data() + 8, 8);
     std::memcpy(&b0, dst.bytes.data(), 8);
     std::memcpy(&b1, dst.bytes.data() + 8, 8);
-    return flow::hash_combine(flow::hash_combine(psn & 0xffffff, a0, a1), b0, b1);
+    const uint64_t b = b0 ^ b1;
+    return flow::mix64((a0 ^ a1) ^ (b << 29 | b >> 35) ^ (uint64_t(psn & 0xffffff) * 0x9e3779b97f4a7c15ull));
 }
 
 }  // namespace weft::balance

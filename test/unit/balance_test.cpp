@@ -130,7 +130,7 @@ CongestionSettings rounds_of(uint64_t round_ns, uint32_t congested, uint32_t cle
 // One round of traffic: `packets` on each path, `signals` NAKs on path `bad`.
 void round_with(PathMonitor& m, uint64_t& now, uint32_t bad, uint64_t signals) {
     for (uint32_t p = 0; p < m.paths().size(); ++p)
-        for (int i = 0; i < 100; ++i) m.sent(0, p, 1000);
+        m.sent(0, p, 100, 100 * 1000);
     for (uint64_t i = 0; i < signals; ++i) m.signal(0, bad, Signal::nak);
     now += 1'000'000;
     ASSERT_TRUE(m.tick(now));
@@ -168,7 +168,7 @@ TEST(PathMonitor, BelowTheThresholdARoundIsClean) {
     uint64_t now = 1'000'000;
     ASSERT_TRUE(m.tick(now));
     for (uint32_t p = 0; p < 2; ++p)
-        for (int i = 0; i < 1000; ++i) m.sent(0, p, 100);
+        m.sent(0, p, 1000, 1000 * 100);
     for (int i = 0; i < 9; ++i) m.signal(0, 1, Signal::retransmit);  // 9 per mille < 10
     now += 1'000'000;
     ASSERT_TRUE(m.tick(now));
@@ -179,7 +179,7 @@ TEST(PathMonitor, ARoundClosesOncePerDeadlineAndSumsEveryWorker) {
     PathMonitor m(PathSet(1, 2), 3, rounds_of(1'000'000, 1, 1));
     EXPECT_TRUE(m.tick(5));
     EXPECT_FALSE(m.tick(6));  // not due
-    for (uint32_t w = 0; w < 3; ++w) m.sent(w, 1, 10);
+    for (uint32_t w = 0; w < 3; ++w) m.sent(w, 1, 1, 10);
     m.signal(2, 1, Signal::cnp);
     EXPECT_TRUE(m.tick(5 + 1'000'000));
     EXPECT_TRUE(m.congested(1));

@@ -76,9 +76,9 @@ class PathMonitor {
     const CongestionSettings& settings() const { return settings_; }
 
     // Hot path, one writer per `worker` block.
-    void sent(uint32_t worker, uint32_t path, uint32_t bytes) {
+    void sent(uint32_t worker, uint32_t path, uint64_t packets, uint64_t bytes) {
         Slot& s = slot(worker, path);
-        bump(s.packets, 1);
+        bump(s.packets, packets);
         bump(s.bytes, bytes);
     }
     void signal(uint32_t worker, uint32_t path, Signal kind) {

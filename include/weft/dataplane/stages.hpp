@@ -74,12 +74,30 @@ inline bool is_request(const roce::Packet& p) {
     return p.op && !p.op->response && p.op->transport != roce::Transport::CNP;
 }
 
+// Packets and bytes sent on a path, added up over a run of packets on the same path and
+// handed to the monitor once per run: one counter bumped per packet would be a chain of
+// stores and loads of one word, each waiting for the last.
+struct PathRun {
+    uint32_t path = 0;
+    uint64_t packets = 0, bytes = 0;
+    void add(uint32_t p, uint64_t frame_bytes, BalanceContext& ctx) {
+        if (p != path && packets) flush(ctx);
+        path = p;
+        ++packets;
+        bytes += frame_bytes;
+    }
+    void flush(BalanceContext& ctx) {
+        if (packets) ctx.monitor->sent(ctx.worker, path, packets, bytes);
+        packets = bytes = 0;
+    }
+};
+
 // What every policy does with a frame once its path is chosen: count it on the path, note
 // which path its PSN left on (for the NAKs and ACKs coming back), and charge a request
 // PSN that went backwards (go-back-N resending what was lost) to the path.
 inline void balance_observe(const PacketState& s, balance::FlowletState* state, uint32_t path,
-                            BalanceContext& ctx) {
-    ctx.monitor->sent(ctx.worker, path, uint32_t(s.packet.frame.size()));
+                            BalanceContext& ctx, PathRun& run) {
+    run.add(path, s.packet.frame.size(), ctx);
     if (!state || !is_request(s.packet)) return;
     const uint32_t psn = s.packet.bth.psn & 0xffffff;
     ctx.owners->record(s.packet.src, s.packet.dst, psn, path);
@@ -102,6 +120,7 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
     constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy> && !kSpray;
     const uint32_t uplinks = uint32_t(fabric_ports.size());
     [[maybe_unused]] balance::FlowletCounters flowlet_counters;
+    PathRun run;
     // the per-flow entries are a cache miss each at a million flows: ask for them first
     if (ctx.flowlets)
         for (const PacketState& s : b.frames())
@@ -139,10 +158,11 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
                 state->reason = balance::PathReason::hash;
             }
         }
-        if (ctx.monitor) balance_observe(s, state, path, ctx);
+        if (ctx.monitor) balance_observe(s, state, path, ctx, run);
         // a policy naming an uplink that does not exist is counted by tx, never followed
         s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
     }
+    if (ctx.monitor) run.flush(ctx);
     if constexpr (kFlowlets || kSpray) {
         ctx.counters.flowlets += flowlet_counters.flowlets;
         ctx.counters.path_changes += flowlet_counters.path_changes;
