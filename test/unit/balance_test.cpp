@@ -129,8 +129,7 @@ CongestionSettings rounds_of(uint64_t round_ns, uint32_t congested, uint32_t cle
 
 // One round of traffic: `packets` on each path, `signals` NAKs on path `bad`.
 void round_with(PathMonitor& m, uint64_t& now, uint32_t bad, uint64_t signals) {
-    for (uint32_t p = 0; p < m.paths().size(); ++p)
-        m.sent(0, p, 100, 100 * 1000);
+    for (uint32_t p = 0; p < m.paths().size(); ++p) m.sent(0, p, 100, 100 * 1000);
     for (uint64_t i = 0; i < signals; ++i) m.signal(0, bad, Signal::nak);
     now += 1'000'000;
     ASSERT_TRUE(m.tick(now));
@@ -167,8 +166,7 @@ TEST(PathMonitor, BelowTheThresholdARoundIsClean) {
     PathMonitor m(PathSet(2, 0), 1, rounds_of(1'000'000, 1, 1));
     uint64_t now = 1'000'000;
     ASSERT_TRUE(m.tick(now));
-    for (uint32_t p = 0; p < 2; ++p)
-        m.sent(0, p, 1000, 1000 * 100);
+    for (uint32_t p = 0; p < 2; ++p) m.sent(0, p, 1000, 1000 * 100);
     for (int i = 0; i < 9; ++i) m.signal(0, 1, Signal::retransmit);  // 9 per mille < 10
     now += 1'000'000;
     ASSERT_TRUE(m.tick(now));
