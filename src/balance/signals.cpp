@@ -135,7 +135,8 @@ uint64_t PsnOwners::key(const roce::IpAddress& src, const roce::IpAddress& dst, 
     std::memcpy(&b0, dst.bytes.data(), 8);
     std::memcpy(&b1, dst.bytes.data() + 8, 8);
     const uint64_t b = b0 ^ b1;
-    return flow::mix64((a0 ^ a1) ^ (b << 29 | b >> 35) ^ (uint64_t(psn & 0xffffff) * 0x9e3779b97f4a7c15ull));
+    return flow::mix64((a0 ^ a1) ^ (b << 29 | b >> 35) ^
+                       (uint64_t(psn & 0xffffff) * 0x9e3779b97f4a7c15ull));
 }
 
 }  // namespace weft::balance
