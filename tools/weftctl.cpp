@@ -394,7 +394,8 @@ int main(int argc, char** argv) {
         "`weftctl [-s SOCKET] status|ports|flows` reads a running weftd;\n"
         "`weftctl [-s SOCKET] keys [rotate]` shows (or rotates) a running weftd's PSP keys;\n"
         "`weftctl [-s SOCKET] paths` shows its fabric paths and their congestion signals,\n"
-        "`weftctl [-s SOCKET] balance policy NAME` changes its balancing policy;\n"
+        "`weftctl [-s SOCKET] balance policy NAME` changes its balancing policy,\n"
+        "`weftctl [-s SOCKET] explain-path SRC DST QPN` says where a flow goes and why;\n"
         "`weftctl psp seal|open IN OUT --master-keys F` applies PSP to a capture;\n"
         "`weftctl alerts [--follow]` reads weft-probe's alerts."};
     app.require_subcommand(1);
@@ -501,6 +502,19 @@ int main(int argc, char** argv) {
         "[balance] congested_rounds rounds of round_us in\n"
         "a row with signals >= signal_permille of its packets, usable after clear_rounds.");
     paths->add_flag("--json", live_json, "emit the weft.paths/1 JSON document");
+    std::string explain_src, explain_dst, explain_qp;
+    auto* explain = app.add_subcommand(
+        "explain-path",
+        "Which path a running weftd puts one host -> fabric RoCE flow on, and why: the flow's\n"
+        "traffic class, its path (uplink, UDP source port, whether congested), the reason\n"
+        "(ecmp's hash, the less loaded of two paths at its start, a move off a congested path\n"
+        "at a gap, or staying for want of a better one), its flowlets and moves, the last move's\n"
+        "path and age. A flow is one direction of a QP: SRC and DST host, DST's QP number.");
+    explain->add_option("src", explain_src, "source host address (the host behind this weftd)")
+        ->required();
+    explain->add_option("dst", explain_dst, "destination host address")->required();
+    explain->add_option("qpn", explain_qp, "destination QP number (decimal or 0x hex)")->required();
+    explain->add_flag("--json", live_json, "emit the weft.explain-path/1 JSON document");
     std::string policy_name;
     auto* balance = app.add_subcommand(
         "balance",
@@ -580,6 +594,27 @@ int main(int argc, char** argv) {
     if (rotate->parsed()) return run_live("keys-rotate", socket, live_json, std::nullopt);
     if (keys->parsed()) return run_live("keys", socket, live_json, std::nullopt);
     if (paths->parsed()) return run_live("paths", socket, live_json, std::nullopt);
+    if (explain->parsed()) {
+        uint32_t qp = 0;
+        try {
+            size_t used = 0;
+            const unsigned long v = std::stoul(explain_qp, &used, 0);
+            if (used != explain_qp.size() || v > 0xffffff) throw std::out_of_range("qpn");
+            qp = uint32_t(v);
+        } catch (const std::exception&) {
+            fmt::print(stderr,
+                       "weftctl explain-path: {}: not a 24-bit QP number (decimal or 0x hex)\n",
+                       explain_qp);
+            return weft::tools::kExitUsage;
+        }
+        for (const std::string& a : {explain_src, explain_dst})
+            if (!weft::roce::IpAddress::parse(a)) {
+                fmt::print(stderr, "weftctl explain-path: {}: not an IPv4 or IPv6 address\n", a);
+                return weft::tools::kExitUsage;
+            }
+        return run_live("explain-path", socket, live_json, std::nullopt, {},
+                        {{"src", explain_src}, {"dst", explain_dst}, {"qp", qp}});
+    }
     if (balance_reorder->parsed())
         return run_live("balance-reorder", socket, live_json, std::nullopt, {},
                         {{"action", reorder_action}});

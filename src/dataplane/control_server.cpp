@@ -50,6 +50,23 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
             }
             return text ? as_text(keys_text(doc)) : doc;
         }
+        if (command == "explain-path") {
+            std::optional<roce::IpAddress> src, dst;
+            if (auto f = request.find("src"); f != request.end() && f->is_string())
+                src = roce::IpAddress::parse(f->get<std::string>());
+            if (auto f = request.find("dst"); f != request.end() && f->is_string())
+                dst = roce::IpAddress::parse(f->get<std::string>());
+            auto qp = request.find("qp");
+            if (!src || !dst || qp == request.end() || !qp->is_number_unsigned() ||
+                qp->get<uint64_t>() > 0xffffff)
+                return ipc::error_reply(
+                    "explain-path: \"src\" and \"dst\" (addresses) and \"qp\" (0 .. "
+                    "16777215) are required");
+            if (instance.config().mode != Mode::inline_)
+                return ipc::error_reply("balancing needs inline mode: this weftd is passive");
+            json doc = explain_path_document(instance, *src, *dst, qp->get<uint32_t>());
+            return text ? as_text(explain_path_text(doc)) : doc;
+        }
         if (command == "balance-reorder") {
             const std::string action = request.value("action", "");
             if (action != "pause" && action != "resume")
@@ -103,8 +120,8 @@ nlohmann::json handle_control_request(const Instance& instance, const nlohmann::
         return ipc::error_reply(e.what());
     }
     return ipc::error_reply(
-        fmt::format("unknown command '{}' (status, ports, flows, paths, balance-policy, keys or "
-                    "keys-rotate)",
+        fmt::format("unknown command '{}' (status, ports, flows, paths, explain-path, "
+                    "balance-policy, balance-reorder, keys or keys-rotate)",
                     command));
 }
 

@@ -506,4 +506,97 @@ std::string paths_text(const json& doc) {
     return t;
 }
 
+json explain_path_document(const Instance& instance, const roce::IpAddress& src,
+                           const roce::IpAddress& dst, uint32_t dest_qp) {
+    const Instance::PathExplanation e = instance.explain_path(src, dst, dest_qp);
+    json doc = {{"schema", "weft.explain-path/1"},
+                {"src", src.to_string()},
+                {"dst", dst.to_string()},
+                {"dest_qp", dest_qp},
+                {"policy", to_string(instance.balance_policy())},
+                {"found", e.worker >= 0}};
+    if (e.worker < 0 || e.state.reason == balance::PathReason::none) {
+        doc["found"] = false;
+        return doc;
+    }
+    const std::vector<balance::PathReading> paths = instance.paths();
+    const auto& ps = instance.ports().ports();
+    const auto& fabric = instance.ports().fabric();
+    auto path_json = [&](uint32_t p) {
+        json j = {{"path", p}};
+        if (p < paths.size()) {
+            const balance::PathReading& r = paths[p];
+            j["uplink"] = r.path.uplink < fabric.size() ? ps[fabric[r.path.uplink]].config.name
+                                                        : std::to_string(r.path.uplink);
+            j["source_port"] = r.path.source_port == balance::kKeepSourcePort
+                                   ? json(nullptr)
+                                   : json(r.path.source_port);
+            j["state"] = r.state == balance::PathState::congested ? "congested" : "ok";
+        }
+        return j;
+    };
+    const char* why = "";
+    switch (e.state.reason) {
+        case balance::PathReason::hash:
+            why = "a hash of the flow (ecmp: its 5-tuple; flowlet: the QP and its flowlet count)";
+            break;
+        case balance::PathReason::least_loaded:
+            why = "the less loaded of two candidate paths, when the flow started";
+            break;
+        case balance::PathReason::moved:
+            why = "moved at a gap: its path was congested";
+            break;
+        case balance::PathReason::stayed:
+            why = "its path is congested, but no other was better at its last gap";
+            break;
+        case balance::PathReason::none:
+            break;
+    }
+    doc["worker"] = e.worker;
+    doc["class"] = classify::to_string(classify::TrafficClass(e.state.traffic_class));
+    doc["path"] = path_json(e.state.path);
+    doc["reason"] = balance::to_string(e.state.reason);
+    doc["why"] = why;
+    doc["flowlets"] = e.state.flowlets;
+    doc["moves"] = e.state.moves;
+    if (e.state.moves) {
+        doc["last_move"] = {{"from", path_json(e.state.moved_from)},
+                            {"ms_ago", e.now_ns / 1'000'000 >= e.state.last_move_ms
+                                           ? e.now_ns / 1'000'000 - e.state.last_move_ms
+                                           : 0}};
+    }
+    doc["packets"] = e.packets;
+    doc["bytes"] = e.bytes;
+    return doc;
+}
+
+std::string explain_path_text(const json& doc) {
+    std::string flow = fmt::format("{} -> {} QP {:#08x}", doc["src"].get<std::string>(),
+                                   doc["dst"].get<std::string>(), doc["dest_qp"].get<uint32_t>());
+    if (!doc["found"].get<bool>())
+        return fmt::format(
+            "{}: no such host -> fabric RoCE flow on this weftd (a flow is one direction of a "
+            "QP: source host, destination host, destination QP)\n",
+            flow);
+    auto path = [](const json& p) {
+        return fmt::format("path {} (uplink {}, source port {}, {})", p["path"].get<uint32_t>(),
+                           p.value("uplink", std::string("?")),
+                           p.contains("source_port") && !p["source_port"].is_null()
+                               ? std::to_string(p["source_port"].get<uint32_t>())
+                               : std::string("the RNIC's"),
+                           p.value("state", std::string("?")));
+    };
+    std::string t =
+        fmt::format("{} (worker {}): class {}, {} packets\n", flow, doc["worker"].get<int>(),
+                    doc["class"].get<std::string>(), doc["packets"].get<uint64_t>());
+    t += fmt::format("  on {}\n  why: {} (policy {})\n", path(doc["path"]),
+                     doc["why"].get<std::string>(), doc["policy"].get<std::string>());
+    t += fmt::format("  {} flowlet(s), {} move(s)", doc["flowlets"].get<uint32_t>(),
+                     doc["moves"].get<uint32_t>());
+    if (doc.contains("last_move"))
+        t += fmt::format("; the last from {}, {} ms ago", path(doc["last_move"]["from"]),
+                         doc["last_move"]["ms_ago"].get<uint64_t>());
+    return t + "\n";
+}
+
 }  // namespace weft::dataplane

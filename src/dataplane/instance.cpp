@@ -220,6 +220,42 @@ std::pair<size_t, size_t> copy_flows(Worker& w, std::span<flow::FlowCopy> buf,
 
 }  // namespace
 
+Instance::PathExplanation Instance::explain_path(const roce::IpAddress& src,
+                                                 const roce::IpAddress& dst,
+                                                 uint32_t dest_qp) const {
+    std::lock_guard lock(snapshot_mutex_);
+    PathExplanation out;
+    for (const auto& w : workers_) {
+        PathQuery& q = w->path_query();
+        q.src = src;
+        q.dst = dst;
+        q.dest_qp = dest_qp & 0xffffff;
+        const uint64_t seq = ++snapshot_seq_;
+        q.requested.store(seq, std::memory_order_release);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (q.answered.load(std::memory_order_acquire) != seq) {
+            if (!running_.load(std::memory_order_acquire)) {
+                w->serve_path_query();  // its thread has ended: answered here
+                break;
+            }
+            if (std::chrono::steady_clock::now() > deadline)
+                throw DataplaneError(
+                    fmt::format("worker {} did not answer within 5 s (is it stuck?)", w->index()));
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        out.now_ns = std::max(out.now_ns, w->published().tsc_ns);
+        if (q.found && out.worker < 0) {
+            out.worker = int(w->index());
+            out.state = q.state;
+            out.packets = q.packets;
+            out.bytes = q.bytes;
+            out.first_ns = q.first_ns;
+            out.last_ns = q.last_ns;
+        }
+    }
+    return out;
+}
+
 Instance::Snapshot Instance::snapshot() const {
     std::lock_guard lock(snapshot_mutex_);
     Snapshot snap;

@@ -139,6 +139,25 @@ void Worker::serve_flow_request(uint32_t max_records) {
     answered_ = want;
 }
 
+void Worker::serve_path_query() {
+    const uint64_t want = path_query_.requested.load(std::memory_order_acquire);
+    if (want == path_answered_) return;
+    PathQuery& q = path_query_;
+    const flow::Table& table = pipeline_.table();
+    const uint32_t index = table.find(q.src, q.dst, q.dest_qp);
+    q.found = index != flow::kNoIndex && pipeline_.flowlet_state(index);
+    if (q.found) {
+        q.state = *pipeline_.flowlet_state(index);
+        const flow::FlowRecord& r = table.record(index);
+        q.packets = r.packets;
+        q.bytes = r.wire_bytes;
+        q.first_ns = r.first_ns;
+        q.last_ns = r.last_ns;
+    }
+    path_query_.answered.store(want, std::memory_order_release);
+    path_answered_ = want;
+}
+
 void Worker::run(const std::atomic<bool>& stop) {
     std::array<rte_mbuf*, kBurst> burst;
     const auto& ports = ports_.ports();
@@ -173,6 +192,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         // A pending snapshot takes a small slice after a busy poll (64 records, ~2 us
         // with the table out of cache) and a large one after an idle poll.
         serve_flow_request(idle ? 4096 : 64);
+        serve_path_query();
         empty_polls = idle ? empty_polls + 1 : 0;
         if (pipeline_.table().config().idle_timeout_ns && now >= next_eviction) {
             // Idle flows go a bounded scan at a time, every millisecond: 4096 records after

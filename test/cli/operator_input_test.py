@@ -197,7 +197,12 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
 
 
 @pytest.mark.parametrize("balance,words", [
-    ('policy = "spray"', 'balance.policy: must be "ecmp", "flowlet" or "congestion"'),
+    ('policy = "random"', 'balance.policy: must be "ecmp", "flowlet", "congestion" or "spray"'),
+    ('policy = "spray"', 'balance.policy "spray" needs two paths at least'),
+    ("reorder = true", "balance.reorder needs balance.reorder_hosts"),
+    ('reorder_hosts = ["10.0.0.1/8"]', "balance.reorder_hosts: 10.0.0.1/8: not a prefix"),
+    ("reorder_depth = 48", "balance.reorder_depth: must be a power of two"),
+    ("reorder_timeout_us = 5", "balance.reorder_timeout_us: must be an integer from 10 to 1000000"),
     ('policy = "congestion"', 'balance.policy "congestion" needs two paths at least'),
     ('policy = "congestion"\nsource_ports = 2\nround_us = 99', "balance.round_us: must be an integer from 100 to 10000000"),
     ('policy = "congestion"\nsource_ports = 2\ncongested_rounds = 0', "balance.congested_rounds: must be an integer from 1 to 1000"),
@@ -207,7 +212,7 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     ('policy = "flowlet"\nsource_ports = 16385', "balance.source_ports: must be an integer from 0 to 16384"),
     ('policy = "flowlet"', 'balance.policy "flowlet" needs two paths at least'),
     ("source_ports = 4", "balance.source_ports: only the flowlet and congestion policies write source ports"),
-    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille"),
+    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille, reorder, reorder_hosts, reorder_depth, reorder_flows, reorder_timeout_us, offer_interval_ms"),
 ])
 def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, words):
     path = os.path.join(work_dir, "balance-bad.toml")

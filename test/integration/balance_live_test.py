@@ -1,9 +1,11 @@
-"""Balancing on a running weftd, through weftctl and Prometheus (no traffic needed: DPDK
-net_ring ports, each looping its own transmissions back). Checks the commands docs/WEFTD.md
-shows: `weftctl paths` (text and weft.paths/1 JSON), `weftctl balance policy NAME` (and
-its refusals), `weftctl balance reorder pause|resume`; weftd's own reorder offers on
-its uplinks come back to it (the ring) and are learnt as offers; the weft_path_* and
-weft_reorder_* metrics pass promtool."""
+"""Balancing on a running weftd, through weftctl and Prometheus: the host port replays a
+weft-gen gradient capture (net_pcap), the two uplinks are DPDK net_ring ports, each looping
+its own transmissions back. Checks the commands docs/WEFTD.md shows: `weftctl paths` (text
+and weft.paths/1 JSON), `weftctl explain-path` for a flow of the capture (and for one that
+is not there, and a bad QPN), `weftctl balance policy NAME` (and its refusals), `weftctl
+balance reorder pause|resume`; weftd's own reorder offers on its uplinks come back to it
+(the ring) and are learnt as offers; the weft_path_* and weft_reorder_* metrics pass
+promtool."""
 import json
 import os
 import signal
@@ -13,14 +15,15 @@ import time
 import urllib.request
 
 import pytest
-from weftkit.proc import sh
+from weftkit.proc import analyze, generate, sh
 
 CONFIG = """mode = "inline"
 
 [[ports]]
 name = "host"
 role = "host"
-device = "net_ring0"
+device = "net_pcap0"
+args = "rx_pcap=CAPTURE,tx_pcap=OUTPUT"
 
 [[ports]]
 name = "uplink0"
@@ -31,6 +34,11 @@ device = "net_ring1"
 name = "uplink1"
 role = "fabric"
 device = "net_ring2"
+
+# the capture's clock and the rings' (TSC) meet in one table: without this, the capture's
+# flows would look idle next to the looped-back frames' times and be evicted
+[flows]
+idle_timeout_s = 0
 
 [balance]
 policy = "congestion"
@@ -48,9 +56,11 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def weftd(tools, work_dir):
+    capture = generate(tools.weft_gen, "gradient", os.path.join(work_dir, "gradient.pcap"), "--hosts=4",
+                       "--iterations=2", "--mtu=1024")
     config = os.path.join(work_dir, "balance.toml")
     with open(config, "w") as f:
-        f.write(CONFIG)
+        f.write(CONFIG.replace("CAPTURE", capture).replace("OUTPUT", os.path.join(work_dir, "host-out.pcap")))
     sock = os.path.join(work_dir, "weftd.sock")
     port = free_port()
     log = open(os.path.join(work_dir, "weftd.log"), "w")
@@ -65,8 +75,16 @@ def weftd(tools, work_dir):
     def ctl(*args):
         return sh(tools.weftctl, "-s", sock, *args, timeout=30)
 
+    frames = analyze(tools.weftctl, capture)["totals"]["roce_packets"]
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:  # every frame through the host port
+        r = ctl("paths", "--json")
+        if r.returncode == 0 and sum(p["packets"] for p in json.loads(r.stdout)["paths"]) >= frames:
+            break
+        time.sleep(0.2)
     try:
-        yield type("W", (), {"ctl": staticmethod(ctl), "port": port, "proc": proc, "log": log.name})
+        yield type("W", (), {"ctl": staticmethod(ctl), "port": port, "proc": proc, "log": log.name,
+                             "capture": capture, "frames": frames})
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -90,6 +108,38 @@ def test_paths_json_names_the_policy_and_one_path_per_uplink(weftd):
     assert all(p["state"] == "ok" and p["source_port"] is None for p in d["paths"])
     assert set(d["paths"][0]["signals"]) == {"retransmit", "nak", "cnp", "ecn_ce", "tx_drop"}
     assert d["reorder"]["enabled"] and d["reorder"]["hosts"] == ["10.99.0.1/32", "10.98.0.0/16"]
+
+
+def test_every_replayed_roce_frame_went_on_a_path_and_both_uplinks_carry_some(weftd):
+    d = paths(weftd)
+    assert sum(p["packets"] for p in d["paths"]) == weftd.frames, d["paths"]
+    assert all(p["packets"] > 0 for p in d["paths"]), d["paths"]
+
+
+def test_explain_path_says_where_a_flow_goes_and_why(weftd, tools):
+    flow = next(f for f in analyze(tools.weftctl, weftd.capture)["flows"] if f["packets"] > 1)
+    r = weftd.ctl("explain-path", flow["src"], flow["dst"], str(flow["dqpn"]), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["schema"] == "weft.explain-path/1" and d["found"], d
+    assert d["policy"] == "congestion" and d["reason"] == "least_loaded", d
+    assert d["path"]["uplink"] in ("uplink0", "uplink1") and d["class"] == "unknown", d
+    # each frame counted twice by the flow: from the host, and looped back by the ring
+    assert d["packets"] == 2 * flow["packets"], (d, flow)
+    text = weftd.ctl("explain-path", flow["src"], flow["dst"], hex(flow["dqpn"])).stdout
+    assert "why: the less loaded of two candidate paths" in text, text
+
+
+def test_explain_path_of_a_flow_that_is_not_there_says_so(weftd):
+    r = weftd.ctl("explain-path", "192.0.2.1", "192.0.2.2", "7")
+    assert r.returncode == 0 and "no such host -> fabric RoCE flow" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("args,words", [(["10.0.0.1", "10.0.0.2", "0x1000000"], "not a 24-bit QP number"),
+                                        (["10.0.0.1", "nowhere", "5"], "not an IPv4 or IPv6 address")])
+def test_explain_path_refuses_bad_input(weftd, args, words):
+    r = weftd.ctl("explain-path", *args)
+    assert r.returncode == 2 and words in r.stderr, r.stderr
 
 
 def test_weftds_own_offers_come_back_on_the_rings_and_are_learnt(weftd):

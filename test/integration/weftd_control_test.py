@@ -206,7 +206,7 @@ def test_a_request_that_is_not_json_gets_an_error_reply(weftd):
 
 def test_an_unknown_command_gets_an_error_reply_naming_the_commands(weftd):
     reply = raw_request(weftd, b'{"command":"reboot"}\n')
-    assert "status, ports, flows, keys or keys-rotate" in reply.get("error", ""), reply
+    assert "status, ports, flows, paths, explain-path, balance-policy, balance-reorder, keys or keys-rotate" in reply.get("error", ""), reply
 
 
 def test_a_bad_filter_gets_an_error_reply(weftd):

@@ -37,8 +37,9 @@ struct FlowletState {
     bool psn_valid = false;
     uint32_t moved_from = 0;    // the path before the last move
     uint32_t last_move_ms = 0;  // when it moved last (the policy's clock, in ms)
+    uint8_t traffic_class = 0;  // classify::TrafficClass of its last packet
 };
-static_assert(sizeof(FlowletState) == 24);
+static_assert(sizeof(FlowletState) == 28);
 
 struct FlowletCounters {
     uint64_t flowlets = 0;      // flowlets started (a flow's first packet starts one)

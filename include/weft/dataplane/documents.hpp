@@ -37,6 +37,11 @@ void write_flows_document(const Instance& instance, const flow::TextSink& sink);
 nlohmann::json paths_document(const Instance& instance);
 std::string paths_text(const nlohmann::json& paths_document);
 
+// weft.explain-path/1: a host -> fabric flow's class, path, why, and its moves.
+nlohmann::json explain_path_document(const Instance& instance, const roce::IpAddress& src,
+                                     const roce::IpAddress& dst, uint32_t dest_qp);
+std::string explain_path_text(const nlohmann::json& doc);
+
 nlohmann::json keys_document(const Instance& instance, const PspRotation* rotation = nullptr);
 std::string keys_text(const nlohmann::json& keys_document);
 

@@ -92,6 +92,15 @@ class Instance {
     bool reorder_paused() const { return balance_->reorder_paused.load(); }
     // `weftctl balance reorder pause|resume`; throws DataplaneError without [balance] reorder
     void set_reorder_paused(bool paused) const;
+    // Which path host -> fabric flow (src, dst, dest_qp) is on and why, asked of every
+    // worker between its bursts; `worker` < 0 when no worker has the flow.
+    struct PathExplanation {
+        int worker = -1;
+        balance::FlowletState state{};
+        uint64_t packets = 0, bytes = 0, first_ns = 0, last_ns = 0, now_ns = 0;
+    };
+    PathExplanation explain_path(const roce::IpAddress& src, const roce::IpAddress& dst,
+                                 uint32_t dest_qp) const;
     // Changes the policy (every worker follows at its next host burst); throws
     // DataplaneError for a policy these uplinks cannot run. Returns the one it replaced.
     BalancePolicy set_balance_policy(BalancePolicy p) const;

@@ -86,6 +86,10 @@ class Pipeline {
     // own); `worker` is this pipeline's block in them.
     void share_balance(BalanceShared* shared, uint32_t worker);
     const BalanceShared& balance_shared() const { return *balance_shared_; }
+    // The balance state of host->fabric flow `index` (null in passive mode).
+    const balance::FlowletState* flowlet_state(uint32_t index) const {
+        return flowlets_ ? flowlets_->address(index) : nullptr;
+    }
     // Once per poll: closes the paths' round when it is due (every burst does too, so
     // rounds go on while no traffic comes, and a congested path that carries nothing is
     // cleared after clear_rounds, as designed), releases reorder gaps that timed out, and

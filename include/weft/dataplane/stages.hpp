@@ -158,6 +158,7 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
                 state->reason = balance::PathReason::hash;
             }
         }
+        if (state) state->traffic_class = uint8_t(s.traffic_class);
         if (ctx.monitor) balance_observe(s, state, path, ctx, run);
         // a policy naming an uplink that does not exist is counted by tx, never followed
         s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;

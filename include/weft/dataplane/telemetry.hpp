@@ -17,7 +17,9 @@
 #include <span>
 #include <type_traits>
 
+#include "weft/balance/flowlet.hpp"
 #include "weft/flow/snapshot.hpp"
+#include "weft/roce/ip_address.hpp"
 
 namespace weft::dataplane {
 
@@ -55,6 +57,20 @@ struct FlowRequest {
     // Written by the worker before it bumps `answered` (release).
     size_t copied = 0;
     size_t missed = 0;
+    std::atomic<uint64_t> answered{0};
+};
+
+// One outstanding explain-path query per worker (`weftctl explain-path`): which path a
+// host -> fabric flow is on and why. Serialised by Instance like snapshots.
+struct PathQuery {
+    // Written by the reader before it bumps `requested` (release).
+    roce::IpAddress src{}, dst{};
+    uint32_t dest_qp = 0;
+    std::atomic<uint64_t> requested{0};
+    // Written by the worker before it bumps `answered` (release).
+    bool found = false;
+    balance::FlowletState state{};
+    uint64_t packets = 0, bytes = 0, first_ns = 0, last_ns = 0;
     std::atomic<uint64_t> answered{0};
 };
 

@@ -53,6 +53,10 @@ class Worker {
     WorkerPublication published() const { return published_.load(); }
     // The flow snapshot mailbox (telemetry.hpp); answered by run() between bursts.
     FlowRequest& flow_request() { return flow_request_; }
+    // The explain-path mailbox (telemetry.hpp); answered by run() between bursts, or by
+    // the caller once the worker's thread has ended.
+    PathQuery& path_query() { return path_query_; }
+    void serve_path_query();
     // Frames received so far, readable from another thread while the worker runs.
     uint64_t received() const { return received_.load(std::memory_order_relaxed); }
 
@@ -81,6 +85,8 @@ class Worker {
     std::array<uint8_t, 256> port_index_of_{};      // DPDK port id -> index in ports()
     Published<WorkerPublication> published_;
     FlowRequest flow_request_;
+    PathQuery path_query_;
+    uint64_t path_answered_ = 0;
     flow::TableCopier copier_;
     uint64_t serving_ = 0;   // the request being copied
     uint64_t answered_ = 0;  // the last request answered
