@@ -258,6 +258,15 @@ std::vector<std::string> validate(const Config& c) {
             fmt::format("balance.policy \"{}\" needs two paths at least: two fabric ports, or "
                         "balance.source_ports of 2 or more",
                         to_string(c.balance.policy)));
+    for (size_t k = 0; k < c.balance.classes.size(); ++k) {
+        const auto& cb = c.balance.classes[k];
+        if (cb.has_policy && cb.policy != BalancePolicy::ecmp && c.mode == Mode::inline_ &&
+            std::max<size_t>(fabrics, 1) * std::max<uint32_t>(c.balance.source_ports, 1) < 2)
+            errors.push_back(fmt::format(
+                "balance.classes.{}.policy \"{}\" needs two paths at least: two fabric ports, "
+                "or balance.source_ports of 2 or more",
+                classify::to_string(classify::TrafficClass(k)), to_string(cb.policy)));
+    }
     if (c.balance.reorder && c.balance.reorder_hosts.empty())
         errors.push_back(
             "balance.reorder needs balance.reorder_hosts: the hosts behind this weftd that the "

@@ -130,6 +130,7 @@ Pipeline::Pipeline(const Config& c, const PortSet& ports, uint16_t tx_queue)
       tx_queue_(tx_queue) {
     if (ports.host() >= 0) host_port_ = uint16_t(ports.host());
     uplink_drops_seen_.assign(fabric_ports_.size(), 0);
+    make_class_policies(0);
     if (!passive_mode_) {
         flowlets_ =
             std::make_unique<flow::SideArray<balance::FlowletState>>(table_.config().max_flows);
@@ -204,10 +205,31 @@ void Pipeline::release_held() {
     copy_reorder_counters();
 }
 
+void Pipeline::make_class_policies(uint32_t worker) {
+    class_policies_ = ClassPolicies{};
+    classes_configured_ = false;
+    for (size_t k = 0; k < classify::kTrafficClassCount; ++k) {
+        const BalanceConfig::ClassBalance& cb = config_.balance.classes[k];
+        class_policy_store_[k].reset();
+        if (cb.has_policy) {
+            class_policy_store_[k] = make_balance_policy(config_, cb.policy, fabric_ports_.size(),
+                                                         balance_shared_, worker);
+            class_policies_.policy[k] = &*class_policy_store_[k];
+            class_policies_.any_policy = true;
+            classes_configured_ = true;
+        }
+        if (cb.dscp >= 0) {
+            class_policies_.dscp[k] = uint8_t(cb.dscp);
+            classes_configured_ = true;
+        }
+    }
+}
+
 void Pipeline::share_balance(BalanceShared* shared, uint32_t worker) {
     balance_shared_ = shared;
     balance_worker_ = worker;
     own_balance_.reset();
+    make_class_policies(worker);
     policy_in_force_ = shared->policy.load(std::memory_order_relaxed);
     balance_ = make_balance_policy(config_, policy_in_force_, fabric_ports_.size(), shared, worker);
 }
@@ -250,6 +272,7 @@ void Pipeline::run(Burst& b) {
         s.dropped = false;
         s.traffic_class = classify::TrafficClass::unknown;
         s.path = {};
+        s.mark_dscp = kNoDscp;
         s.sealed = false;
         s.opened = false;
         s.consumed = false;
@@ -278,8 +301,10 @@ void Pipeline::host_to_fabric(Burst& b) {
     balance_shared_->monitor.tick(b.now_ns);
     BalanceContext balance{flowlets_.get(), stats_.balance, &balance_shared_->monitor,
                            &balance_shared_->owners, balance_worker_};
-    std::visit([&](const auto& policy) { balance_decide(b, policy, fabric_ports_, balance); },
-               balance_);
+    const ClassPolicies* classes = classes_configured_ ? &class_policies_ : nullptr;
+    std::visit(
+        [&](const auto& policy) { balance_decide(b, policy, fabric_ports_, balance, classes); },
+        balance_);
     crypt_seal(b, psp_, stats_.crypt);
     balance_apply(b, stats_.balance);
 }

@@ -4,6 +4,7 @@
 #include <rte_mbuf.h>
 
 #include "weft/balance/reorder_offer.hpp"
+#include "weft/classify/rules.hpp"
 #include "weft/dataplane/config_sections.hpp"
 #include "weft/dataplane/stages.hpp"
 #include "weft/roce/bytes.hpp"
@@ -12,9 +13,48 @@
 
 namespace weft::dataplane {
 
+namespace {
+
+// Writes `dscp` into the IP header at `l3` of `f` (`len` bytes in its first segment),
+// keeping the ECN bits; IPv4's header checksum follows incrementally (RFC 1624). The
+// ICRC masks the TOS / traffic class, so it needs nothing. False when the header is not
+// all there.
+bool mark_dscp(uint8_t* f, size_t len, size_t l3, uint8_t dscp) {
+    if (l3 + 20 > len) return false;
+    uint8_t* ip = f + l3;
+    if ((ip[0] >> 4) == 4) {
+        const uint16_t old_word = roce::load_be16(ip);
+        ip[1] = uint8_t(dscp << 2 | (ip[1] & 3));
+        const uint16_t new_word = roce::load_be16(ip);
+        uint32_t sum =
+            uint32_t(~roce::load_be16(ip + 10) & 0xffff) + (~old_word & 0xffff) + new_word;
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = (sum & 0xffff) + (sum >> 16);
+        roce::store_be16(ip + 10, uint16_t(~sum));
+        return true;
+    }
+    if ((ip[0] >> 4) == 6) {
+        const uint8_t tc = uint8_t(dscp << 2 | ((ip[1] >> 4) & 3));
+        ip[0] = uint8_t(0x60 | tc >> 4);
+        ip[1] = uint8_t((tc & 0x0f) << 4 | (ip[1] & 0x0f));
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 void balance_apply(Burst& b, BalanceCounters& counters) {
     for (PacketState& s : b.frames()) {
-        if (s.dropped || !s.is_roce() || s.path.source_port == balance::kKeepSourcePort) continue;
+        if (s.dropped || !s.is_roce()) continue;
+        if (s.mark_dscp != kNoDscp) {
+            uint8_t* f = rte_pktmbuf_mtod(s.mbuf, uint8_t*);
+            // a sealed frame's outer header is what the switches see
+            const size_t l3 = s.sealed ? roce::locate({f, size_t(s.mbuf->data_len)}).l3_offset
+                                       : s.packet.l3_offset;
+            if (mark_dscp(f, s.mbuf->data_len, l3, s.mark_dscp)) ++counters.dscp_marked;
+        }
+        if (s.path.source_port == balance::kKeepSourcePort) continue;
         if (s.mbuf->nb_segs != 1) {
             ++counters.multi_segment_kept;  // see stages.hpp
             continue;
@@ -67,11 +107,20 @@ bool balance_policy_from(std::string_view name, BalancePolicy& out) {
 void parse_balance_section(const toml::node& node, Config& c, config::Problems& problems) {
     const toml::table* t = config::as_table(node, "balance", problems);
     if (!t) return;
-    static constexpr std::string_view kKeys[] = {
-        "policy",           "flowlet_gap_us", "source_ports",    "round_us",
-        "congested_rounds", "clear_rounds",   "signal_permille", "reorder",
-        "reorder_hosts",    "reorder_depth",  "reorder_flows",   "reorder_timeout_us",
-        "offer_interval_ms"};
+    static constexpr std::string_view kKeys[] = {"policy",
+                                                 "flowlet_gap_us",
+                                                 "source_ports",
+                                                 "round_us",
+                                                 "congested_rounds",
+                                                 "clear_rounds",
+                                                 "signal_permille",
+                                                 "reorder",
+                                                 "reorder_hosts",
+                                                 "reorder_depth",
+                                                 "reorder_flows",
+                                                 "reorder_timeout_us",
+                                                 "offer_interval_ms",
+                                                 "classes"};
     config::refuse_unknown_keys(*t, "balance", kKeys, problems);
     std::string policy;
     if (config::read_string(*t, "balance", "policy", policy, problems)) {
@@ -125,6 +174,42 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
                       c.balance.reorder_timeout_us, problems);
     config::read_uint(*t, "balance", "offer_interval_ms", 100u, 60'000u,
                       c.balance.offer_interval_ms, problems);
+    if (const toml::node* classes = t->get("classes")) {
+        const toml::table* ct = classes->as_table();
+        if (!ct) {
+            problems.add("balance.classes", "must be a table: [balance.classes.inference]");
+            return;
+        }
+        for (const auto& [name, node] : *ct) {
+            const std::string section = fmt::format("balance.classes.{}", name.str());
+            const std::optional<classify::TrafficClass> cls =
+                classify::traffic_class_named(name.str());
+            if (!cls) {
+                problems.add(section,
+                             "not a traffic class (gradient, inference, control, unknown)");
+                continue;
+            }
+            const toml::table* one = node.as_table();
+            if (!one) {
+                problems.add(section, "must be a table");
+                continue;
+            }
+            static constexpr std::string_view kClassKeys[] = {"policy", "dscp"};
+            config::refuse_unknown_keys(*one, section, kClassKeys, problems);
+            BalanceConfig::ClassBalance& cb = c.balance.classes[size_t(*cls)];
+            std::string policy;
+            if (config::read_string(*one, section, "policy", policy, problems)) {
+                if (balance_policy_from(policy, cb.policy))
+                    cb.has_policy = true;
+                else
+                    problems.add(section + ".policy",
+                                 "must be \"ecmp\", \"flowlet\", \"congestion\" or \"spray\"");
+            }
+            uint32_t dscp = 0;
+            if (config::read_uint(*one, section, "dscp", 0u, 63u, dscp, problems))
+                cb.dscp = int(dscp);
+        }
+    }
 }
 
 }  // namespace weft::dataplane

@@ -202,6 +202,11 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     ("reorder = true", "balance.reorder needs balance.reorder_hosts"),
     ('reorder_hosts = ["10.0.0.1/8"]', "balance.reorder_hosts: 10.0.0.1/8: not a prefix"),
     ("reorder_depth = 48", "balance.reorder_depth: must be a power of two"),
+    ('[balance.classes.bulk]\npolicy = "ecmp"', "balance.classes.bulk: not a traffic class"),
+    ("[balance.classes.inference]\ndscp = 64", "balance.classes.inference.dscp: must be an integer from 0 to 63"),
+    ('[balance.classes.inference]\npolicy = "fast"', 'balance.classes.inference.policy: must be "ecmp"'),
+    ('[balance.classes.gradient]\npolicy = "spray"', 'balance.classes.gradient.policy "spray" needs two paths at least'),
+    ("[balance.classes.inference]\nqueue = 3", "balance.classes.inference.queue: unknown key; known: policy, dscp"),
     ("reorder_timeout_us = 5", "balance.reorder_timeout_us: must be an integer from 10 to 1000000"),
     ('policy = "congestion"', 'balance.policy "congestion" needs two paths at least'),
     ('policy = "congestion"\nsource_ports = 2\nround_us = 99', "balance.round_us: must be an integer from 100 to 10000000"),
@@ -212,7 +217,7 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     ('policy = "flowlet"\nsource_ports = 16385', "balance.source_ports: must be an integer from 0 to 16384"),
     ('policy = "flowlet"', 'balance.policy "flowlet" needs two paths at least'),
     ("source_ports = 4", "balance.source_ports: only the flowlet and congestion policies write source ports"),
-    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille, reorder, reorder_hosts, reorder_depth, reorder_flows, reorder_timeout_us, offer_interval_ms"),
+    ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille, reorder, reorder_hosts, reorder_depth, reorder_flows, reorder_timeout_us, offer_interval_ms, classes"),
 ])
 def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, words):
     path = os.path.join(work_dir, "balance-bad.toml")

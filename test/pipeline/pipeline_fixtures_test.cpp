@@ -922,6 +922,69 @@ TEST(PipelineFixtures, AReorderOfferIsConsumedAndOnlyThenDoesSprayUseEveryUplink
     EXPECT_EQ(s.stats().balance.offers_bad, 1u);
 }
 
+// RFC 791's header checksum over the IPv4 header at `l3`, summed from scratch (the check
+// the receiving stack makes): 0 when the header is intact.
+uint16_t ipv4_header_sum(const Bytes& f, size_t l3) {
+    uint32_t sum = 0;
+    const size_t len = size_t(f[l3] & 0x0f) * 4;
+    for (size_t i = 0; i < len; i += 2) sum += uint32_t(f[l3 + i] << 8 | f[l3 + i + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
+}
+
+TEST(PipelineFixtures, EachClassItsOwnPolicyAndMarkInferenceNeverSprayed) {
+    const PortSet& ports = *rig().inline_ports;
+    Config c = inline_config();
+    c.balance.policy = BalancePolicy::spray;
+    classify::ClassRule inference;
+    inference.traffic_class = classify::TrafficClass::inference;
+    inference.dscp = 34;
+    classify::ClassRule gradient;
+    gradient.traffic_class = classify::TrafficClass::gradient;
+    gradient.dscp = 26;
+    c.classify.rules = {inference, gradient};
+    c.balance.classes[size_t(classify::TrafficClass::inference)] = {true, BalancePolicy::congestion,
+                                                                    46};
+    Pipeline p(c, ports, 0);
+    // as if a weftd across the fabric had offered to reorder for 10.2.0.0/16
+    const_cast<BalanceShared&>(p.balance_shared())
+        .peers.offer(*roce::IpPrefix::parse("10.2.0.0/16"), UINT64_MAX);
+    std::vector<Bytes> frames;
+    for (uint32_t psn = 0; psn < 8; ++psn) {
+        roce::FrameSpec g =
+            test::flow_packet("10.1.0.1", "10.2.0.1", 0x10, opcode::kRcWriteMiddle, psn, 256);
+        g.dscp = 26;
+        roce::FrameSpec i =
+            test::flow_packet("10.1.0.1", "10.2.0.1", 0x20, opcode::kRcSendOnly, psn, 64);
+        i.dscp = 34;
+        frames.push_back(test::build(g));
+        frames.push_back(test::build(i));
+    }
+    push_frames(p, ports, Direction::host_to_fabric, "host", frames, 30'000'000'000);
+    std::map<uint32_t, std::set<std::string>> uplinks;  // QP -> the uplinks it left on
+    size_t inference_seen = 0;
+    for (auto& [port, out] : drain_outputs(ports))
+        for (const Bytes& f : out) {
+            roce::Packet pkt;
+            ASSERT_EQ(roce::parse(f, pkt), roce::Verdict::Ok);
+            uplinks[pkt.bth.dest_qp].insert(port);
+            EXPECT_EQ(ipv4_header_sum(f, pkt.l3_offset), 0) << "IPv4 header checksum";
+            EXPECT_EQ(test::reference_icrc(f, pkt.l3_offset, pkt.icrc_offset), pkt.wire_icrc());
+            if (pkt.bth.dest_qp == 0x20) {
+                EXPECT_EQ(pkt.dscp, 46) << "inference marked";
+                EXPECT_EQ(pkt.ecn, 2) << "ECN kept";
+                ++inference_seen;
+            } else {
+                EXPECT_EQ(pkt.dscp, 26) << "gradient left as it was";
+            }
+        }
+    EXPECT_EQ(inference_seen, 8u);
+    EXPECT_EQ(uplinks[0x20].size(), 1u) << "inference: one path, never sprayed";
+    EXPECT_EQ(uplinks[0x10].size(), 2u) << "gradient: sprayed over both uplinks";
+    EXPECT_EQ(p.stats().balance.dscp_marked, 8u);
+    EXPECT_EQ(p.stats().balance.sprayed, 8u);
+}
+
 }  // namespace
 
 // ---- PSP between two weftd: crypt.seal on one, crypt.open on the other ------------------

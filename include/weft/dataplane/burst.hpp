@@ -46,6 +46,7 @@ struct PacketState {
     classify::TrafficClass traffic_class = classify::TrafficClass::unknown;
     // Set by balance.decide (host -> fabric, RoCE), written by balance.apply.
     balance::PathChoice path{};
+    uint8_t mark_dscp = 0xff;  // the DSCP its class marks with (0xff: none)
     // Index into the worker's ports of where tx sends the frame (inline mode). Set to the
     // direction's destination when the burst starts; balance.decide redirects RoCE.
     uint16_t out_port = kNoPort;

@@ -126,6 +126,14 @@ struct BalanceConfig {
     uint32_t reorder_flows = 256;  // QPs holding frames at once, per worker
     uint32_t reorder_timeout_us = 1000;
     uint32_t offer_interval_ms = 1000;
+    // [balance.classes.NAME]: a traffic class's own policy and DSCP mark (index by
+    // classify::TrafficClass)
+    struct ClassBalance {
+        bool has_policy = false;
+        BalancePolicy policy = BalancePolicy::ecmp;
+        int dscp = -1;  // -1: not marked
+    };
+    std::array<ClassBalance, 4> classes{};
 };
 
 struct Config {

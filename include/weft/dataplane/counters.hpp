@@ -56,28 +56,29 @@ inline constexpr size_t kMaxPorts = 16;
             "RoCE frames from the fabric in the clear from a host behind a PSP peer: dropped " \
             "(zero trust)")
 
-#define WEFT_BALANCE_COUNTERS(COUNTER, ARRAY)                                                 \
-    COUNTER(flowlets,                                                                         \
-            "flowlets started (policy flowlet): a QP's first packet, or one after a "         \
-            "gap longer than flowlet_gap_us")                                                 \
-    COUNTER(path_changes, "flowlets that moved their QP to another path")                     \
-    COUNTER(ports_rewritten, "RoCE frames whose UDP source port was rewritten (ICRC fixed)")  \
-    COUNTER(sealed_ports_rewritten,                                                           \
-            "PSP frames whose outer UDP source port was rewritten after sealing")             \
-    COUNTER(multi_segment_kept,                                                               \
-            "frames in several mbuf segments left on the RNIC's source port (the uplink "     \
-            "still follows the path)")                                                        \
-    COUNTER(retransmits_seen,                                                                 \
-            "host requests whose PSN went backwards (resent): charged to their path")         \
-    COUNTER(naks_charged,                                                                     \
-            "NAK sequence errors from the fabric charged to the path their PSN left on")      \
-    COUNTER(cnps_charged, "CNPs from the fabric charged to their QP's path (paired by ACKs)") \
-    COUNTER(feedback_unmatched,                                                               \
-            "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "         \
-            "overwritten, QP not paired yet)")                                                \
-    COUNTER(sprayed, "host requests sprayed (policy spray, towards a reordering weftd)")      \
-    COUNTER(offers_sent, "reorder offers this weftd broadcast on its uplinks")                \
-    COUNTER(offers_received, "reorder offers from weftds across the fabric (consumed)")       \
+#define WEFT_BALANCE_COUNTERS(COUNTER, ARRAY)                                                  \
+    COUNTER(flowlets,                                                                          \
+            "flowlets started (policy flowlet): a QP's first packet, or one after a "          \
+            "gap longer than flowlet_gap_us")                                                  \
+    COUNTER(path_changes, "flowlets that moved their QP to another path")                      \
+    COUNTER(ports_rewritten, "RoCE frames whose UDP source port was rewritten (ICRC fixed)")   \
+    COUNTER(sealed_ports_rewritten,                                                            \
+            "PSP frames whose outer UDP source port was rewritten after sealing")              \
+    COUNTER(multi_segment_kept,                                                                \
+            "frames in several mbuf segments left on the RNIC's source port (the uplink "      \
+            "still follows the path)")                                                         \
+    COUNTER(retransmits_seen,                                                                  \
+            "host requests whose PSN went backwards (resent): charged to their path")          \
+    COUNTER(naks_charged,                                                                      \
+            "NAK sequence errors from the fabric charged to the path their PSN left on")       \
+    COUNTER(cnps_charged, "CNPs from the fabric charged to their QP's path (paired by ACKs)")  \
+    COUNTER(feedback_unmatched,                                                                \
+            "NAKs and CNPs from the fabric whose path is not known (PSN not seen or "          \
+            "overwritten, QP not paired yet)")                                                 \
+    COUNTER(sprayed, "host requests sprayed (policy spray, towards a reordering weftd)")       \
+    COUNTER(dscp_marked, "RoCE frames given their class's DSCP ([balance.classes.NAME] dscp)") \
+    COUNTER(offers_sent, "reorder offers this weftd broadcast on its uplinks")                 \
+    COUNTER(offers_received, "reorder offers from weftds across the fabric (consumed)")        \
     COUNTER(offers_bad, "malformed weft frames (EtherType 0x88b5) from the fabric: dropped")
 
 #define WEFT_REORDER_COUNTERS(COUNTER, ARRAY)                                                  \

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "weft/balance/policy.hpp"
@@ -121,6 +122,11 @@ class Pipeline {
     uint32_t balance_worker_ = 0;
     BalancePolicy policy_in_force_;
     balance::Policy balance_;
+    // [balance.classes.NAME]: classes with a policy or a DSCP mark of their own
+    void make_class_policies(uint32_t worker);
+    std::array<std::optional<balance::Policy>, classify::kTrafficClassCount> class_policy_store_;
+    ClassPolicies class_policies_;
+    bool classes_configured_ = false;
     // per host->fabric flow: path, flowlet clock, request PSN (inline mode)
     std::unique_ptr<flow::SideArray<balance::FlowletState>> flowlets_;
     // per fabric->host flow: the path its ACKs paired it with (inline mode)

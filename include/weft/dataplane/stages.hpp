@@ -111,15 +111,70 @@ inline void balance_observe(const PacketState& s, balance::FlowletState* state, 
     }
 }
 
-// balance.decide (host -> fabric): each RoCE frame's path (uplink, source port) by the
-// policy; the uplink becomes its out_port. Everything else keeps the first uplink.
+// One frame's path by `policy` (balance_decide's body, per frame).
 template <class Policy>
-void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports,
-                    BalanceContext& ctx) {
+inline void decide_one(PacketState& s, const Policy& policy, std::span<const uint16_t> fabric_ports,
+                       BalanceContext& ctx, balance::FlowletCounters& flowlet_counters,
+                       PathRun& run) {
     constexpr bool kSpray = std::is_same_v<Policy, balance::SprayPolicy>;
     constexpr bool kFlowlets = !std::is_same_v<Policy, balance::EcmpPolicy> && !kSpray;
     const uint32_t uplinks = uint32_t(fabric_ports.size());
-    [[maybe_unused]] balance::FlowletCounters flowlet_counters;
+    // every well-formed RoCE frame has a flow (account made it); a table full of flows
+    // gives none, and the frame keeps the RNIC's path
+    balance::FlowletState* state = s.flow != flow::kNoIndex && ctx.flowlets
+                                       ? &ctx.flowlets->at(s.flow, s.flow_created)
+                                       : nullptr;
+    uint32_t path = 0;
+    if constexpr (kSpray) {
+        if (state) {
+            bool sprayed = false;
+            // inference takes one path, never a sprayed one: its latency is a request's
+            const bool may_spray =
+                is_request(s.packet) && s.traffic_class != classify::TrafficClass::inference;
+            s.path = policy.choose(s.packet, may_spray, *state, s.prev_last_ns, s.timestamp_ns,
+                                   flowlet_counters, path, sprayed);
+            ctx.counters.sprayed += sprayed;
+        } else {
+            s.path = balance::PathChoice{};
+        }
+    } else if constexpr (kFlowlets) {
+        if (state) {
+            s.path =
+                policy.choose(s.packet, *state, s.prev_last_ns, s.timestamp_ns, flowlet_counters);
+            path = state->path;
+        } else {
+            s.path = balance::PathChoice{};
+        }
+    } else {
+        s.path = policy.choose(s.packet, uplinks);
+        path = s.path.uplink;
+        if (state) {
+            state->path = path;
+            state->reason = balance::PathReason::hash;
+        }
+    }
+    if (state) state->traffic_class = uint8_t(s.traffic_class);
+    if (ctx.monitor) balance_observe(s, state, path, ctx, run);
+    // a policy naming an uplink that does not exist is counted by tx, never followed
+    s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
+}
+
+// Per traffic class: a policy of its own (null: the instance's), and a DSCP to mark its
+// frames with (kNoDscp: leave it).
+inline constexpr uint8_t kNoDscp = 0xff;
+struct ClassPolicies {
+    std::array<const balance::Policy*, classify::kTrafficClassCount> policy{};
+    std::array<uint8_t, classify::kTrafficClassCount> dscp{kNoDscp, kNoDscp, kNoDscp, kNoDscp};
+    bool any_policy = false;
+};
+
+// balance.decide (host -> fabric): each RoCE frame's path (uplink, source port) by the
+// policy (its class's own, if it has one); the uplink becomes its out_port. Everything
+// else keeps the first uplink.
+template <class Policy>
+void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fabric_ports,
+                    BalanceContext& ctx, const ClassPolicies* classes = nullptr) {
+    balance::FlowletCounters flowlet_counters;
     PathRun run;
     // the per-flow entries are a cache miss each at a million flows: ask for them first
     if (ctx.flowlets)
@@ -127,47 +182,19 @@ void balance_decide(Burst& b, const Policy& policy, std::span<const uint16_t> fa
             if (s.flow != flow::kNoIndex) __builtin_prefetch(ctx.flowlets->address(s.flow), 1);
     for (PacketState& s : b.frames()) {
         if (s.dropped || !s.is_roce()) continue;
-        // every well-formed RoCE frame has a flow (account made it); a table full of flows
-        // gives none, and the frame keeps the RNIC's path
-        balance::FlowletState* state = s.flow != flow::kNoIndex && ctx.flowlets
-                                           ? &ctx.flowlets->at(s.flow, s.flow_created)
-                                           : nullptr;
-        uint32_t path = 0;
-        if constexpr (kSpray) {
-            if (state) {
-                bool sprayed = false;
-                s.path = policy.choose(s.packet, is_request(s.packet), *state, s.prev_last_ns,
-                                       s.timestamp_ns, flowlet_counters, path, sprayed);
-                ctx.counters.sprayed += sprayed;
-            } else {
-                s.path = balance::PathChoice{};
-            }
-        } else if constexpr (kFlowlets) {
-            if (state) {
-                s.path = policy.choose(s.packet, *state, s.prev_last_ns, s.timestamp_ns,
-                                       flowlet_counters);
-                path = state->path;
-            } else {
-                s.path = balance::PathChoice{};
-            }
-        } else {
-            s.path = policy.choose(s.packet, uplinks);
-            path = s.path.uplink;
-            if (state) {
-                state->path = path;
-                state->reason = balance::PathReason::hash;
-            }
-        }
-        if (state) state->traffic_class = uint8_t(s.traffic_class);
-        if (ctx.monitor) balance_observe(s, state, path, ctx, run);
-        // a policy naming an uplink that does not exist is counted by tx, never followed
-        s.out_port = s.path.uplink < uplinks ? fabric_ports[s.path.uplink] : kNoPort;
+        const balance::Policy* own =
+            classes && classes->any_policy ? classes->policy[size_t(s.traffic_class)] : nullptr;
+        if (own)  // a class with a policy of its own: visited per frame, only for it
+            std::visit(
+                [&](const auto& p) { decide_one(s, p, fabric_ports, ctx, flowlet_counters, run); },
+                *own);
+        else
+            decide_one(s, policy, fabric_ports, ctx, flowlet_counters, run);
+        if (classes) s.mark_dscp = classes->dscp[size_t(s.traffic_class)];
     }
     if (ctx.monitor) run.flush(ctx);
-    if constexpr (kFlowlets || kSpray) {
-        ctx.counters.flowlets += flowlet_counters.flowlets;
-        ctx.counters.path_changes += flowlet_counters.path_changes;
-    }
+    ctx.counters.flowlets += flowlet_counters.flowlets;
+    ctx.counters.path_changes += flowlet_counters.path_changes;
 }
 
 // What comes back from the fabric about the paths (fabric -> host, after account): a NAK
