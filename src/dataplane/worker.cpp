@@ -173,7 +173,6 @@ void Worker::run(const std::atomic<bool>& stop) {
             next_publish = now + 1'000'000;
         }
 
-        pipeline_.housekeeping(now);
         if (idle_sleep_us_ && empty_polls > 1024) rte_delay_us_sleep(idle_sleep_us_);
         bool idle = true;
         for (uint16_t pi = 0; pi < ports.size(); ++pi) {
@@ -188,6 +187,9 @@ void Worker::run(const std::atomic<bool>& stop) {
             }
         }
         if (!inboxes_.empty() && drain_inbox()) idle = false;
+        // after the poll, with the time now: a reorder gap whose frame was waiting in an RX
+        // ring (the worker descheduled for a while) is filled before it can time out
+        pipeline_.housekeeping(tsc_ns());
         pipeline_.flush();
         // A pending snapshot takes a small slice after a busy poll (64 records, ~2 us
         // with the table out of cache) and a large one after an idle poll.

@@ -7,7 +7,11 @@ go-back-N resends them), then, switched by `weftctl balance policy congestion`, 
 congestion policy (QPs start on the less loaded of two paths; a path whose resends and
 NAKs pass the threshold for two rounds is congested, and its QPs move at their next gap);
 then, the tbf removed, with `spray` (A offers to reorder for g1, B sprays every request
-over both uplinks), and once more with A's reorder paused (the control).
+over both uplinks), and once more with A's reorder paused (the control). After the ecmp
+and the congestion runs, weft-verbs inference runs beside a timed 8-QP ib_write_bw load,
+its request latencies kept for each policy (measured and reported, not a pass/fail
+threshold: rxe marks no DSCP, so no rule tells inference from gradient here, and the
+policy in the "class-aware" run is congestion for every QP).
 
 Checks: every program succeeded through both weftd; the ecmp run put QPs on the slow path
 and B charged the losses to it (resends seen on the host side, NAK sequence errors mapped
@@ -185,3 +189,23 @@ def test_sprayed_without_reorder_g1_saw_out_of_sequence_requests(run):
     print(f"spray, reorder paused: {seq} out-of-sequence requests at g1; "
           f"{goodput(run, 'spraynoreorder')} MB/s")
     assert seq > 0, seq
+
+
+def inference_p99(run, label):
+    try:
+        d = json.loads(read(os.path.join(run.out, "g2", f"inference_loaded-{label}.txt")))
+    except ValueError:
+        pytest.fail(f"no weft-verbs result for inference_loaded-{label}", pytrace=False)
+    assert d["ok"], d.get("problems")
+    op = next(o for o in d["operations"] if o["name"] == "request")
+    return op["latency_us"]["p99"], op["latency_us"]["p50"], op["count"]
+
+
+@pytest.mark.parametrize("label", ["ecmp", "congestion"])
+def test_inference_under_gradient_load_completed_with_its_latencies(run, label):
+    p99, p50, count = inference_p99(run, label)
+    load = read(os.path.join(run.out, "g2", f"inference_loaded-{label}-load.txt"))
+    print(f"inference beside an 8-QP ib_write_bw, policy {label}: {count} requests, "
+          f"p50 {p50:.0f} us, p99 {p99:.0f} us")
+    assert count == 200 and p99 > 0
+    assert "BW average" in load, load[-600:]

@@ -245,7 +245,7 @@ template <class Emit>
 void Reorderer::expire(uint64_t now_ns, Emit&& emit) {
     for (size_t i = 0; i < active_.size();) {
         Slot& slot = slots_[active_[i]];
-        if (now_ns - slot.since_ns <= settings_.timeout_ns) {
+        if (now_ns <= slot.since_ns || now_ns - slot.since_ns <= settings_.timeout_ns) {
             ++i;
             continue;
         }
