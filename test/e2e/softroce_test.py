@@ -520,6 +520,16 @@ def test_every_sealed_frame_was_opened(psp_keys, rxe):
 
 
 @pytest.mark.run_option("--via-psp")
+def test_both_weftd_balanced_the_sealed_frames_over_their_source_ports(run):
+    # policy congestion over 4 UDP source ports: sealed frames leave with the outer port of
+    # their path, rewritten after sealing (unauthenticated), and still open on the far side
+    for side in "ab":
+        log = read(path(run, f"weftd-{side}.log"))
+        m = re.search(r"sealed_ports_rewritten (\d+)", log)
+        assert m and int(m.group(1)) > 0, log[-1500:]
+
+
+@pytest.mark.run_option("--via-psp")
 def test_the_timed_ib_write_bw_completed(run):
     text = read(path(run, "g2", "write_bw_timed.txt"))
     assert re.search(r"^\s*65536\s+\d+\s", text, re.M), f"ib_write_bw -D: {text[-800:]}"
