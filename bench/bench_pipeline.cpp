@@ -98,14 +98,10 @@ const bench::Frames& frames(const char* scenario) {
     return std::string_view(scenario) == "gradient" ? gradient : inference;
 }
 
-// range(0): frames cycled through (2048 x 4 KB = 8 MB: from L3 like NIC DMA with DDIO;
-// 64: from L1/L2); range(1): 1 to compute ICRCs, 0 for --no-icrc.
-void BM_Pipeline(benchmark::State& state, const char* scenario) {
+// Host bursts of `mbufs` (cycled) through a worker with config `c`, timed per packet.
+void time_host_bursts(benchmark::State& state, const Config& c, std::vector<rte_mbuf*>& mbufs) {
     Rig& r = rig();
-    Config c = r.config;
-    c.firewall.verify_icrc = state.range(1) != 0;
     Worker worker(0, c, *r.ports);
-    std::vector<rte_mbuf*> mbufs = load(frames(scenario), size_t(state.range(0)));
     size_t at = 0;
     std::array<rte_mbuf*, kBurst> burst;
     auto one_burst = [&] {
@@ -126,6 +122,15 @@ void BM_Pipeline(benchmark::State& state, const char* scenario) {
                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     if (worker.stats().tx.forwarded_roce == 0) state.SkipWithError("nothing forwarded");
     rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
+}
+
+// range(0): frames cycled through (2048 x 4 KB = 8 MB: from L3 like NIC DMA with DDIO;
+// 64: from L1/L2); range(1): 1 to compute ICRCs, 0 for --no-icrc.
+void BM_Pipeline(benchmark::State& state, const char* scenario) {
+    Config c = rig().config;
+    c.firewall.verify_icrc = state.range(1) != 0;
+    std::vector<rte_mbuf*> mbufs = load(frames(scenario), size_t(state.range(0)));
+    time_host_bursts(state, c, mbufs);
 }
 
 // ---- the pipeline with crypt: PSP sealing host->fabric and opening fabric->host ------------
@@ -438,30 +443,12 @@ void BM_Reorder(benchmark::State& state) {
 // The whole host->fabric path with each policy (BM_Pipeline's gradient frames from L3,
 // ICRC on): range(0) the policy as in BM_Decide. ecmp is the peer.
 void BM_PipelineBalance(benchmark::State& state) {
-    Rig& r = rig();
-    Config c = r.config;
+    Config c = rig().config;
     c.balance.policy = BalancePolicy(state.range(0));
     if (c.balance.policy != BalancePolicy::ecmp) c.balance.source_ports = 4;
-    Worker worker(0, c, *r.ports);
     std::vector<rte_mbuf*> mbufs = load(frames("gradient"), 2048);
-    size_t at = 0;
-    std::array<rte_mbuf*, kBurst> burst;
-    auto one_burst = [&] {
-        for (uint16_t i = 0; i < kBurst; ++i) {
-            burst[i] = mbufs[at++ % mbufs.size()];
-            rte_mbuf_refcnt_update(burst[i], 1);
-        }
-        worker.process(uint16_t(r.ports->host()), burst.data(), kBurst);
-        worker.flush();
-    };
-    for (size_t i = 0; i < mbufs.size(); i += kBurst) one_burst();
-    for (auto _ : state) one_burst();
-    state.SetItemsProcessed(int64_t(state.iterations()) * kBurst);
-    state.counters["ns_per_packet"] =
-        benchmark::Counter(double(state.iterations()) * kBurst,
-                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state.SetLabel(to_string(c.balance.policy));
-    rte_pktmbuf_free_bulk(mbufs.data(), unsigned(mbufs.size()));
+    time_host_bursts(state, c, mbufs);
 }
 
 BENCHMARK(BM_Decide)->ArgName("policy")->DenseRange(0, 4);

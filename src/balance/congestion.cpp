@@ -41,11 +41,7 @@ PathChoice CongestionPolicy::choose(const roce::Packet& p, FlowletState& state,
                 pick(flow::hash_combine(flowlet_hash(p), state.flowlets, 0x2545f491), state.path);
             if (next != state.path) {
                 monitor_->moved(worker_, state.path, next);
-                ++counters.path_changes;
-                state.moved_from = state.path;
-                state.last_move_ms = uint32_t(now_ns / 1'000'000);
-                if (state.moves != UINT16_MAX) ++state.moves;
-                state.path = next;
+                record_move(state, next, now_ns, counters.path_changes);
                 state.reason = PathReason::moved;
             } else {
                 state.reason = PathReason::stayed;

@@ -48,12 +48,7 @@ PathChoice FlowletPolicy::choose(const roce::Packet& p, FlowletState& state, uin
         const uint32_t n = paths_.size();
         const uint64_t h = flow::hash_combine(flow_hash(p), state.flowlets, 0x5bd1e995);
         const uint32_t next = uint32_t(((h >> 32) * n) >> 32);
-        if (!first && next != state.path) {
-            ++counters.path_changes;
-            state.moved_from = state.path;
-            state.last_move_ms = uint32_t(now_ns / 1'000'000);
-            if (state.moves != UINT16_MAX) ++state.moves;
-        }
+        if (!first && next != state.path) record_move(state, next, now_ns, counters.path_changes);
         state.path = next;
         state.reason = PathReason::hash;
         ++state.flowlets;

@@ -41,6 +41,15 @@ struct FlowletState {
 };
 static_assert(sizeof(FlowletState) == 28);
 
+// A flow's move to path `next` at `now_ns`: what explain-path reads back, and the counter.
+inline void record_move(FlowletState& state, uint32_t next, uint64_t now_ns, uint64_t& changes) {
+    ++changes;
+    state.moved_from = state.path;
+    state.last_move_ms = uint32_t(now_ns / 1'000'000);
+    if (state.moves != UINT16_MAX) ++state.moves;
+    state.path = next;
+}
+
 struct FlowletCounters {
     uint64_t flowlets = 0;      // flowlets started (a flow's first packet starts one)
     uint64_t path_changes = 0;  // flowlets that moved their QP to another path
