@@ -177,6 +177,29 @@ std::optional<PortConfig> parse_port_flag(const std::string& text, size_t index,
     return p;
 }
 
+bool read_prefixes(const toml::table& table, const std::string& section, std::string_view key,
+                   std::vector<roce::IpPrefix>& out, config::Problems& problems) {
+    const toml::node* node = table.get(key);
+    if (!node) return false;
+    const std::string where = fmt::format("{}.{}", section, key);
+    const toml::array* list = node->as_array();
+    if (!list || list->empty()) {
+        problems.add(where, "must be a non-empty list of addresses or prefixes");
+        return true;
+    }
+    for (const toml::node& h : *list) {
+        const auto text = h.value<std::string>();
+        const auto prefix = text ? roce::IpPrefix::parse(*text) : std::nullopt;
+        if (!prefix)
+            problems.add(where, fmt::format("{} is not an address or prefix (10.0.0.0/24, "
+                                            "fd00::/64; no host bits set)",
+                                            text ? *text : std::string("a non-string")));
+        else
+            out.push_back(*prefix);
+    }
+    return true;
+}
+
 std::vector<std::string> validate(const Config& c) {
     std::vector<std::string> errors;
     std::set<std::string> names, devices;

@@ -142,28 +142,10 @@ void parse_balance_section(const toml::node& node, Config& c, config::Problems& 
     config::read_uint(*t, "balance", "signal_permille", 1u, 1000u, c.balance.signal_permille,
                       problems);
     config::read_bool(*t, "balance", "reorder", c.balance.reorder, problems);
-    if (const toml::node* hosts = t->get("reorder_hosts")) {
-        const toml::array* list = hosts->as_array();
-        if (!list) {
-            problems.add("balance.reorder_hosts", "must be an array of prefixes");
-        } else {
-            for (const toml::node& h : *list) {
-                const std::optional<std::string> text = h.value<std::string>();
-                const std::optional<roce::IpPrefix> prefix =
-                    text ? roce::IpPrefix::parse(*text) : std::nullopt;
-                if (!prefix)
-                    problems.add("balance.reorder_hosts",
-                                 fmt::format("{}: not a prefix such as 10.0.1.0/24 (host bits "
-                                             "clear) or an address",
-                                             text ? *text : std::string("(not a string)")));
-                else
-                    c.balance.reorder_hosts.push_back(*prefix);
-            }
-            if (c.balance.reorder_hosts.size() > balance::kOfferMaxPrefixes)
-                problems.add("balance.reorder_hosts",
-                             fmt::format("at most {} prefixes", balance::kOfferMaxPrefixes));
-        }
-    }
+    read_prefixes(*t, "balance", "reorder_hosts", c.balance.reorder_hosts, problems);
+    if (c.balance.reorder_hosts.size() > balance::kOfferMaxPrefixes)
+        problems.add("balance.reorder_hosts",
+                     fmt::format("at most {} prefixes", balance::kOfferMaxPrefixes));
     if (config::read_uint(*t, "balance", "reorder_depth", 2u, 1024u, c.balance.reorder_depth,
                           problems) &&
         (c.balance.reorder_depth & (c.balance.reorder_depth - 1)))

@@ -26,29 +26,6 @@ bool read_range(const toml::table& t, const std::string& key, const char* name, 
     return true;
 }
 
-bool read_prefixes(const toml::table& t, const std::string& key, const char* name,
-                   std::vector<roce::IpPrefix>& out, config::Problems& problems) {
-    const toml::node* node = t.get(name);
-    if (!node) return false;
-    const toml::array* list = node->as_array();
-    if (!list || list->empty()) {
-        problems.add(key + "." + name, "must be a non-empty list of addresses or prefixes");
-        return false;
-    }
-    for (const toml::node& h : *list) {
-        const auto text = h.value<std::string>();
-        auto prefix = text ? roce::IpPrefix::parse(*text) : std::nullopt;
-        if (!prefix)
-            problems.add(key + "." + name,
-                         fmt::format("{} is not an address or prefix (10.0.0.0/24, fd00::/64; "
-                                     "no host bits set)",
-                                     text ? *text : std::string("a non-string")));
-        else
-            out.push_back(*prefix);
-    }
-    return true;
-}
-
 }  // namespace
 
 void parse_classify_section(const toml::node& node, Config& c, config::Problems& problems) {

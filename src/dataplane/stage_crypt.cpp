@@ -380,31 +380,10 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
                     problems.add(key + ".spi", "its low 31 bits must not be 0");
             }
             if (!has_spi) problems.add(key + ".spi", "is required (the peer's rx_spi)");
-            auto read_prefixes = [&](const char* name, std::vector<roce::IpPrefix>& out) {
-                const toml::node* node = p->get(name);
-                if (!node) return false;
-                const toml::array* list = node->as_array();
-                if (!list || list->empty()) {
-                    problems.add(key + "." + name, "must be a non-empty list of strings");
-                    return true;
-                }
-                for (const toml::node& h : *list) {
-                    const auto text = h.value<std::string>();
-                    auto prefix = text ? roce::IpPrefix::parse(*text) : std::nullopt;
-                    if (!prefix)
-                        problems.add(key + "." + name,
-                                     fmt::format("{} is not an address or prefix (10.0.0.0/24, "
-                                                 "fd00::/64; no host bits set)",
-                                                 text ? *text : std::string("a non-string")));
-                    else
-                        out.push_back(*prefix);
-                }
-                return true;
-            };
-            if (!read_prefixes("hosts", peer.hosts))
+            if (!read_prefixes(*p, key, "hosts", peer.hosts, problems))
                 problems.add(key + ".hosts",
                              "is required: the addresses or prefixes behind the peer");
-            read_prefixes("local_hosts", peer.local_hosts);
+            read_prefixes(*p, key, "local_hosts", peer.local_hosts, problems);
             c.psp.peers.push_back(std::move(peer));
         }
     }

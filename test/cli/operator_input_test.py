@@ -200,7 +200,7 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     ('policy = "random"', 'balance.policy: must be "ecmp", "flowlet", "congestion" or "spray"'),
     ('policy = "spray"', 'balance.policy "spray" needs two paths at least'),
     ("reorder = true", "balance.reorder needs balance.reorder_hosts"),
-    ('reorder_hosts = ["10.0.0.1/8"]', "balance.reorder_hosts: 10.0.0.1/8: not a prefix"),
+    ('reorder_hosts = ["10.0.0.1/8"]', "balance.reorder_hosts: 10.0.0.1/8 is not an address or prefix"),
     ("reorder_depth = 48", "balance.reorder_depth: must be a power of two"),
     ('[balance.classes.bulk]\npolicy = "ecmp"', "balance.classes.bulk: not a traffic class"),
     ("[balance.classes.inference]\ndscp = 64", "balance.classes.inference.dscp: must be an integer from 0 to 63"),

@@ -26,4 +26,11 @@ void parse_psp_section(const toml::node& node, Config& c, config::Problems& prob
 void parse_balance_section(const toml::node& node, Config& c, config::Problems& problems);
 void parse_classify_section(const toml::node& node, Config& c, config::Problems& problems);
 
+// `table[key]` as a list of addresses or prefixes (10.0.0.0/24, fd00::/64, no host bits
+// set), appended to `out`; each problem reported against "<section>.<key>". Returns
+// whether the key is there (present but wrong counts as there: its problem is reported).
+// The one reader of host lists: [[classify.rules]], [[psp.peers]], [balance].
+bool read_prefixes(const toml::table& table, const std::string& section, std::string_view key,
+                   std::vector<roce::IpPrefix>& out, config::Problems& problems);
+
 }  // namespace weft::dataplane
