@@ -11,14 +11,20 @@ constexpr uint32_t kNoPath = 0xffffffffu;
 uint32_t CongestionPolicy::pick(uint64_t h, uint32_t avoid) const {
     const uint32_t n = paths_.size();
     auto usable = [&](uint32_t p) { return p != avoid && !monitor_->congested(p); };
+    // fewer recent signals first, then fewer packets
+    auto better = [&](uint32_t c, uint32_t than) {
+        const uint64_t sc = monitor_->recent_signals(c), st = monitor_->recent_signals(than);
+        return sc != st ? sc < st : monitor_->load(c) < monitor_->load(than);
+    };
     const uint32_t a = uint32_t(((h >> 32) * n) >> 32);
-    const uint32_t b = uint32_t(((h & 0xffffffffu) * n) >> 32);
+    // a second candidate other than the first (with two paths: the other one)
+    const uint32_t b = n > 1 ? (a + 1 + uint32_t(((h & 0xffffffffu) * (n - 1)) >> 32)) % n : a;
     uint32_t best = kNoPath;
     for (uint32_t c : {a, b})
-        if (usable(c) && (best == kNoPath || monitor_->load(c) < monitor_->load(best))) best = c;
+        if (usable(c) && (best == kNoPath || better(c, best))) best = c;
     if (best != kNoPath) return best;
     for (uint32_t c = 0; c < n; ++c)
-        if (usable(c) && (best == kNoPath || monitor_->load(c) < monitor_->load(best))) best = c;
+        if (usable(c) && (best == kNoPath || better(c, best))) best = c;
     if (best != kNoPath) return best;
     return avoid == kNoPath ? a : avoid;
 }

@@ -83,6 +83,8 @@ bool PathMonitor::tick(uint64_t now_ns) {
         // load: an EWMA (1/4 weight) of packets per round, in sixteenths
         const uint64_t old = out.load.load(std::memory_order_relaxed);
         out.load.store(old - old / 4 + round_packets * 16 / 4, std::memory_order_relaxed);
+        const uint64_t se = out.signals_ewma.load(std::memory_order_relaxed);
+        out.signals_ewma.store(se - se / 16 + round_signals * 256 / 16, std::memory_order_relaxed);
         out.last_round_packets.store(round_packets, std::memory_order_relaxed);
         out.last_round_signals.store(round_signals, std::memory_order_relaxed);
     }

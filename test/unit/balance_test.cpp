@@ -253,3 +253,30 @@ TEST(Congestion, WithEveryPathCongestedAQpStays) {
     EXPECT_EQ(s.reason, balance::PathReason::stayed);
     EXPECT_EQ(counters.path_changes, 0u);
 }
+
+TEST(Congestion, APathWhoseCongestionJustClearedIsNotTakenForIdle) {
+    // a slow path carries few packets: by packets alone it would look the least loaded
+    PathMonitor m(PathSet(2, 0), 1, rounds_of(1'000'000, 1, 2));
+    const CongestionPolicy policy(PathSet(2, 0), 1000, &m, 0);
+    uint64_t now = 1'000'000;
+    ASSERT_TRUE(m.tick(now));
+    m.sent(0, 0, 1000, 1'000'000);  // path 0 busy and clean
+    m.sent(0, 1, 10, 10'000);       // path 1 slow, losing
+    for (int i = 0; i < 5; ++i) m.signal(0, 1, Signal::nak);
+    now += 1'000'000;
+    ASSERT_TRUE(m.tick(now));
+    ASSERT_TRUE(m.congested(1));
+    for (int r = 0; r < 2; ++r) {  // two clean rounds: cleared
+        m.sent(0, 0, 1000, 1'000'000);
+        now += 1'000'000;
+        ASSERT_TRUE(m.tick(now));
+    }
+    ASSERT_FALSE(m.congested(1));
+    ASSERT_GT(m.load(0), m.load(1));
+    FlowletCounters counters;
+    for (uint32_t q = 1; q <= 32; ++q) {
+        FlowletState s;
+        policy.choose(qp(q), s, 0, now, counters);
+        EXPECT_EQ(s.path, 0u) << "QP " << q << " started on the path that was just congested";
+    }
+}

@@ -1,7 +1,7 @@
 // Congestion-aware flowlets (after PLB and CONGA, done at the host): a QP starts on the
-// less loaded of two candidate paths (two random choices: a burst of new QPs does not
-// herd onto the one path that looked idle in the last round), keeps it while its packets
-// come close together, and at a gap longer than `gap_ns` leaves it only if the path is
+// better of two candidate paths — fewer recent signals, then fewer packets (two random
+// choices: a burst of new QPs does not herd onto the one path that looked idle), keeps it while its
+// packets come close together, and at a gap longer than `gap_ns` leaves it only if the path is
 // congested (PathMonitor: N congested rounds in a row), for the less loaded of two other
 // paths that are not. Never inside a burst: the old flowlet's packets are ahead, so the
 // receiver still sees PSN order (the gap must exceed the paths' delay skew, as for

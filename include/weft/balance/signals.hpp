@@ -101,6 +101,12 @@ class PathMonitor {
     uint64_t load(uint32_t path) const {
         return published_[path].load.load(std::memory_order_relaxed);
     }
+    // Signals per round, smoothed slowly (1/16 weight: a memory of some fifty rounds), so a
+    // path whose congestion has just cleared is not taken for idle: a slow path carries few
+    // packets, and by packets alone it would look the least loaded.
+    uint64_t recent_signals(uint32_t path) const {
+        return published_[path].signals_ewma.load(std::memory_order_relaxed);
+    }
 
     // Closes a round when `now_ns` is past its deadline and no other caller is closing
     // it; true when this call did. Cheap when not due: one relaxed load.
@@ -120,7 +126,8 @@ class PathMonitor {
     };
     struct alignas(64) Published {
         std::atomic<uint8_t> state{0};
-        std::atomic<uint64_t> load{0};  // packets per round, smoothed, x16
+        std::atomic<uint64_t> load{0};          // packets per round, smoothed, x16
+        std::atomic<uint64_t> signals_ewma{0};  // signals per round, smoothed, x256
         std::atomic<uint64_t> congested_rounds{0};
         std::atomic<uint64_t> times_congested{0};
         std::atomic<uint32_t> streak{0};
