@@ -495,19 +495,19 @@ int main(int argc, char** argv) {
         "paths",
         "A running weftd's fabric paths (uplink x UDP source port) and how it balances host\n"
         "RoCE over them: the policy in force, each path's state (ok, or congested: moved away\n"
-        "from by the congestion policy), packets, bytes, the congestion signals charged to it\n"
+        "from by the congestion policy), packets, the congestion signals charged to it\n"
         "(RESENT: host requests resent, their PSN gone backwards; NAKS: NAK sequence errors for\n"
         "PSNs that left on it; CNPS: CNPs for QPs whose data takes it; TXDROPS: frames its\n"
-        "uplink's full TX queue refused) and flowlets moved IN and OUT. A path is congested after "
-        "[balance] congested_rounds rounds of round_us in\n"
-        "a row with signals >= signal_permille of its packets, usable after clear_rounds.");
+        "uplink's full TX queue refused) and flowlets moved IN and OUT (--json: bytes too).\n"
+        "A path is congested after [balance] congested_rounds rounds of round_us in a row\n"
+        "with signals >= signal_permille of its packets, usable again after clear_rounds.");
     paths->add_flag("--json", live_json, "emit the weft.paths/1 JSON document");
     std::string explain_src, explain_dst, explain_qp;
     auto* explain = app.add_subcommand(
         "explain-path",
         "Which path a running weftd puts one host -> fabric RoCE flow on, and why: the flow's\n"
         "traffic class, its path (uplink, UDP source port, whether congested), the reason\n"
-        "(ecmp's hash, the less loaded of two paths at its start, a move off a congested path\n"
+        "(ecmp's hash, the better of two paths at its start, a move off a congested path\n"
         "at a gap, or staying for want of a better one), its flowlets and moves, the last move's\n"
         "path and age. A flow is one direction of a QP: SRC and DST host, DST's QP number.");
     explain->add_option("src", explain_src, "source host address (the host behind this weftd)")
@@ -521,8 +521,9 @@ int main(int argc, char** argv) {
         "Change a running weftd's balancing policy: `weftctl balance policy congestion`.\n"
         "ecmp: a hash of each QP's 5-tuple picks its uplink, as a switch would; flowlet: a QP\n"
         "may take another path (by hash) after [balance] flowlet_gap_us of quiet; congestion:\n"
-        "a QP starts on the less loaded of two paths and leaves its path, at such a gap, only\n"
-        "when the path is congested; spray: as congestion, and each request to a host that a\n"
+        "a QP starts on the better of two paths (fewer recent signals, then fewer packets) and\n"
+        "leaves its path, at such a gap, only when the path is congested; spray: as congestion, "
+        "and each request to a host that a\n"
         "weftd across the fabric offered to reorder for ([balance] reorder there) takes the\n"
         "next good path in turn. Flows keep their paths across a change; the workers\n"
         "follow at their next burst. Not kept across a restart: set [balance] policy too.");

@@ -402,7 +402,7 @@ std::string describe(const Config& c) {
         s += c.balance.policy == BalancePolicy::congestion
                  ? fmt::format(
                        "  RoCE from the host goes by congestion-aware flowlets: a QP starts on "
-                       "the less loaded of two paths (uplink x {} source port(s)) and leaves "
+                       "the better of two paths (uplink x {} source port(s)) and leaves "
                        "it, after {} us quiet, only when the path is congested ({} rounds of "
                        "{} us with NAKs, CNPs or resends >= {} per mille; usable again after "
                        "{} clean rounds);\n",

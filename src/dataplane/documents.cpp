@@ -541,7 +541,9 @@ json explain_path_document(const Instance& instance, const roce::IpAddress& src,
             why = "a hash of the flow (ecmp: its 5-tuple; flowlet: the QP and its flowlet count)";
             break;
         case balance::PathReason::least_loaded:
-            why = "the less loaded of two candidate paths, when the flow started";
+            why =
+                "the better of two candidate paths (fewer recent signals, then fewer packets), "
+                "when the flow started";
             break;
         case balance::PathReason::moved:
             why = "moved at a gap: its path was congested";

@@ -127,7 +127,7 @@ def test_explain_path_says_where_a_flow_goes_and_why(weftd, tools):
     # each frame counted twice by the flow: from the host, and looped back by the ring
     assert d["packets"] == 2 * flow["packets"], (d, flow)
     text = weftd.ctl("explain-path", flow["src"], flow["dst"], hex(flow["dqpn"])).stdout
-    assert "why: the less loaded of two candidate paths" in text, text
+    assert "why: the better of two candidate paths" in text, text
 
 
 def test_explain_path_of_a_flow_that_is_not_there_says_so(weftd):

@@ -2,7 +2,7 @@
 // better of two candidate paths — fewer recent signals, then fewer packets (two random
 // choices: a burst of new QPs does not herd onto the one path that looked idle), keeps it while its
 // packets come close together, and at a gap longer than `gap_ns` leaves it only if the path is
-// congested (PathMonitor: N congested rounds in a row), for the less loaded of two other
+// congested (PathMonitor: N congested rounds in a row), for the better of two other
 // paths that are not. Never inside a burst: the old flowlet's packets are ahead, so the
 // receiver still sees PSN order (the gap must exceed the paths' delay skew, as for
 // flowlet). A path comes back into use only after M clean rounds: no oscillation.
@@ -32,8 +32,9 @@ class CongestionPolicy {
     uint64_t gap_ns() const { return gap_ns_; }
 
   private:
-    // The less loaded of two candidates drawn from `h`, neither `avoid` nor congested;
-    // failing that, the least loaded path that is neither; failing that, `avoid`.
+    // The better of two candidates drawn from `h` (fewer recent signals, then fewer
+    // packets), neither `avoid` nor congested; failing that, the best path that is
+    // neither; failing that, `avoid`.
     uint32_t pick(uint64_t h, uint32_t avoid) const;
 
     PathSet paths_;

@@ -21,7 +21,7 @@ namespace weft::balance {
 enum class PathReason : uint8_t {
     none,          // no RoCE packet balanced yet
     hash,          // ecmp, or a flowlet's hash (policy flowlet)
-    least_loaded,  // congestion: the less loaded of two candidate paths, at its start
+    least_loaded,  // congestion: the better of two candidate paths, at its start
     moved,         // congestion: moved at a gap, its path being congested
     stayed,        // congestion: its path congested, but no other was better
 };
