@@ -27,19 +27,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from weftkit import netns
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def our_namespaces():
-    return {ns for ns in netns.listed() if ns.startswith("weftrxe")}
+from weftkit.softroce import our_namespaces, read
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from weftkit import netns
-
-
-def our_namespaces():
-    # one left by an earlier run killed outright may be removed by this one
-    return {ns for ns in netns.listed() if ns.startswith("weftrxe")}
+from weftkit.softroce import our_namespaces  # one left by a run killed outright may be removed by this one
 
 
 @pytest.fixture(scope="module")

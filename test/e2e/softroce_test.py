@@ -23,7 +23,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from weftkit import netns
+from weftkit.softroce import our_namespaces, read
 from weftkit.ci import require_program
 from weftkit.docs import weftd_ports, weftd_workers
 from weftkit.proc import analyze
@@ -34,14 +34,6 @@ OTHER = {"g1": "g2", "g2": "g1"}
 DIRECTIONS = ["g1->g2", "g2->g1"]
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def read_json(path, default=None):
     """The JSON document a guest or a host tool left at `path`, or `default` when it is
     missing or not JSON."""
@@ -49,10 +41,6 @@ def read_json(path, default=None):
         return json.loads(read(path))
     except ValueError:
         return default
-
-
-def our_namespaces():
-    return {ns for ns in netns.listed() if ns.startswith("weftrxe")}
 
 
 @pytest.fixture(scope="module")
