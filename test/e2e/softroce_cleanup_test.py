@@ -9,7 +9,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from weftkit.softroce import our_namespaces  # one left by a run killed outright may be removed by this one
+# (a namespace left by a run killed outright may be removed by this one)
+from weftkit.softroce import our_namespaces
 
 
 @pytest.fixture(scope="module")
