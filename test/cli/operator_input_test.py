@@ -127,6 +127,14 @@ def test_a_file_prefix_that_is_a_path_is_refused(tools, capture):
     assert r.returncode == 1 and "must be a name" in r.stderr, r.stderr
 
 
+def check_config(program, work_dir, name, text):
+    """`program --check-config` of a file `name` in the work directory holding `text`."""
+    path = os.path.join(work_dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return sh(program, "--check-config", path)
+
+
 @pytest.mark.parametrize("key,value,words", [
     ("qpn_scan_distinct_qps", "4294967312", "must be an integer from 1 to 1000000"),
     ("qpn_scan_distinct_qps", "0", "must be an integer from 1 to 1000000"),
@@ -135,10 +143,7 @@ def test_a_file_prefix_that_is_a_path_is_refused(tools, capture):
 ])
 def test_a_detector_threshold_out_of_range_is_refused(tools, work_dir, key, value, words):
     # before: 4294967312 became 16, a huge window overflowed, 0 alerted on benign traffic
-    path = os.path.join(work_dir, f"{key}.toml")
-    with open(path, "w") as f:
-        f.write(f"[detectors]\n{key} = {value}\n")
-    r = sh(tools.weft_probe, "--check-config", path)
+    r = check_config(tools.weft_probe, work_dir, f"{key}.toml", f"[detectors]\n{key} = {value}\n")
     assert r.returncode == 1, r.stdout
     assert words in r.stderr, r.stderr
 
@@ -179,20 +184,15 @@ PSP_PEER = '\n[[psp.peers]]\nname = "b"\nhosts = ["10.0.0.2/32"]\nspi = 0x222222
 def test_a_psp_setting_out_of_range_is_refused(tools, work_dir, changes, peer, words):
     settings = {**PSP_BASE, **changes}
     text = PSP_PORTS + "[psp]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items() if v is not None) + peer
-    path = os.path.join(work_dir, "psp-bad.toml")
-    with open(path, "w") as f:
-        f.write(text)
-    r = sh(tools.weftd, "--check-config", path)
+    r = check_config(tools.weftd, work_dir, "psp-bad.toml", text)
     assert r.returncode == 1, (text, r.stdout)
     assert words in r.stderr, (text, r.stderr)
 
 
 def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
-    path = os.path.join(work_dir, "psp-good.toml")
-    with open(path, "w") as f:
-        f.write(PSP_PORTS + "[psp]\n" + "".join(f"{k} = {v}\n" for k, v in PSP_BASE.items()) +
-                "rotate_interval_s = 60\nrotate_send_delay_ms = 30000\n" + PSP_PEER)
-    r = sh(tools.weftd, "--check-config", path)
+    r = check_config(tools.weftd, work_dir, "psp-good.toml",
+                     PSP_PORTS + "[psp]\n" + "".join(f"{k} = {v}\n" for k, v in PSP_BASE.items()) +
+                     "rotate_interval_s = 60\nrotate_send_delay_ms = 30000\n" + PSP_PEER)
     assert r.returncode == 0 and "valid" in r.stdout, r.stderr
 
 
@@ -220,10 +220,8 @@ def test_a_psp_configuration_with_the_timer_is_valid(tools, work_dir):
     ('policy = "flowlet"\ngap = 5', "balance.gap: unknown key; known: policy, flowlet_gap_us, source_ports, round_us, congested_rounds, clear_rounds, signal_permille, reorder, reorder_hosts, reorder_depth, reorder_flows, reorder_timeout_us, offer_interval_ms, classes"),
 ])
 def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, words):
-    path = os.path.join(work_dir, "balance-bad.toml")
-    with open(path, "w") as f:
-        f.write(PSP_PORTS + "[balance]\n" + balance + "\n")  # one uplink
-    r = sh(tools.weftd, "--check-config", path)
+    r = check_config(tools.weftd, work_dir, "balance-bad.toml",
+                     PSP_PORTS + "[balance]\n" + balance + "\n")  # one uplink
     assert r.returncode == 1, r.stdout
     assert words in r.stderr, r.stderr
 
@@ -239,19 +237,15 @@ def test_a_balance_setting_out_of_range_is_refused(tools, work_dir, balance, wor
     ('class = "inference"\ndscp = 26\nqp = 1', "classify.rules[0].qp: unknown key"),
 ])
 def test_a_classify_rule_that_cannot_be_right_is_refused(tools, work_dir, rule, words):
-    path = os.path.join(work_dir, "classify-bad.toml")
-    with open(path, "w") as f:
-        f.write(PSP_PORTS + "[[classify.rules]]\n" + rule + "\n")
-    r = sh(tools.weftd, "--check-config", path)
+    r = check_config(tools.weftd, work_dir, "classify-bad.toml",
+                     PSP_PORTS + "[[classify.rules]]\n" + rule + "\n")
     assert r.returncode == 1, r.stdout
     assert words in r.stderr, r.stderr
 
 
 def test_a_flowlet_configuration_is_valid_and_the_plan_says_so(tools, work_dir):
-    path = os.path.join(work_dir, "balance-good.toml")
-    with open(path, "w") as f:
-        f.write(PSP_PORTS + '[balance]\npolicy = "flowlet"\nflowlet_gap_us = 200\nsource_ports = 8\n')
-    r = sh(tools.weftd, "--check-config", path)
+    r = check_config(tools.weftd, work_dir, "balance-good.toml",
+                     PSP_PORTS + '[balance]\npolicy = "flowlet"\nflowlet_gap_us = 200\nsource_ports = 8\n')
     assert r.returncode == 0 and "valid" in r.stdout, r.stderr
     assert "flowlets" in r.stdout and "200 us quiet" in r.stdout, r.stdout
 
